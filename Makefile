@@ -1,0 +1,51 @@
+# Every target creates .venv when missing (and refreshes it when pyproject.toml changes).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .venv-tools
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint fmt build validate bench openapi clean
+
+$(STAMP): pyproject.toml layers/core/requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# SAM CLI and cfn-lint pin older boto3/pydantic, so they live in their own venv.
+$(TOOLS)/.installed: requirements-tools.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	touch $@
+
+run: $(STAMP)
+	$(BIN)/testgenie quickstart
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam validate --lint --region us-east-1
+
+build: $(TOOLS)/.installed
+	$(TOOLS)/bin/sam build
+
+openapi: $(STAMP)
+	$(BIN)/python -m testgenie_local.openapi_gen > openapi.json
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run_all
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache

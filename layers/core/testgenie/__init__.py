@@ -1,0 +1,3 @@
+"""Test Genie Serverless core layer: domain logic shared by the Lambda functions."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,117 @@
+"""One PostgreSQL connection per execution environment, opened lazily, reconnected once.
+
+Lambda runs one request at a time per environment, so a pool would only hold idle connections
+against the database's limit; the local stack serialises access with a lock for the same effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+
+from testgenie.errors import ConfigurationError, DatabaseUnavailableError
+from testgenie.observability import logger
+
+T = TypeVar("T")
+Connection = psycopg.Connection[dict[str, Any]]
+
+
+class Database:
+    """Lazily opened connection; `run(fn)` executes fn in one transaction, retrying once on a broken link."""
+
+    def __init__(self, dsn: str | Callable[[], str], connect_timeout: int = 5) -> None:
+        self._dsn = dsn
+        self._connect_timeout = connect_timeout
+        self._conn: Connection | None = None
+        self._lock = threading.RLock()
+
+    def _resolve_dsn(self) -> str:
+        return self._dsn() if callable(self._dsn) else self._dsn
+
+    def _connect(self) -> Connection:
+        try:
+            return psycopg.connect(
+                self._resolve_dsn(),
+                autocommit=True,
+                row_factory=dict_row,
+                connect_timeout=self._connect_timeout,
+                application_name="testgenie",
+            )
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
+
+    def connection(self) -> Connection:
+        """The open connection, (re)opened when missing or closed."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
+
+    def run(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn inside one transaction. A broken connection is reopened and fn retried once.
+
+        The retry is safe because a transaction on a connection that broke never committed.
+        """
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self.connection()
+                try:
+                    with conn.transaction():
+                        return fn(conn)
+                except psycopg.OperationalError as exc:
+                    if not conn.closed and not conn.broken:
+                        raise  # a statement error (e.g. lock timeout), not a lost connection
+                    self.close()
+                    if attempt == 2:
+                        raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
+                    logger.warning("database connection lost; reconnecting once", extra={"error": str(exc)})
+            raise AssertionError("unreachable")
+
+    def ping(self) -> bool:
+        try:
+            self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+        except DatabaseUnavailableError:
+            return False
+        return True
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def resolve_database_url(database_url: str | None, secret_arn: str | None) -> str:
+    """DATABASE_URL, or a Secrets Manager secret in the RDS JSON shape."""
+    if database_url:
+        return database_url
+    if not secret_arn:
+        raise ConfigurationError("set DATABASE_URL or DATABASE_SECRET_ARN")
+    import boto3  # lazily: only deployments that use a secret pay for boto3
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+    return dsn_from_secret(json.loads(raw))
+
+
+def dsn_from_secret(secret: dict[str, Any]) -> str:
+    missing = [key for key in ("host", "username", "password") if not secret.get(key)]
+    if missing:
+        raise ConfigurationError(f"database secret is missing {', '.join(missing)}")
+    return psycopg.conninfo.make_conninfo(
+        host=str(secret["host"]),
+        port=str(secret.get("port", 5432)),
+        user=str(secret["username"]),
+        password=str(secret["password"]),
+        dbname=str(secret.get("dbname") or secret.get("database") or "postgres"),
+        sslmode=str(secret.get("sslmode", "prefer")),
+    )

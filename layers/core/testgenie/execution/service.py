@@ -1,0 +1,164 @@
+"""SuiteExecutionService: validate, claim, run, record and finalize one suite execution.
+
+The seed's flow with DESIGN §2's fixes: the plan is validated before the request is claimed, the
+claim is one atomic statement, the execution id exists before phases start, the record and the
+request's terminal status commit in one transaction, and a run that dies still leaves a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from testgenie.db import Database
+from testgenie.errors import ConflictError, NotFoundError, TestGenieError, ValidationError
+from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.observability import logger
+from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator.models import (
+    Outcome,
+    PhaseResult,
+    SuiteExecutionRequest,
+    SuiteExecutionResult,
+    summarize_phases,
+)
+from testgenie.queue.models import Claim, SuiteRequest, Trigger
+from testgenie.queue.service import REQUEST_NOT_FOUND, SuiteRequestService, progress_of
+
+
+@dataclass(frozen=True)
+class SuiteExecutionInput:
+    request: SuiteExecutionRequest
+    suite_request_id: UUID | None = None
+    trigger: Trigger = Trigger.API
+
+
+class SuiteExecutionService:
+    def __init__(
+        self,
+        engine: SuiteEngine,
+        db: Database,
+        suite_requests: SuiteRequestService,
+        executions: SuiteExecutionRepository | None = None,
+    ) -> None:
+        self._engine = engine
+        self._db = db
+        self._suite_requests = suite_requests
+        self._executions = executions or SuiteExecutionRepository()
+
+    def execute(self, run: SuiteExecutionInput) -> SuiteExecutionResult:
+        """Run now. Raises ValidationError (400), NotFoundError (404), ConflictError (409)."""
+        linked: SuiteRequest | None = None
+        if run.suite_request_id is not None:
+            linked = self._suite_requests.get(run.suite_request_id)
+            if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
+                raise ValidationError("suiteRequestId does not match scenarioName")
+        plan = self._engine.plan(run.request)  # a 400 here never touches the request's status
+        claim: Claim | None = None
+        if linked is not None:
+            claim = self._suite_requests.claim(linked.id)
+            if claim is None:
+                raise self._not_claimable(linked.id)
+        return self._run_and_record(run.request, plan.phases, claim, run.trigger)
+
+    def execute_queued(self, suite_request_id: UUID) -> SuiteExecutionResult | None:
+        """Run the plan stored on a queued request (SQS path).
+
+        Returns None when the request is unknown or no longer claimable (a duplicate or stale delivery).
+        A plan that fails validation fails the request with an execution row saying why.
+        """
+        claim = self._suite_requests.claim(suite_request_id)
+        if claim is None:
+            return None
+        request = claim.request.execution_request()
+        try:
+            plan = self._engine.plan(request)
+        except ValidationError as exc:
+            return self._record_claimed_failure(
+                claim, request, Outcome.ERRORED, f"invalid plan: {exc.message}"
+            )
+        return self._run_and_record(request, plan.phases, claim, claim.request.trigger)
+
+    def _not_claimable(self, request_id: UUID) -> TestGenieError:
+        try:
+            current = self._suite_requests.get(request_id)
+        except NotFoundError:
+            return NotFoundError(REQUEST_NOT_FOUND)
+        return ConflictError(f"suite request is {current.status.value} and cannot be claimed")
+
+    def _run_and_record(
+        self, request: SuiteExecutionRequest, planned: list[str], claim: Claim | None, trigger: Trigger
+    ) -> SuiteExecutionResult:
+        execution_id = uuid4()
+        started_at = datetime.now(UTC)
+        seen: list[PhaseResult] = []
+        stop_requested = False
+
+        def on_progress(results: list[PhaseResult], names: list[str]) -> None:
+            nonlocal stop_requested
+            seen[:] = results
+            if claim is not None:
+                try:
+                    stop_requested = self._suite_requests.record_progress(claim, progress_of(results, names))
+                except TestGenieError:  # progress is best effort; the final write decides
+                    logger.warning("could not record progress", extra={"execution_id": str(execution_id)})
+
+        try:
+            result = self._engine.execute(
+                request, execution_id, on_progress=on_progress, should_stop=lambda: stop_requested
+            )
+        except Exception as exc:  # an engine fault still leaves a row and a terminal status
+            logger.exception("suite execution errored", extra={"execution_id": str(execution_id)})
+            result = errored_result(request, execution_id, started_at, seen, f"execution errored: {exc}")
+        if claim is not None:
+            result = result.model_copy(update={"suite_request_id": claim.request.id})
+        record = SuiteExecutionRecord.from_result(result, trigger=trigger, requested=request.requested())
+        if claim is not None:
+            self._suite_requests.finish(claim, record)
+        else:
+            self._db.run(lambda conn: self._executions.create(conn, record))
+        logger.info(
+            "suite execution recorded",
+            extra={
+                "execution_id": str(execution_id),
+                "outcome": result.outcome.value,
+                "planned": len(planned),
+            },
+        )
+        return result
+
+    def _record_claimed_failure(
+        self, claim: Claim, request: SuiteExecutionRequest, outcome: Outcome, reason: str
+    ) -> SuiteExecutionResult:
+        now = datetime.now(UTC)
+        result = errored_result(request, uuid4(), now, [], reason, outcome=outcome)
+        result = result.model_copy(update={"suite_request_id": claim.request.id})
+        record = SuiteExecutionRecord.from_result(
+            result, trigger=claim.request.trigger, requested=request.requested()
+        )
+        self._suite_requests.finish(claim, record)
+        return result
+
+
+def errored_result(
+    request: SuiteExecutionRequest,
+    execution_id: UUID,
+    started_at: datetime,
+    phases: list[PhaseResult],
+    reason: str,
+    outcome: Outcome = Outcome.ERRORED,
+) -> SuiteExecutionResult:
+    return SuiteExecutionResult(
+        execution_id=execution_id,
+        scenario_name=request.scenario_name,
+        started_at=started_at,
+        completed_at=max(datetime.now(UTC), started_at),
+        success=False,
+        preset=request.preset,
+        outcome=outcome,
+        phases=list(phases),
+        phase_summary=summarize_phases(phases),
+        warnings=[reason],
+    )

@@ -1,0 +1,1 @@
+"""The suite orchestrator: phase catalog, planning, runners and workspaces."""

@@ -1,0 +1,135 @@
+"""Domain models of a suite execution (DESIGN §2). JSON keys are exactly the contract's."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import Field
+
+from testgenie.models_base import CamelModel
+
+
+class PhaseStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class Classification(StrEnum):
+    MISCONFIGURATION = "misconfiguration"
+    MISSING_DEPENDENCY = "missing_dependency"
+    TIMEOUT = "timeout"
+    SYSTEM = "system"
+    TEST_FAILURE = "test_failure"
+
+
+class Outcome(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERRORED = "errored"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+class Observation(CamelModel):
+    icon: str | None = None
+    prefix: str | None = None
+    section: str | None = None
+    text: str = ""
+
+
+class TestCounts(CamelModel):
+    __test__ = False  # not a pytest test class
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errored: int = 0
+    skipped: int = 0
+
+
+class PhaseResult(CamelModel):
+    name: str
+    status: PhaseStatus
+    duration_seconds: int = 0
+    duration_ms: int = 0
+    log_path: str = ""
+    error: str | None = None
+    classification: Classification | None = None
+    remediation: str | None = None
+    observations: list[Observation] | None = None
+    tests: TestCounts | None = None
+
+    @staticmethod
+    def seconds_from_ms(duration_ms: int) -> int:
+        """The seed's durationSeconds: ceil of the real duration (>= 1 for anything that ran)."""
+        return math.ceil(duration_ms / 1000) if duration_ms > 0 else 0
+
+
+class PhaseSummary(CamelModel):
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    duration_seconds: int = 0
+    observation_count: int = 0
+
+
+def summarize_phases(phases: list[PhaseResult] | None) -> PhaseSummary:
+    """Counts per status; negative durations are ignored, as in the seed."""
+    summary = PhaseSummary()
+    for phase in phases or []:
+        summary.total += 1
+        if phase.duration_seconds > 0:
+            summary.duration_seconds += phase.duration_seconds
+        summary.observation_count += len(phase.observations or [])
+        if phase.status == PhaseStatus.PASSED:
+            summary.passed += 1
+        elif phase.status == PhaseStatus.FAILED:
+            summary.failed += 1
+        elif phase.status == PhaseStatus.SKIPPED:
+            summary.skipped += 1
+    return summary
+
+
+class SuiteExecutionRequest(CamelModel):
+    """What to run. Names are normalised and validated by the planner, not here."""
+
+    scenario_name: str
+    preset: str | None = None
+    phases: list[str] | None = None
+    skip: list[str] | None = None
+    fail_fast: bool = False
+
+    def requested(self) -> dict[str, Any]:
+        """What the client asked for, stored beside the execution (without the scenario)."""
+        return self.model_dump(mode="json", by_alias=True, exclude={"scenario_name"})
+
+
+class PhasePlan(CamelModel):
+    """The validated selection of phases for one request, built before anything is claimed."""
+
+    scenario_name: str
+    preset: str | None = None
+    phases: list[str]
+    timeouts: dict[str, int] = Field(default_factory=dict)
+    fail_fast: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+class SuiteExecutionResult(CamelModel):
+    execution_id: UUID
+    suite_request_id: UUID | None = None
+    scenario_name: str
+    started_at: datetime
+    completed_at: datetime
+    success: bool
+    preset: str | None = None
+    outcome: Outcome
+    phases: list[PhaseResult] = Field(default_factory=list)
+    phase_summary: PhaseSummary = Field(default_factory=PhaseSummary)
+    warnings: list[str] | None = None

@@ -1,0 +1,1 @@
+"""Suite requests: the queue of asked-for runs and their state machine."""

@@ -1,0 +1,159 @@
+"""SuiteRequest, its statuses and the legal transitions (DESIGN §2-3), with the seed's validation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
+
+from testgenie.errors import ValidationError
+from testgenie.models_base import CamelModel
+from testgenie.orchestrator.models import SuiteExecutionRequest
+
+
+class SuiteRequestStatus(StrEnum):
+    QUEUED = "queued"
+    DELEGATED = "delegated"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Trigger(StrEnum):
+    API = "api"
+    QUEUE = "queue"
+    SCHEDULE = "schedule"
+    RERUN = "rerun"
+
+
+CLAIMABLE = (SuiteRequestStatus.QUEUED, SuiteRequestStatus.DELEGATED)
+TERMINAL = (SuiteRequestStatus.COMPLETED, SuiteRequestStatus.FAILED, SuiteRequestStatus.CANCELLED)
+CANCELLABLE = (*CLAIMABLE, SuiteRequestStatus.RUNNING)
+
+ALLOWED_TYPES = ("unit", "integration", "performance", "vault", "regression")
+DEFAULT_TYPES = ["unit", "integration"]
+DEFAULT_COVERAGE = 95
+MAX_SUITE_LIST_PAGE = 50
+
+
+class SuiteRequest(CamelModel):
+    id: UUID
+    scenario_name: str
+    requested_types: list[str]
+    coverage_target: int
+    priority: Priority
+    status: SuiteRequestStatus
+    notes: str | None = None
+    delegation_issue_id: str | None = None
+    preset: str | None = None
+    phases: list[str] | None = None
+    skip: list[str] | None = None
+    fail_fast: bool = False
+    trigger: Trigger = Trigger.API
+    attempts: int = 0
+    cancel_requested: bool = False
+    progress: dict[str, Any] | None = None
+    execution_id: UUID | None = None
+    created_at: datetime
+    updated_at: datetime
+
+    @computed_field(alias="estimatedQueueTimeSeconds")  # type: ignore[prop-decorator]
+    @property
+    def estimated_queue_time_seconds(self) -> int:
+        return estimate_queue_time(len(self.requested_types), self.coverage_target)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def execution_request(self) -> SuiteExecutionRequest:
+        """The plan stored on this row, as the engine takes it."""
+        return SuiteExecutionRequest(
+            scenario_name=self.scenario_name,
+            preset=self.preset,
+            phases=self.phases,
+            skip=self.skip,
+            fail_fast=self.fail_fast,
+        )
+
+
+def estimate_queue_time(type_count: int, coverage: int) -> int:
+    """The seed's estimate: 30 s per requested type plus the coverage target."""
+    return (type_count if type_count > 0 else 2) * 30 + (coverage if coverage > 0 else DEFAULT_COVERAGE)
+
+
+class Claim(BaseModel):
+    """A claimed request plus the fencing token every later write of this worker must present."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request: SuiteRequest
+    token: int = Field(description="attempts value at claim time; a newer claim or the reaper bumps it")
+    lease_expires_at: datetime
+
+
+class QueueSuiteRequestInput(CamelModel):
+    """POST /suite-requests body. Loose on purpose: the seed accepts null, a string or a list of types."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    scenario_name: str = ""
+    requested_types: list[str] | None = None
+    coverage_target: int = 0
+    priority: str = ""
+    notes: str = ""
+    preset: str | None = None
+    phases: list[str] | None = None
+    skip: list[str] | None = None
+    fail_fast: bool = False
+
+    @field_validator("requested_types", mode="before")
+    @classmethod
+    def _string_or_list(cls, value: Any) -> Any:
+        if value is None or isinstance(value, list):
+            return value
+        if isinstance(value, str):
+            return [value]
+        raise ValueError("expected string or array of strings for requestedTypes")
+
+
+def normalize_types(raw: list[str] | None) -> list[str]:
+    types: list[str] = []
+    for item in raw or []:
+        name = item.strip().lower()
+        if not name:
+            continue
+        if name not in ALLOWED_TYPES:
+            raise ValidationError(f"requested type '{item}' is not supported")
+        if name not in types:
+            types.append(name)
+    return types or list(DEFAULT_TYPES)
+
+
+def normalize_priority(raw: str) -> Priority:
+    name = raw.strip().lower()
+    if not name:
+        return Priority.NORMAL
+    try:
+        return Priority(name)
+    except ValueError:
+        raise ValidationError(f"priority '{raw}' is not supported") from None
+
+
+def normalize_coverage(raw: int) -> int:
+    if raw == 0:
+        return DEFAULT_COVERAGE
+    if not 1 <= raw <= 100:
+        raise ValidationError("coverageTarget must be between 1 and 100")
+    return raw

@@ -1,0 +1,222 @@
+"""SuiteRequestRepository: every state transition is one conditional UPDATE ... RETURNING."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from testgenie.db import Connection
+from testgenie.queue.models import (
+    CANCELLABLE,
+    CLAIMABLE,
+    MAX_SUITE_LIST_PAGE,
+    Claim,
+    SuiteRequest,
+    SuiteRequestStatus,
+)
+
+_COLUMNS = (
+    "r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes, "
+    "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts, "
+    "r.progress, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, "
+    "(SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id"
+)
+_CLAIMABLE = [s.value for s in CLAIMABLE]
+_CANCELLABLE = [s.value for s in CANCELLABLE]
+
+
+class SuiteRequestRepository:
+    def insert(
+        self, conn: Connection, request: SuiteRequest, idempotency_key: str | None
+    ) -> tuple[SuiteRequest, bool]:
+        """Insert; with an idempotency key already used, return the first request instead (created=False)."""
+        row = conn.execute(
+            "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
+            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (
+                request.id,
+                request.scenario_name,
+                request.requested_types,
+                request.coverage_target,
+                request.priority.value,
+                request.status.value,
+                request.notes,
+                request.delegation_issue_id,
+                request.preset,
+                request.phases,
+                request.skip,
+                request.fail_fast,
+                request.trigger.value,
+                idempotency_key,
+            ),
+        ).fetchone()
+        if row is not None:
+            created = self.get(conn, request.id)
+            assert created is not None
+            return created, True
+        existing = self.get_by_idempotency_key(conn, idempotency_key or "")
+        assert existing is not None, "ON CONFLICT without a conflicting row"
+        return existing, False
+
+    def get(self, conn: Connection, request_id: UUID) -> SuiteRequest | None:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM suite_requests r WHERE r.id = %s", (request_id,)
+        ).fetchone()
+        return _from_row(row) if row else None
+
+    def get_by_idempotency_key(self, conn: Connection, key: str) -> SuiteRequest | None:
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM suite_requests r WHERE r.idempotency_key = %s", (key,)
+        ).fetchone()
+        return _from_row(row) if row else None
+
+    def list_recent(
+        self, conn: Connection, status: SuiteRequestStatus | None, limit: int
+    ) -> list[SuiteRequest]:
+        if limit <= 0 or limit > MAX_SUITE_LIST_PAGE:
+            limit = MAX_SUITE_LIST_PAGE
+        if status is not None:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM suite_requests r WHERE r.status = %s "
+                "ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
+                (status.value, limit),
+            ).fetchall()
+        else:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def claim(self, conn: Connection, request_id: UUID, lease_seconds: int) -> Claim | None:
+        """queued|delegated -> running in one statement; the new attempts value is the fencing token."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET status = 'running', attempts = attempts + 1, "
+            "lease_expires_at = NOW() + make_interval(secs => %s), progress = NULL, updated_at = NOW() "
+            f"WHERE r.id = %s AND r.status = ANY(%s) AND NOT r.cancel_requested RETURNING {_COLUMNS}",
+            (lease_seconds, request_id, _CLAIMABLE),
+        ).fetchone()
+        if row is None:
+            return None
+        request = _from_row(row)
+        return Claim(request=request, token=request.attempts, lease_expires_at=row["lease_expires_at"])
+
+    def record_progress(
+        self, conn: Connection, request_id: UUID, token: int, progress: dict[str, Any], lease_seconds: int
+    ) -> bool | None:
+        """Store progress and renew the lease while the token is current.
+
+        Returns whether cancellation was requested, or None when the token is stale.
+        """
+        row = conn.execute(
+            "UPDATE suite_requests SET progress = %s, updated_at = NOW(), "
+            "lease_expires_at = NOW() + make_interval(secs => %s) "
+            "WHERE id = %s AND status = 'running' AND attempts = %s RETURNING cancel_requested",
+            (Jsonb(progress), lease_seconds, request_id, token),
+        ).fetchone()
+        return None if row is None else bool(row["cancel_requested"])
+
+    def finish(
+        self,
+        conn: Connection,
+        request_id: UUID,
+        token: int,
+        status: SuiteRequestStatus,
+        progress: dict[str, Any] | None,
+    ) -> SuiteRequest | None:
+        """running -> completed|failed|cancelled, only while the caller's token is current."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET status = %s, lease_expires_at = NULL, "
+            "progress = COALESCE(%s, progress), updated_at = NOW() "
+            f"WHERE r.id = %s AND r.status = 'running' AND r.attempts = %s RETURNING {_COLUMNS}",
+            (status.value, Jsonb(progress) if progress is not None else None, request_id, token),
+        ).fetchone()
+        return _from_row(row) if row else None
+
+    def cancel(self, conn: Connection, request_id: UUID) -> SuiteRequest | None:
+        """queued|delegated -> cancelled; running -> cancel requested. None when terminal or missing."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET "
+            "status = CASE WHEN r.status = 'running' THEN 'running' ELSE 'cancelled' END, "
+            "cancel_requested = TRUE, updated_at = NOW() "
+            f"WHERE r.id = %s AND r.status = ANY(%s) RETURNING {_COLUMNS}",
+            (request_id, _CANCELLABLE),
+        ).fetchone()
+        return _from_row(row) if row else None
+
+    def lock_expired(self, conn: Connection, limit: int) -> list[dict[str, Any]]:
+        """Running rows whose lease ran out, locked for this transaction; a concurrent reaper skips them."""
+        return conn.execute(
+            "SELECT id, scenario_name, attempts, progress, preset, phases, skip, fail_fast, trigger, "
+            "cancel_requested, created_at FROM suite_requests "
+            "WHERE status = 'running' AND lease_expires_at < NOW() "
+            "ORDER BY lease_expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+        ).fetchall()
+
+    def release(self, conn: Connection, request_id: UUID, token: int, status: SuiteRequestStatus) -> bool:
+        """The reaper's transition of an expired lease: running -> queued | failed | cancelled."""
+        row = conn.execute(
+            "UPDATE suite_requests SET status = %s, lease_expires_at = NULL, updated_at = NOW() "
+            "WHERE id = %s AND status = 'running' AND attempts = %s RETURNING id",
+            (status.value, request_id, token),
+        ).fetchone()
+        return row is not None
+
+    def fail_unclaimed(
+        self, conn: Connection, request_id: UUID, progress: dict[str, Any]
+    ) -> SuiteRequest | None:
+        """queued|delegated|running -> failed (dead-lettered deliveries); terminal rows stay as they are."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET status = 'failed', lease_expires_at = NULL, "
+            "progress = COALESCE(r.progress, '{}'::jsonb) || %s, updated_at = NOW() "
+            f"WHERE r.id = %s AND r.status = ANY(%s) RETURNING {_COLUMNS}",
+            (Jsonb(progress), request_id, _CANCELLABLE),
+        ).fetchone()
+        return _from_row(row) if row else None
+
+    def touch_stale_queued(self, conn: Connection, older_than_seconds: int, limit: int) -> list[UUID]:
+        """Queued rows untouched for a while (a publish may have been lost): mark them and return their ids."""
+        rows = conn.execute(
+            "UPDATE suite_requests SET updated_at = NOW() WHERE id IN ("
+            " SELECT id FROM suite_requests WHERE status = ANY(%s) "
+            " AND updated_at < NOW() - make_interval(secs => %s) AND NOT cancel_requested "
+            " ORDER BY updated_at LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+            (_CLAIMABLE, older_than_seconds, limit),
+        ).fetchall()
+        return [row["id"] for row in rows]
+
+    def now(self, conn: Connection) -> datetime:
+        row = conn.execute("SELECT NOW() AS now").fetchone()
+        assert row is not None
+        value: datetime = row["now"]
+        return value
+
+
+def _from_row(row: dict[str, Any]) -> SuiteRequest:
+    return SuiteRequest(
+        id=row["id"],
+        scenario_name=row["scenario_name"],
+        requested_types=list(row["requested_types"] or []),
+        coverage_target=row["coverage_target"],
+        priority=row["priority"],
+        status=row["status"],
+        notes=row["notes"] or None,
+        delegation_issue_id=row["delegation_issue_id"],
+        preset=row["preset"],
+        phases=row["phases"],
+        skip=row["skip"],
+        fail_fast=row["fail_fast"],
+        trigger=row["trigger"],
+        attempts=row["attempts"],
+        cancel_requested=row["cancel_requested"],
+        progress=row["progress"],
+        execution_id=row["execution_id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

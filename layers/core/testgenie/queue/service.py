@@ -1,0 +1,285 @@
+"""SuiteRequestService: queue, read, claim, finish, cancel and reap suite requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from testgenie.db import Connection, Database
+from testgenie.errors import ConflictError, NotFoundError, ValidationError
+from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.observability import logger
+from testgenie.orchestrator.models import Outcome, PhaseResult
+from testgenie.queue.models import (
+    Claim,
+    QueueSuiteRequestInput,
+    SuiteRequest,
+    SuiteRequestStatus,
+    Trigger,
+    normalize_coverage,
+    normalize_priority,
+    normalize_types,
+)
+from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
+from testgenie.queue.repository import SuiteRequestRepository
+
+REQUEST_NOT_FOUND = "suite request not found"
+_REAP_BATCH = 100
+
+
+@dataclass
+class ReapReport:
+    requeued: list[UUID] = field(default_factory=list)
+    failed: list[UUID] = field(default_factory=list)
+    cancelled: list[UUID] = field(default_factory=list)
+    republished: list[UUID] = field(default_factory=list)
+
+
+class SuiteRequestService:
+    def __init__(
+        self,
+        db: Database,
+        publisher: SuiteRequestPublisher | None = None,
+        *,
+        lease_seconds: int = 960,
+        max_attempts: int = 3,
+        requeue_after_seconds: int = 300,
+        requests: SuiteRequestRepository | None = None,
+        executions: SuiteExecutionRepository | None = None,
+    ) -> None:
+        self._db = db
+        self._publisher = publisher or NullPublisher()
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self._requeue_after = requeue_after_seconds
+        self._requests = requests or SuiteRequestRepository()
+        self._executions = executions or SuiteExecutionRepository()
+
+    # -- queueing ---------------------------------------------------------------------------------
+
+    def queue(
+        self,
+        payload: QueueSuiteRequestInput,
+        trigger: Trigger = Trigger.API,
+        idempotency_key: str | None = None,
+    ) -> tuple[SuiteRequest, bool]:
+        """Validate, insert, then publish after commit. Returns (request, created).
+
+        A publish that fails leaves the row queued; the reaper re-publishes queued rows older than
+        REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
+        """
+        request = build_suite_request(payload, trigger)
+        key = idempotency_key.strip() if idempotency_key else None
+        if key is not None and not 1 <= len(key) <= 255:
+            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
+        stored, created = self._db.run(lambda conn: self._requests.insert(conn, request, key))
+        if created:
+            self._publish([stored.id])
+        return stored, created
+
+    def _publish(self, ids: list[UUID]) -> list[UUID]:
+        try:
+            failed = self._publisher.publish(ids)
+        except Exception:  # the row is committed; the reaper retries the publish later
+            logger.exception("publishing suite requests failed; the reaper will re-publish them")
+            return []
+        if failed:
+            logger.warning("some suite requests were not published", extra={"ids": [str(i) for i in failed]})
+        return [i for i in ids if i not in failed]
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def get(self, request_id: UUID) -> SuiteRequest:
+        found = self._db.run(lambda conn: self._requests.get(conn, request_id))
+        if found is None:
+            raise NotFoundError(REQUEST_NOT_FOUND)
+        return found
+
+    def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
+        return self._db.run(lambda conn: self._requests.list_recent(conn, status, limit))
+
+    # -- a worker's life --------------------------------------------------------------------------
+
+    def claim(self, request_id: UUID) -> Claim | None:
+        """Atomically take a queued request; None when it is missing or not claimable."""
+        return self._db.run(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
+
+    def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
+        """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
+        request_id = claim.request.id
+        state = self._db.run(
+            lambda conn: self._requests.record_progress(
+                conn, request_id, claim.token, progress, self.lease_seconds
+            )
+        )
+        return state is None or state
+
+    def finish(self, claim: Claim, record: SuiteExecutionRecord) -> SuiteRequest:
+        """Insert the execution and set the terminal status in ONE transaction, while the token is current."""
+        status = terminal_status(record.outcome)
+        progress = progress_of(record.phases, [p.name for p in record.phases], final=True)
+
+        def work(conn: Connection) -> SuiteRequest:
+            finished = self._requests.finish(conn, claim.request.id, claim.token, status, progress)
+            if finished is None:
+                raise ConflictError(
+                    f"suite request {claim.request.id} was taken over by a newer attempt; result discarded"
+                )
+            self._executions.create(conn, record)
+            return finished.model_copy(update={"execution_id": record.id})
+
+        return self._db.run(work)
+
+    # -- operators --------------------------------------------------------------------------------
+
+    def cancel(self, request_id: UUID) -> SuiteRequest:
+        def work(conn: Connection) -> SuiteRequest:
+            cancelled = self._requests.cancel(conn, request_id)
+            if cancelled is not None:
+                return cancelled
+            current = self._requests.get(conn, request_id)
+            if current is None:
+                raise NotFoundError(REQUEST_NOT_FOUND)
+            raise ConflictError(f"suite request is already {current.status.value} and cannot be cancelled")
+
+        return self._db.run(work)
+
+    def fail_undeliverable(self, request_id: UUID, reason: str) -> SuiteRequest | None:
+        """A message that exhausted its deliveries: fail the request and record why (idempotent)."""
+
+        def work(conn: Connection) -> SuiteRequest | None:
+            failed = self._requests.fail_unclaimed(conn, request_id, {"error": reason})
+            if failed is None:
+                return None  # already terminal (or unknown): nothing to do twice
+            if failed.execution_id is None:
+                record = _terminal_record(failed, Outcome.ERRORED, reason, trigger=failed.trigger)
+                self._executions.create(conn, record)
+                failed = failed.model_copy(update={"execution_id": record.id})
+            return failed
+
+        return self._db.run(work)
+
+    def reap_expired(self) -> ReapReport:
+        """Expired leases: re-queue (attempts < max), fail (attempts = max) or honour a cancel.
+
+        Rows are locked with SKIP LOCKED, so two reapers at once never handle the same row.
+        Re-queued rows and stale queued rows are (re-)published after commit.
+        """
+        report = ReapReport()
+
+        def work(conn: Connection) -> None:
+            for row in self._requests.lock_expired(conn, _REAP_BATCH):
+                request_id, token = row["id"], row["attempts"]
+                if row["cancel_requested"]:
+                    target = SuiteRequestStatus.CANCELLED
+                elif token >= self.max_attempts:
+                    target = SuiteRequestStatus.FAILED
+                else:
+                    target = SuiteRequestStatus.QUEUED
+                if not self._requests.release(conn, request_id, token, target):
+                    continue
+                if target is SuiteRequestStatus.QUEUED:
+                    report.requeued.append(request_id)
+                    continue
+                request = self._requests.get(conn, request_id)
+                if request is not None and request.execution_id is None:
+                    reason = (
+                        f"the worker's lease expired on attempt {token} of {self.max_attempts}"
+                        if target is SuiteRequestStatus.FAILED
+                        else "cancelled while its worker was lost"
+                    )
+                    outcome = Outcome.TIMEOUT if target is SuiteRequestStatus.FAILED else Outcome.CANCELLED
+                    self._executions.create(conn, _terminal_record(request, outcome, reason, request.trigger))
+                (report.failed if target is SuiteRequestStatus.FAILED else report.cancelled).append(
+                    request_id
+                )
+            requeued = set(report.requeued)
+            stale = self._requests.touch_stale_queued(conn, self._requeue_after, _REAP_BATCH)
+            report.republished.extend(i for i in stale if i not in requeued)
+
+        self._db.run(work)
+        self._publish(report.requeued + report.republished)
+        if report.requeued or report.failed or report.cancelled or report.republished:
+            logger.info(
+                "reaped suite requests",
+                extra={
+                    "requeued": len(report.requeued),
+                    "failed": len(report.failed),
+                    "cancelled": len(report.cancelled),
+                    "republished": len(report.republished),
+                },
+            )
+        return report
+
+
+def build_suite_request(payload: QueueSuiteRequestInput, trigger: Trigger) -> SuiteRequest:
+    """The seed's validation and defaults (reference §3.2), plus the plan fields."""
+    scenario = payload.scenario_name.strip()
+    if not scenario:
+        raise ValidationError("scenarioName is required")
+    now = datetime.now(UTC)
+    return SuiteRequest(
+        id=uuid4(),
+        scenario_name=scenario,
+        requested_types=normalize_types(payload.requested_types),
+        coverage_target=normalize_coverage(payload.coverage_target),
+        priority=normalize_priority(payload.priority),
+        status=SuiteRequestStatus.QUEUED,
+        notes=payload.notes.strip() or None,
+        preset=(payload.preset or "").strip() or None,
+        phases=[p.strip() for p in payload.phases if p.strip()] if payload.phases else None,
+        skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
+        fail_fast=payload.fail_fast,
+        trigger=trigger,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def terminal_status(outcome: Outcome) -> SuiteRequestStatus:
+    if outcome is Outcome.PASSED:
+        return SuiteRequestStatus.COMPLETED
+    if outcome is Outcome.CANCELLED:
+        return SuiteRequestStatus.CANCELLED
+    return SuiteRequestStatus.FAILED
+
+
+def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool = False) -> dict[str, Any]:
+    """The progress JSON of a suite request: what ran, how it went, what comes next."""
+    done = [{"name": r.name, "status": r.status.value, "durationMs": r.duration_ms} for r in results]
+    remaining = planned[len(results) :]
+    progress: dict[str, Any] = {
+        "totalPhases": len(planned),
+        "completedPhases": len(results),
+        "phases": done,
+    }
+    if remaining and not final:
+        progress["currentPhase"] = remaining[0]
+    return progress
+
+
+def _terminal_record(
+    request: SuiteRequest, outcome: Outcome, reason: str, trigger: Trigger
+) -> SuiteExecutionRecord:
+    """An execution row for a run that never reported back, so history and metrics see it."""
+    phases = [
+        PhaseResult.model_validate(p) for p in (request.progress or {}).get("phases", []) if "name" in p
+    ]
+    now = datetime.now(UTC)
+    return SuiteExecutionRecord(
+        id=uuid4(),
+        suite_request_id=request.id,
+        scenario_name=request.scenario_name,
+        preset_used=request.preset,
+        success=False,
+        phases=phases,
+        started_at=min(request.created_at, now),
+        completed_at=now,
+        outcome=outcome,
+        trigger=trigger,
+        requested=request.execution_request().requested(),
+        warnings=[reason],
+    )

@@ -1,0 +1,80 @@
+"""Environment -> typed settings. Every bad value is reported with the variable's name."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from testgenie.errors import ConfigurationError
+
+# Environment variable name -> settings field.
+_ENV_FIELDS: dict[str, str] = {
+    "DATABASE_URL": "database_url",
+    "DATABASE_SECRET_ARN": "database_secret_arn",
+    "SUITE_REQUEST_QUEUE_URL": "suite_request_queue_url",
+    "ARTIFACTS_BUCKET": "artifacts_bucket",
+    "ARTIFACTS_DIR": "artifacts_dir",
+    "SCENARIOS_SOURCE": "scenarios_source",
+    "PHASE_TIMEOUT_SECONDS": "phase_timeout_seconds",
+    "LEASE_SECONDS": "lease_seconds",
+    "MAX_ATTEMPTS": "max_attempts",
+    "REQUEUE_AFTER_SECONDS": "requeue_after_seconds",
+    "LOG_TAIL_BYTES": "log_tail_bytes",
+    "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+}
+
+
+class Settings(BaseModel):
+    """Typed view of the service's environment (DESIGN §8)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+    suite_request_queue_url: str | None = None
+    artifacts_bucket: str | None = None
+    artifacts_dir: Path | None = None
+    scenarios_source: str = "examples/scenarios"
+    phase_timeout_seconds: int = Field(default=900, ge=1, le=86_400)
+    # A worker's lease must outlive one whole execution; the reaper takes the request back after it.
+    lease_seconds: int = Field(default=960, ge=5, le=86_400)
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    # Queued rows older than this are re-published by the reaper (a lost publish never strands a row).
+    requeue_after_seconds: int = Field(default=300, ge=1)
+    log_tail_bytes: int = Field(default=256 * 1024, ge=1024)
+    db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+
+    @model_validator(mode="after")
+    def _one_artifact_store(self) -> Settings:
+        if self.artifacts_bucket and self.artifacts_dir:
+            raise ValueError("set ARTIFACTS_BUCKET or ARTIFACTS_DIR, not both")
+        return self
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values = {field: env[name] for name, field in _ENV_FIELDS.items() if env.get(name, "").strip()}
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            raise ConfigurationError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    by_field = {field: name for name, field in _ENV_FIELDS.items()}
+    problems = []
+    for err in exc.errors():
+        loc = err["loc"][0] if err["loc"] else ""
+        name = by_field.get(str(loc), str(loc) or "settings")
+        problems.append(f"{name}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(problems)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings of this execution environment, read once."""
+    return Settings.from_env()

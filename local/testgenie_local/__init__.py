@@ -1,0 +1,1 @@
+"""One-machine stack and CLI for Test Genie Serverless (not shipped to Lambda)."""

@@ -1,0 +1,50 @@
+"""Shared fixtures: a real PostgreSQL (DATABASE_URL or embedded), one fresh database per session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from testgenie.db import Database
+from testgenie.migrate import migrate
+from testgenie_local.postgres import PostgresServer, create_database, drop_database, provision
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EVENTS_DIR = Path(__file__).resolve().parent / "events"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    server = provision(tmp_path_factory.mktemp("postgres"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, migrated database for this test session, dropped afterwards."""
+    url = create_database(postgres_server.admin_url)
+    migrate(url, REPO_ROOT / "migrations")
+    yield url
+    drop_database(postgres_server.admin_url, url)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    """A Database on a clean schema (tables emptied before each test)."""
+    database = Database(database_url)
+    database.run(lambda conn: conn.execute("TRUNCATE suite_executions, suite_requests"))
+    yield database
+    database.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_service_credentials_leak(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never talk to real AWS: fake credentials and a fixed region for boto3/moto."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", os.environ.get("TEST_AWS_ACCESS_KEY_ID", "testing"))
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")

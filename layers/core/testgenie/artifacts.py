@@ -1,0 +1,127 @@
+"""Phase logs: a local folder on one machine, S3 in AWS. Keys are `executions/<id>/<phase>.log`.
+
+boto3 is imported only inside S3ArtifactStore, so the history function and tests that use the local
+store never load it; boto3 honours AWS_ENDPOINT_URL by itself (the local stack's moto server).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from testgenie.settings import Settings
+
+_PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+DEFAULT_LOCAL_DIR = Path(tempfile.gettempdir()) / "testgenie" / "artifacts"
+
+
+def log_key(execution_id: UUID | str, phase: str) -> str:
+    """The logPath of a phase; refuses anything that could leave `executions/<id>/`."""
+    execution = str(UUID(str(execution_id)))  # ValueError when not a UUID
+    if not _PHASE_RE.match(phase):
+        raise ValueError(f"invalid phase name for a log: {phase!r}")
+    return f"executions/{execution}/{phase}.log"
+
+
+def _safe_key(execution_id: UUID | str, phase: str) -> str | None:
+    try:
+        return log_key(execution_id, phase)
+    except ValueError:
+        return None
+
+
+def _decode_tail(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+class ArtifactStore(Protocol):
+    def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
+        """Store a phase log; return its logPath."""
+        ...
+
+    def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
+        """The last `tail_bytes` of a phase log, or None when there is none."""
+        ...
+
+
+class LocalArtifactStore:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
+        key = log_key(execution_id, phase)
+        path = self.root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Write then rename: a reader never sees half a log.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{phase}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return key
+
+    def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
+        key = _safe_key(execution_id, phase)
+        if key is None:
+            return None
+        try:
+            with (self.root / key).open("rb") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                handle.seek(max(0, size - max(0, tail_bytes)))
+                return _decode_tail(handle.read())
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+
+class S3ArtifactStore:
+    def __init__(self, bucket: str, client: Any = None) -> None:
+        self.bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # lazily: only the S3 path needs it
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
+        key = log_key(execution_id, phase)
+        self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=data, ContentType="text/plain; charset=utf-8"
+        )
+        return key
+
+    def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
+        from botocore.exceptions import ClientError
+
+        key = _safe_key(execution_id, phase)
+        if key is None:
+            return None
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes=-{tail_bytes}")
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in {"NoSuchKey", "404", "NotFound"}:
+                return None
+            if code == "InvalidRange":  # an empty object has no last N bytes
+                return ""
+            raise
+        body: bytes = response["Body"].read()
+        return _decode_tail(body[-tail_bytes:] if tail_bytes > 0 else b"")
+
+
+def artifact_store_from_settings(settings: Settings) -> ArtifactStore:
+    """ARTIFACTS_BUCKET -> S3; else ARTIFACTS_DIR; else a folder under the system temp dir."""
+    if settings.artifacts_bucket:
+        return S3ArtifactStore(settings.artifacts_bucket)
+    return LocalArtifactStore(settings.artifacts_dir or DEFAULT_LOCAL_DIR)

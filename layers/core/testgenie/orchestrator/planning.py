@@ -1,0 +1,175 @@
+"""Phase selection (reference §2.5-2.6, with the §8 fixes): explicit phases > preset > all phases.
+
+Pure functions over the catalog and a parsed TestingConfig, so the rules can be tested as a table
+and the plan can be built cheaply before a suite request is claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from testgenie.errors import ValidationError
+from testgenie.orchestrator.catalog import (
+    CATALOG,
+    DEFAULT_PHASE_TIMEOUT_SECONDS,
+    DEFAULT_PRESETS,
+    PHASE_NAME_RE,
+    PHASES_BY_NAME,
+    SCENARIO_NAME_RE,
+    PhaseSpec,
+    custom_phase_spec,
+    normalize_name,
+)
+from testgenie.orchestrator.models import PhasePlan, SuiteExecutionRequest
+from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+
+CUSTOM_PHASES_DIR = ".testgenie/phases"
+
+
+def validate_scenario_name(raw: str) -> str:
+    name = raw.strip()
+    if not name:
+        raise ValidationError("scenarioName is required")
+    if not SCENARIO_NAME_RE.match(name):
+        raise ValidationError("scenarioName may only contain letters, numbers, hyphens, or underscores")
+    return name
+
+
+def discover_phase_scripts(scenario_dir: Path) -> dict[str, Path]:
+    """`.testgenie/phases/test-<name>.sh` -> {name: path} (names normalised, sorted)."""
+    folder = scenario_dir / CUSTOM_PHASES_DIR
+    if not folder.is_dir():
+        return {}
+    scripts: dict[str, Path] = {}
+    for path in sorted(folder.glob("test-*.sh")):
+        if path.is_file():
+            scripts[normalize_name(path.name[len("test-") : -len(".sh")])] = path
+    return scripts
+
+
+@dataclass
+class ScenarioPhases:
+    """Every phase a scenario can run, in run order, and its presets."""
+
+    specs: dict[str, PhaseSpec]
+    presets: dict[str, list[str]]
+    scripts: dict[str, str] = field(default_factory=dict)  # custom phase -> script path (relative)
+    warnings: list[str] = field(default_factory=list)
+
+
+def scenario_phases(
+    config: TestingConfig,
+    script_names: Iterable[str] = (),
+    default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
+) -> ScenarioPhases:
+    warnings: list[str] = []
+    specs: dict[str, PhaseSpec] = {spec.name: spec for spec in CATALOG}
+    custom: dict[str, PhaseSpec] = {}
+    scripts: dict[str, str] = {}
+    for name in script_names:
+        script = f"{CUSTOM_PHASES_DIR}/test-{name}.sh"
+        if name in PHASES_BY_NAME:
+            warnings.append(f"{script} was ignored: '{name}' is a catalog phase")
+        elif not PHASE_NAME_RE.match(name):
+            warnings.append(f"{script} was ignored: '{name}' is not a valid phase name")
+        else:
+            custom[name] = custom_phase_spec(name, default_timeout)
+            scripts[name] = script
+    for name, phase_config in config.phases.custom().items():
+        if name not in custom:
+            if not phase_config.commands:
+                raise ValidationError(
+                    f"invalid {CONFIG_RELPATH}: phases.{name}: '{name}' is not a catalog phase, so it needs "
+                    f"commands or a script {CUSTOM_PHASES_DIR}/test-{name}.sh"
+                )
+            custom[name] = custom_phase_spec(name, default_timeout)
+    specs.update(sorted(custom.items()))
+
+    presets = {name: list(phases) for name, phases in DEFAULT_PRESETS.items()}
+    for preset, phases in config.presets.items():
+        for index, phase in enumerate(phases):
+            if phase not in specs:
+                raise ValidationError(
+                    f"invalid {CONFIG_RELPATH}: presets.{preset}[{index}]: phase '{phase}' is not defined"
+                )
+        presets[preset] = list(dict.fromkeys(phases))  # de-duplicated, order kept
+    return ScenarioPhases(specs=specs, presets=presets, scripts=scripts, warnings=warnings)
+
+
+def phase_timeout(name: str, phases: ScenarioPhases, config: TestingConfig, default_timeout: int) -> int:
+    phase_config = config.phases.get(name)
+    if phase_config is not None and phase_config.timeout:
+        return phase_config.timeout
+    return phases.specs[name].timeout(default_timeout)
+
+
+def is_enabled(name: str, config: TestingConfig) -> bool:
+    phase_config = config.phases.get(name)
+    return phase_config is None or phase_config.enabled
+
+
+def _known(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))
+
+
+def build_plan(
+    request: SuiteExecutionRequest,
+    config: TestingConfig,
+    script_names: Iterable[str] = (),
+    default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
+) -> PhasePlan:
+    scenario = validate_scenario_name(request.scenario_name)
+    phases = scenario_phases(config, script_names, default_timeout)
+    warnings = list(phases.warnings)
+    preset_used: str | None = None
+    explicit = [p for p in (request.phases or []) if p.strip()]
+
+    if explicit:
+        desired: list[str] = []
+        for raw in explicit:
+            name = normalize_name(raw)
+            if name not in phases.specs:
+                raise ValidationError(f"phase '{raw}' is not defined (known: {_known(phases.specs)})")
+            if name in desired:
+                warnings.append(f"phase '{name}' was requested more than once; it runs once")
+                continue
+            desired.append(name)
+        if request.preset and request.preset.strip():
+            warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
+        for name in desired:
+            if not is_enabled(name, config):
+                warnings.append(
+                    f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
+                )
+    elif request.preset and request.preset.strip():
+        preset_used = normalize_name(request.preset)
+        if preset_used not in phases.presets:
+            raise ValidationError(
+                f"preset '{request.preset}' is not defined (known: {_known(phases.presets)})"
+            )
+        desired = list(phases.presets[preset_used])
+    else:
+        desired = list(phases.specs)
+
+    skip: set[str] = set()
+    for raw in request.skip or []:
+        name = normalize_name(raw)
+        if not name:
+            continue
+        if name not in phases.specs:
+            warnings.append(f"skip: phase '{raw}' is not defined; ignored")
+        skip.add(name)
+    selected = [name for name in desired if name not in skip]
+    if not selected:
+        raise ValidationError("no phases selected for execution")
+
+    return PhasePlan(
+        scenario_name=scenario,
+        preset=preset_used,
+        phases=selected,
+        timeouts={name: phase_timeout(name, phases, config, default_timeout) for name in selected},
+        fail_fast=request.fail_fast,
+        warnings=warnings,
+    )

@@ -1,0 +1,156 @@
+"""Commands in their own process group: a timeout kills the whole group, so nothing outlives a phase."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from testgenie.orchestrator.models import Classification
+from testgenie.orchestrator.runners.base import Failure, LogBuffer, PhaseContext, PhaseTimeout
+
+# Time a group gets between SIGTERM and SIGKILL to write its last words into the log.
+TERM_GRACE_SECONDS = 2.0
+_TAIL_BYTES = 8192
+
+Command = str | Sequence[str]
+
+
+@dataclass
+class CommandResult:
+    display: str
+    returncode: int
+    duration_ms: int
+    tail: str  # the end of the output, for classification
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def display_command(command: Command) -> str:
+    return command if isinstance(command, str) else shlex.join(command)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = TERM_GRACE_SECONDS) -> None:
+    """SIGTERM the group, give the leader `grace` seconds, then SIGKILL whatever is left."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def run_command(
+    command: Command,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    deadline: float,
+    log: LogBuffer,
+    scratch_dir: Path | None = None,
+) -> CommandResult:
+    """Run one command with its output in the log; raise PhaseTimeout (after killing it) at the deadline.
+
+    A string runs through /bin/sh -c, a sequence runs as argv. Output goes to a file rather than a
+    pipe so that a grandchild holding the pipe open can never hang the orchestrator.
+    """
+    display = display_command(command)
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    log.line(f"$ {display}")
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise PhaseTimeout(f"no time left to run: {display}")
+    started = time.monotonic()
+    with tempfile.TemporaryFile(dir=scratch_dir) as output:
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so killpg reaches every descendant
+            )
+        except FileNotFoundError as exc:
+            log.line(f"command not found: {exc.filename or argv[0]}")
+            return CommandResult(display, 127, 0, f"command not found: {argv[0]}")
+        except PermissionError as exc:
+            log.line(f"permission denied: {exc}")
+            return CommandResult(display, 126, 0, str(exc))
+        timed_out = False
+        try:
+            proc.wait(timeout=remaining)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            if proc.returncode is None:
+                stop_process_group(proc)
+            # Background children of a command that exited are gone too: no orphans.
+            _signal_group(proc.pid, signal.SIGKILL)
+        duration_ms = int((time.monotonic() - started) * 1000)
+        size = output.seek(0, os.SEEK_END)
+        output.seek(0)
+        log.write_stream(output)
+        output.seek(max(0, size - _TAIL_BYTES))
+        tail = output.read().decode("utf-8", errors="replace")
+    if timed_out:
+        log.line(f"[test-genie] killed after {duration_ms} ms: the phase's time ran out")
+        raise PhaseTimeout(f"command timed out: {display}")
+    log.line(f"[test-genie] exit code {proc.returncode} after {duration_ms} ms")
+    return CommandResult(display, proc.returncode, duration_ms, tail)
+
+
+def classify_failure(result: CommandResult) -> Failure:
+    """Why a command failed, and what to do about it."""
+    text = f"`{result.display}` exited with code {result.returncode}"
+    tail = result.tail.lower()
+    if result.returncode == 127 or "command not found" in tail:
+        return Failure(
+            f"{text}: a command was not found",
+            Classification.MISSING_DEPENDENCY,
+            "Install the missing tool or put it on PATH (exit code 127 means the shell could not find it).",
+        )
+    if "no module named" in tail:
+        return Failure(
+            f"{text}: a Python module is missing",
+            Classification.MISSING_DEPENDENCY,
+            "Install the missing Python module where the scenario's commands run.",
+        )
+    if result.returncode == 126:
+        return Failure(
+            f"{text}: not executable",
+            Classification.MISCONFIGURATION,
+            "Make the command executable (chmod +x) or call it through its interpreter.",
+        )
+    if result.returncode < 0:
+        return Failure(
+            f"`{result.display}` was killed by signal {-result.returncode}",
+            Classification.SYSTEM,
+            "The command crashed or was killed; refer to the phase log.",
+        )
+    return Failure(text, Classification.TEST_FAILURE, "Fix the failures reported in the phase log.")
+
+
+def run_in_phase(ctx: PhaseContext, command: Command) -> CommandResult:
+    return run_command(
+        command,
+        cwd=ctx.scenario_dir,
+        env=ctx.env,
+        deadline=ctx.deadline,
+        log=ctx.log,
+        scratch_dir=ctx.scratch_dir,
+    )

@@ -53,7 +53,7 @@ def _start_pgserver(pgdata: Path) -> PostgresServer | None:
         import pgserver
     except ImportError:
         return None
-    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")
+    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")  # type: ignore[attr-defined]
     return PostgresServer(admin_url=server.get_uri("postgres"), kind="embedded", _stop=server.cleanup)
 
 

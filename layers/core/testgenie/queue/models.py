@@ -93,6 +93,24 @@ def estimate_queue_time(type_count: int, coverage: int) -> int:
     return (type_count if type_count > 0 else 2) * 30 + (coverage if coverage > 0 else DEFAULT_COVERAGE)
 
 
+class SuiteRequestSnapshot(CamelModel):
+    """Counts per status (the seed's queue snapshot, for health and dashboards)."""
+
+    total: int = 0
+    queued: int = 0
+    delegated: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    oldest_queued_at: datetime | None = None
+
+    @computed_field(alias="pending")  # type: ignore[prop-decorator]
+    @property
+    def pending(self) -> int:
+        return self.queued + self.delegated
+
+
 class Claim(BaseModel):
     """A claimed request plus the fencing token every later write of this worker must present."""
 

@@ -191,6 +191,16 @@ class SuiteRequestRepository:
         ).fetchall()
         return [row["id"] for row in rows]
 
+    def status_counts(self, conn: Connection) -> dict[str, int]:
+        rows = conn.execute("SELECT status, COUNT(*) AS n FROM suite_requests GROUP BY status").fetchall()
+        return {row["status"]: int(row["n"]) for row in rows}
+
+    def oldest_claimable_created_at(self, conn: Connection) -> datetime | None:
+        row = conn.execute(
+            "SELECT MIN(created_at) AS oldest FROM suite_requests WHERE status = ANY(%s)", (_CLAIMABLE,)
+        ).fetchone()
+        return row["oldest"] if row else None
+
     def now(self, conn: Connection) -> datetime:
         row = conn.execute("SELECT NOW() AS now").fetchone()
         assert row is not None

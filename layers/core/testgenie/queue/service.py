@@ -17,6 +17,7 @@ from testgenie.queue.models import (
     Claim,
     QueueSuiteRequestInput,
     SuiteRequest,
+    SuiteRequestSnapshot,
     SuiteRequestStatus,
     Trigger,
     normalize_coverage,
@@ -100,6 +101,14 @@ class SuiteRequestService:
 
     def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
         return self._db.run(lambda conn: self._requests.list_recent(conn, status, limit))
+
+    def snapshot(self) -> SuiteRequestSnapshot:
+        def work(conn: Connection) -> SuiteRequestSnapshot:
+            counts = self._requests.status_counts(conn)
+            oldest = self._requests.oldest_claimable_created_at(conn)
+            return SuiteRequestSnapshot(total=sum(counts.values()), oldest_queued_at=oldest, **counts)
+
+        return self._db.run(work)
 
     # -- a worker's life --------------------------------------------------------------------------
 

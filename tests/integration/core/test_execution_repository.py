@@ -1,0 +1,169 @@
+"""SuiteExecutionRepository on a real PostgreSQL: the seed's semantics plus stable, indexed lists."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from testgenie.db import Connection, Database
+from testgenie.execution.repository import _SUMMARY_COLUMNS, SuiteExecutionRepository
+from testgenie.orchestrator.models import PhaseStatus
+from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
+
+from tests.support import make_record
+
+repo = SuiteExecutionRepository()
+
+
+def test_create_then_get_round_trips_every_field(db: Database) -> None:
+    record = make_record(statuses=(PhaseStatus.PASSED, PhaseStatus.FAILED, PhaseStatus.SKIPPED))
+    record = record.model_copy(
+        update={"warnings": ["phase 'smoke' skipped"], "requested": {"preset": "quick"}}
+    )
+    db.run(lambda conn: repo.create(conn, record))
+
+    loaded = db.run(lambda conn: repo.get_by_id(conn, record.id))
+
+    assert loaded == record
+    result = loaded.to_execution_result().to_json_dict()
+    assert result["phaseSummary"] == {
+        "total": 3,
+        "passed": 1,
+        "failed": 1,
+        "skipped": 1,
+        "durationSeconds": 3,
+        "observationCount": 0,
+    }
+    assert result["warnings"] == ["phase 'smoke' skipped"]  # the seed lost warnings; we keep them
+    assert result["preset"] == "quick"
+
+
+def test_seed_phase_json_round_trip(db: Database) -> None:
+    record = make_record(preset=None)
+    db.run(lambda conn: repo.create(conn, record))
+    raw = db.run(lambda conn: conn.execute("SELECT phases, preset_used FROM suite_executions").fetchone())
+
+    assert raw is not None
+    assert raw["phases"][0]["name"] == "phase0"
+    assert raw["phases"][0]["status"] == "passed"
+    assert raw["phases"][0]["durationSeconds"] == 1
+    assert raw["preset_used"] is None  # an empty preset is stored as NULL, like the seed
+
+
+def test_get_with_null_suite_request_and_missing_row(db: Database) -> None:
+    record = make_record(suite_request_id=None)
+    db.run(lambda conn: repo.create(conn, record))
+
+    loaded = db.run(lambda conn: repo.get_by_id(conn, record.id))
+    assert loaded is not None
+    assert loaded.suite_request_id is None
+    assert db.run(lambda conn: repo.get_by_id(conn, uuid4())) is None
+
+
+def test_list_is_newest_first_with_exact_scenario_filter(db: Database) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    records = [
+        make_record("demo", base),
+        make_record("other", base + timedelta(minutes=1)),
+        make_record("demo", base + timedelta(minutes=2)),
+        make_record("Demo", base + timedelta(minutes=3)),
+    ]
+    for record in records:
+        db.run(lambda conn, r=record: repo.create(conn, r))
+
+    all_items = db.run(lambda conn: repo.list_recent(conn, None, 50, 0))
+    demo = db.run(lambda conn: repo.list_recent(conn, "demo", 5, 0))
+
+    assert [i.execution_id for i in all_items] == [r.id for r in reversed(records)]
+    assert [i.execution_id for i in demo] == [records[2].id, records[0].id]
+    assert demo[0].phase_summary.passed == 1
+
+
+@pytest.mark.parametrize(("limit", "offset", "expected"), [(0, 0, 50), (51, 0, 50), (-3, 0, 50), (5, -1, 5)])
+def test_limit_default_and_max_50_offset_at_least_0(
+    db: Database, limit: int, offset: int, expected: int
+) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    records = [make_record("demo", base + timedelta(seconds=i)) for i in range(55)]
+    db.run(lambda conn: repo.copy_many(conn, records))
+
+    page = db.run(lambda conn: repo.list_recent(conn, None, limit, offset))
+
+    assert len(page) == expected
+    assert page[0].execution_id == records[-1].id
+
+
+def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database) -> None:
+    same = datetime(2026, 2, 2, tzinfo=UTC)
+    records = [make_record("demo", same) for _ in range(23)]
+    db.run(lambda conn: repo.copy_many(conn, records))
+
+    for scenario in (None, "demo"):
+        seen = []
+        for offset in range(0, 30, 5):
+            seen.extend(
+                i.execution_id
+                for i in db.run(lambda conn, o=offset, s=scenario: repo.list_recent(conn, s, 5, o))
+            )
+        assert len(seen) == 23
+        assert set(seen) == {r.id for r in records}
+
+
+def test_latest_overall_and_per_scenario(db: Database) -> None:
+    assert db.run(lambda conn: repo.latest(conn)) is None
+    base = datetime(2026, 3, 3, tzinfo=UTC)
+    older = make_record("demo", base)
+    newer = make_record("other", base + timedelta(seconds=1))
+    for record in (older, newer):
+        db.run(lambda conn, r=record: repo.create(conn, r))
+
+    assert db.run(lambda conn: repo.latest(conn)) == newer
+    assert db.run(lambda conn: repo.latest(conn, "demo")) == older
+    assert db.run(lambda conn: repo.latest(conn, "missing")) is None
+
+
+def _plan(conn: Connection, query: str, params: tuple[object, ...]) -> str:
+    rows = conn.execute(f"EXPLAIN {query}", params).fetchall()
+    return "\n".join(row["QUERY PLAN"] for row in rows)
+
+
+LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
+    (
+        f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
+        (50, 0),
+    ),
+    (
+        f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions WHERE scenario_name = %s "
+        "ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
+        ("s7", 50, 100),
+    ),
+    (
+        f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
+        (50,),
+    ),
+    (
+        f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r WHERE r.status = %s ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
+        ("queued", 50),
+    ),
+]
+
+
+def test_list_queries_use_an_index_and_never_sort(db: Database) -> None:
+    base = datetime(2026, 4, 4, tzinfo=UTC)
+    records = [make_record(f"s{i % 20}", base + timedelta(seconds=i)) for i in range(20000)]
+    db.run(lambda conn: repo.copy_many(conn, records))
+    db.run(
+        lambda conn: conn.execute(
+            "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
+            "created_at) SELECT gen_random_uuid(), 's' || (g % 20), '{unit}', 95, 'normal', "
+            "(ARRAY['queued','completed','failed'])[1 + g % 3], NOW() - make_interval(secs => g) "
+            "FROM generate_series(1, 20000) g"
+        )
+    )
+    db.run(lambda conn: conn.execute("ANALYZE suite_executions; ANALYZE suite_requests"))
+
+    for query, params in LIST_QUERIES:
+        plan = db.run(lambda conn, q=query, p=params: _plan(conn, q, p))
+        assert "Index" in plan, plan
+        assert "Sort" not in plan, plan

@@ -1,0 +1,126 @@
+"""Test helpers shared across suites: a scriptable fake engine and record builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from testgenie.errors import ValidationError
+from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
+from testgenie.orchestrator.models import (
+    Outcome,
+    PhasePlan,
+    PhaseResult,
+    PhaseStatus,
+    SuiteExecutionRequest,
+    SuiteExecutionResult,
+    summarize_phases,
+)
+from testgenie.queue.models import Trigger
+
+KNOWN_PHASES = ["structure", "standards", "docs", "unit", "integration"]
+
+
+class FakeEngine:
+    """Plans against a fixed phase list; each phase passes unless named in `failing`."""
+
+    def __init__(
+        self,
+        failing: set[str] | None = None,
+        crash: Exception | None = None,
+        before_phase: Callable[[str], None] | None = None,
+    ) -> None:
+        self.failing = failing or set()
+        self.crash = crash
+        self.before_phase = before_phase
+        self.executed: list[UUID] = []
+
+    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
+        if not request.scenario_name.strip():
+            raise ValidationError("scenarioName is required")
+        names = request.phases or KNOWN_PHASES
+        for name in names:
+            if name not in KNOWN_PHASES:
+                raise ValidationError(f"phase '{name}' is not defined")
+        return PhasePlan(scenario_name=request.scenario_name, preset=request.preset, phases=list(names))
+
+    def execute(
+        self,
+        request: SuiteExecutionRequest,
+        execution_id: UUID,
+        on_progress: ProgressCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> SuiteExecutionResult:
+        plan = self.plan(request)
+        self.executed.append(execution_id)
+        started = datetime.now(UTC)
+        results: list[PhaseResult] = []
+        outcome = Outcome.PASSED
+        for name in plan.phases:
+            if should_stop is not None and should_stop():
+                outcome = Outcome.CANCELLED
+                break
+            if self.before_phase is not None:
+                self.before_phase(name)
+            if self.crash is not None and results:
+                raise self.crash
+            status = PhaseStatus.FAILED if name in self.failing else PhaseStatus.PASSED
+            results.append(
+                PhaseResult(
+                    name=name,
+                    status=status,
+                    duration_seconds=1,
+                    duration_ms=5,
+                    log_path=f"executions/{execution_id}/{name}.log",
+                    error="boom" if status is PhaseStatus.FAILED else None,
+                )
+            )
+            if on_progress is not None:
+                on_progress(list(results), plan.phases)
+            if status is PhaseStatus.FAILED and request.fail_fast:
+                break
+        success = all(r.status is not PhaseStatus.FAILED for r in results)
+        if outcome is not Outcome.CANCELLED:
+            outcome = Outcome.PASSED if success else Outcome.FAILED
+        return SuiteExecutionResult(
+            execution_id=execution_id,
+            scenario_name=request.scenario_name,
+            started_at=started,
+            completed_at=datetime.now(UTC),
+            success=success,
+            preset=plan.preset,
+            outcome=outcome,
+            phases=results,
+            phase_summary=summarize_phases(results),
+        )
+
+
+def make_record(
+    scenario: str = "demo",
+    completed_at: datetime | None = None,
+    *,
+    suite_request_id: UUID | None = None,
+    preset: str | None = "quick",
+    statuses: tuple[PhaseStatus, ...] = (PhaseStatus.PASSED,),
+    execution_id: UUID | None = None,
+) -> SuiteExecutionRecord:
+    completed = completed_at or datetime.now(UTC)
+    phases = [
+        PhaseResult(name=f"phase{i}", status=status, duration_seconds=1, duration_ms=900)
+        for i, status in enumerate(statuses)
+    ]
+    success = PhaseStatus.FAILED not in statuses
+    return SuiteExecutionRecord(
+        id=execution_id or uuid4(),
+        suite_request_id=suite_request_id,
+        scenario_name=scenario,
+        preset_used=preset,
+        success=success,
+        phases=phases,
+        started_at=completed - timedelta(seconds=3),
+        completed_at=completed,
+        outcome=Outcome.PASSED if success else Outcome.FAILED,
+        trigger=Trigger.API,
+    )

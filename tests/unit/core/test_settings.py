@@ -1,0 +1,59 @@
+"""Settings from the environment, with errors that name the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from testgenie.db import dsn_from_secret
+from testgenie.errors import ConfigurationError
+from testgenie.settings import Settings
+
+
+def test_defaults_and_parsing() -> None:
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": "postgresql://x",
+            "ARTIFACTS_DIR": "/tmp/a",
+            "PHASE_TIMEOUT_SECONDS": "30",
+            "EMPTY": "",
+        }
+    )
+
+    assert settings.database_url == "postgresql://x"
+    assert settings.artifacts_dir == Path("/tmp/a")
+    assert settings.phase_timeout_seconds == 30
+    assert (settings.lease_seconds, settings.max_attempts) == (960, 3)
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"PHASE_TIMEOUT_SECONDS": "soon"}, "PHASE_TIMEOUT_SECONDS"),
+        ({"MAX_ATTEMPTS": "0"}, "MAX_ATTEMPTS"),
+        ({"LEASE_SECONDS": "-1"}, "LEASE_SECONDS"),
+        (
+            {"ARTIFACTS_BUCKET": "b", "ARTIFACTS_DIR": "/tmp/a"},
+            "set ARTIFACTS_BUCKET or ARTIFACTS_DIR, not both",
+        ),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigurationError, match=fragment):
+        Settings.from_env(env)
+
+
+def test_dsn_from_an_rds_secret() -> None:
+    dsn = dsn_from_secret(
+        {"host": "db.internal", "port": 5433, "username": "app", "password": "p w", "dbname": "tg"}
+    )
+
+    assert "host=db.internal" in dsn
+    assert "port=5433" in dsn
+    assert "dbname=tg" in dsn
+    assert "password='p w'" in dsn
+
+
+def test_dsn_from_an_incomplete_secret_names_what_is_missing() -> None:
+    with pytest.raises(ConfigurationError, match="database secret is missing password"):
+        dsn_from_secret({"host": "h", "username": "u"})

@@ -1,13 +1,88 @@
-"""The one Logger / Metrics / Tracer of this service (Powertools reads POWERTOOLS_* variables)."""
+"""The one Logger / Metrics / Tracer of this service (Powertools reads POWERTOOLS_* variables).
+
+Tracing is switched off with POWERTOOLS_TRACE_DISABLED=true (and is off outside Lambda); the X-Ray
+SDK is loaded lazily by Powertools, so an untraced cold start does not pay for it.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
+
+    from testgenie.orchestrator.models import SuiteExecutionResult
+
+Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "testgenie")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+
+def tracing_enabled() -> bool:
+    """Powertools' own rule: on in Lambda unless POWERTOOLS_TRACE_DISABLED is truthy (or under SAM local)."""
+    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {
+        "1",
+        "true",
+        "on",
+        "y",
+        "yes",
+    }
+    in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
+    return in_lambda and not disabled
+
+
+def _build_tracer() -> Tracer | None:
+    # Building a Tracer loads the X-Ray SDK and botocore; an untraced environment never pays for them.
+    if not tracing_enabled():
+        return None
+    from aws_lambda_powertools import Tracer
+
+    return Tracer(service=SERVICE_NAME)
+
+
+tracer = _build_tracer()
+
+
+def traced(handler: Handler) -> Handler:
+    """Wrap a Lambda handler in an X-Ray segment when tracing is on; otherwise return it unchanged."""
+    if tracer is None:
+        return handler
+    return cast(Handler, tracer.capture_lambda_handler(handler, capture_response=False))
+
+
+def record_execution_metrics(result: SuiteExecutionResult) -> None:
+    """EMF: one `Executions` count by outcome, and `PhaseDuration` (ms) by phase and status."""
+    with single_metric(
+        name="Executions", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
+    ) as metric:
+        metric.add_dimension(name="service", value=SERVICE_NAME)
+        metric.add_dimension(name="outcome", value=result.outcome.value)
+    for phase in result.phases:
+        with single_metric(
+            name="PhaseDuration",
+            unit=MetricUnit.Milliseconds,
+            value=max(0, phase.duration_ms),
+            namespace=METRICS_NAMESPACE,
+        ) as metric:
+            metric.add_dimension(name="service", value=SERVICE_NAME)
+            metric.add_dimension(name="phase", value=phase.name)
+
+
+def record_queue_latency(latency_ms: float) -> None:
+    """EMF: time from SQS send to the start of processing (flushed with the handler's metrics)."""
+    metrics.add_metric(name="QueueLatency", unit=MetricUnit.Milliseconds, value=max(0.0, latency_ms))
+
+
+def record_count(name: str, value: int = 1) -> None:
+    """EMF: a plain counter (malformed messages, handed-back records, reaped requests...)."""
+    if value:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -1,0 +1,143 @@
+"""ExecuteFunction: the write side. One `lambda_handler` for four kinds of event:
+
+- API Gateway HTTP API v2 (POST routes of DESIGN §5),
+- SQS batches from SuiteRequestQueue (partial batch failures),
+- SQS batches from SuiteRequestDLQ (records whose eventSourceARN is SUITE_REQUEST_DLQ_ARN),
+- EventBridge Scheduler input `{"action": "enqueue" | "reap", ...}`.
+
+Each path parses, calls one service method and shapes the answer.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from testgenie import bootstrap
+from testgenie.api.http import (
+    API_PREFIX,
+    BAD_REQUEST_DOC,
+    NOT_FOUND_DOC,
+    UNAVAILABLE_DOC,
+    JsonResponse,
+    build_resolver,
+    error_doc,
+    json_response,
+    model_doc,
+    serve,
+)
+from testgenie.api.models import SuiteExecutionBody, SuiteRequestBody
+from testgenie.api.params import parse_uuid
+from testgenie.api.queue_events import (
+    DeadLetterRecordHandler,
+    QueueRecordHandler,
+    is_dead_letter_batch,
+    process_batch,
+)
+from testgenie.api.schedule import is_schedule_event, parse_schedule, run_schedule
+from testgenie.errors import ValidationError
+from testgenie.observability import logger, metrics, record_execution_metrics, traced
+from testgenie.orchestrator.models import SuiteExecutionResult
+from testgenie.queue.models import SuiteRequest, Trigger
+from testgenie.settings import get_settings
+
+app = build_resolver()
+_ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=255,
+        description="the same key returns the first request again (200) instead of queueing another",
+    ),
+]
+
+
+@app.post(
+    f"{API_PREFIX}/executions",
+    summary="Run a suite now (synchronous); a failed run is still 200 with success=false",
+    tags=["executions"],
+    responses={
+        200: model_doc("the execution result", SuiteExecutionResult),
+        404: error_doc("suite request not found"),
+        409: error_doc("the linked suite request cannot be claimed"),
+        **_ERRORS,
+    },
+)
+def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
+    result = bootstrap.execution_service().execute(body.to_input())
+    record_execution_metrics(result)
+    return json_response(HTTPStatus.OK, result.to_json_dict())
+
+
+@app.post(
+    f"{API_PREFIX}/suite-requests",
+    summary="Queue a suite request (published to SQS after commit)",
+    tags=["suite-requests"],
+    responses={
+        201: model_doc("queued", SuiteRequest),
+        200: model_doc("the request first queued with this Idempotency-Key", SuiteRequest),
+        **_ERRORS,
+    },
+)
+def queue_suite_request(
+    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
+) -> JsonResponse:
+    if idempotency_key is not None and not idempotency_key.isprintable():
+        raise ValidationError("Idempotency-Key must be printable text")
+    request, created = bootstrap.suite_request_service().queue(body, Trigger.API, idempotency_key)
+    return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())
+
+
+@app.post(
+    f"{API_PREFIX}/suite-requests/<request_id>/cancel",
+    summary="Cancel a suite request (a running one stops after its current phase)",
+    tags=["suite-requests"],
+    responses={
+        200: model_doc("the request's new state", SuiteRequest),
+        404: NOT_FOUND_DOC,
+        409: error_doc("the request is already terminal"),
+        **_ERRORS,
+    },
+)
+def cancel_suite_request(request_id: str) -> JsonResponse:
+    cancelled = bootstrap.suite_request_service().cancel(parse_uuid(request_id, "suite request id"))
+    return json_response(HTTPStatus.OK, cancelled.to_json_dict())
+
+
+def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_dead_letter_batch(event):
+        return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
+    budget_ms = get_settings().phase_timeout_seconds * 1000
+    handler = QueueRecordHandler(bootstrap.execution_service, context, budget_ms)
+    response = process_batch(event, context, handler)
+    if handler.handed_back:
+        logger.info("records handed back for lack of time", extra={"count": handler.handed_back})
+    return response
+
+
+def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
+    try:
+        schedule = parse_schedule(event)
+        return run_schedule(schedule, bootstrap.suite_request_service())
+    except ValidationError as exc:  # retrying a bad input cannot help: report it, do not raise
+        logger.error("invalid schedule input", extra={"error": exc.message})
+        return {"action": str(event.get("action")), "error": exc.message}
+
+
+@logger.inject_lambda_context(clear_state=True)
+@traced
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if isinstance(event.get("Records"), list):
+        return handle_queue_batch(event, context)
+    if "requestContext" in event and "rawPath" in event:
+        logger.set_correlation_id(event["requestContext"].get("requestId"))
+        return serve(app, event, context)
+    if is_schedule_event(event):
+        return handle_schedule(event)
+    logger.error("unsupported event", extra={"keys": sorted(event)[:20]})
+    raise ValueError("unsupported event: expected API Gateway v2, SQS or scheduler input")

@@ -1,0 +1,159 @@
+"""HistoryFunction: the read side (GET routes of DESIGN §5). Parse, call one service method, shape.
+
+Never imports the orchestrator engine, boto3 or the batch utilities (checked by a test and by
+benchmarks/cold_start.py): those would only slow its cold start.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from testgenie import bootstrap
+from testgenie.api.http import (
+    API_PREFIX,
+    BAD_REQUEST_DOC,
+    NOT_FOUND_DOC,
+    UNAVAILABLE_DOC,
+    JsonResponse,
+    build_resolver,
+    error_response,
+    json_response,
+    model_doc,
+    serve,
+    text_doc,
+)
+from testgenie.api.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
+from testgenie.api.params import LimitQuery, OffsetQuery, ScenarioQuery, page, parse_scenario, parse_uuid
+from testgenie.errors import TestGenieError
+from testgenie.observability import logger, traced
+from testgenie.orchestrator.models import SuiteExecutionResult
+from testgenie.queue.models import SuiteRequest, SuiteRequestStatus
+from testgenie.settings import get_settings
+
+app = build_resolver()
+_ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
+
+
+@app.get(
+    f"{API_PREFIX}/executions",
+    summary="List executions, newest first",
+    tags=["executions"],
+    responses={200: model_doc("a page of executions (without phases)", ExecutionPage), **_ERRORS},
+)
+def list_executions(
+    scenario: ScenarioQuery = None, limit: LimitQuery = 50, offset: OffsetQuery = 0
+) -> JsonResponse:
+    items = bootstrap.history_service().list(parse_scenario(scenario), limit, offset)
+    return json_response(HTTPStatus.OK, page([item.to_json_dict() for item in items]))
+
+
+@app.get(
+    f"{API_PREFIX}/executions/latest",
+    summary="The latest execution",
+    tags=["executions"],
+    responses={
+        200: model_doc("the latest execution", SuiteExecutionResult),
+        404: NOT_FOUND_DOC,
+        **_ERRORS,
+    },
+)
+def latest_execution(scenario: ScenarioQuery = None) -> JsonResponse:
+    result = bootstrap.history_service().latest(parse_scenario(scenario))
+    return json_response(HTTPStatus.OK, result.to_json_dict())
+
+
+@app.get(
+    f"{API_PREFIX}/executions/<execution_id>",
+    summary="One execution with its phases",
+    tags=["executions"],
+    responses={200: model_doc("the execution", SuiteExecutionResult), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def get_execution(execution_id: str) -> JsonResponse:
+    result = bootstrap.history_service().get(parse_uuid(execution_id, "execution id"))
+    return json_response(HTTPStatus.OK, result.to_json_dict())
+
+
+@app.get(
+    f"{API_PREFIX}/executions/<execution_id>/phases/<phase>/log",
+    summary="The tail of one phase's log",
+    tags=["executions"],
+    responses={
+        200: text_doc("the log's last LOG_TAIL_BYTES bytes"),
+        404: NOT_FOUND_DOC,
+        **_ERRORS,
+    },
+)
+def get_phase_log(execution_id: str, phase: str) -> Response[str]:
+    from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
+
+    settings = get_settings()
+    execution = parse_uuid(execution_id, "execution id")
+    text = artifact_store_from_settings(settings).read_log(
+        execution, phase.strip().lower(), settings.log_tail_bytes
+    )
+    if text is None:
+        return error_response(HTTPStatus.NOT_FOUND, "phase log not found")  # type: ignore[return-value]
+    return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
+
+
+@app.get(
+    f"{API_PREFIX}/suite-requests",
+    summary="List suite requests, newest first",
+    tags=["suite-requests"],
+    responses={200: model_doc("a page of suite requests", SuiteRequestPage), **_ERRORS},
+)
+def list_suite_requests(status: SuiteRequestStatus | None = None, limit: LimitQuery = 50) -> JsonResponse:
+    items = bootstrap.suite_request_service().list(status, limit)
+    return json_response(HTTPStatus.OK, page([item.to_json_dict() for item in items]))
+
+
+@app.get(
+    f"{API_PREFIX}/suite-requests/<request_id>",
+    summary="One suite request, with progress and executionId once finished",
+    tags=["suite-requests"],
+    responses={200: model_doc("the suite request", SuiteRequest), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def get_suite_request(request_id: str) -> JsonResponse:
+    found = bootstrap.suite_request_service().get(parse_uuid(request_id, "suite request id"))
+    return json_response(HTTPStatus.OK, found.to_json_dict())
+
+
+@app.get(
+    f"{API_PREFIX}/phases",
+    summary="The phase catalog, in run order",
+    tags=["phases"],
+    responses={200: model_doc("the catalog", PhasePage)},
+)
+def list_phases() -> JsonResponse:
+    from testgenie.orchestrator.catalog import phase_descriptors  # the catalog only, never the engine
+
+    return json_response(HTTPStatus.OK, page(phase_descriptors(get_settings().phase_timeout_seconds)))
+
+
+@app.get(
+    f"{API_PREFIX}/health",
+    summary="Health of the service and its database",
+    tags=["health"],
+    responses={200: model_doc("healthy", Health), 503: model_doc("the database is unreachable", Health)},
+)
+def health() -> JsonResponse:
+    try:
+        connected = bootstrap.database().ping()
+    except TestGenieError as exc:  # e.g. no DATABASE_URL: unhealthy, not a crash
+        logger.warning("health check failed", extra={"error": exc.message})
+        connected = False
+    body: dict[str, Any] = {
+        "status": "healthy" if connected else "unhealthy",
+        "dependencies": {"database": "connected" if connected else "disconnected"},
+    }
+    return json_response(HTTPStatus.OK if connected else HTTPStatus.SERVICE_UNAVAILABLE, body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@traced
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,151 @@
+"""The shared HTTP resolver: domain errors -> `{"error": msg}`, validation failures -> 400 naming the field."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from testgenie.errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    TransientError,
+    ValidationError,
+)
+from testgenie.observability import logger
+
+API_PREFIX = "/api/v1"
+INVALID_JSON = "invalid JSON payload"
+
+JsonResponse = Response[dict[str, Any]]
+
+# The OpenAPI description of an error answer, reused by every route.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def error_doc(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+
+
+def json_response(status: int, body: dict[str, Any]) -> JsonResponse:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def error_response(status: int, message: str) -> JsonResponse:
+    return json_response(status, {"error": message})
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """Powertools' (pydantic's) errors as one message naming each field, without inputs or internals."""
+    messages: list[str] = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        kind = str(err.get("type", ""))
+        source, path = (loc[0], loc[1:]) if loc else ("body", [])
+        if kind == "json_invalid":
+            return INVALID_JSON
+        if source == "body" and not path:
+            return INVALID_JSON if kind == "missing" else "request body must be a JSON object"
+        field = ".".join(path) or source
+        message = str(err.get("msg", "is invalid"))
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        text = f"{field}: {message}"
+        if text not in messages:
+            messages.append(text)
+    return "; ".join(messages) or "invalid request"
+
+
+def _invalid_request(exc: RequestValidationError) -> JsonResponse:
+    return error_response(HTTPStatus.BAD_REQUEST, describe_validation_errors(exc.errors()))
+
+
+def _unsupported(exc: RequestUnsupportedContentType) -> JsonResponse:
+    return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "request body must be application/json")
+
+
+def _validation(exc: ValidationError) -> JsonResponse:
+    return error_response(HTTPStatus.BAD_REQUEST, exc.message)
+
+
+def _not_found(exc: NotFoundError) -> JsonResponse:
+    return error_response(HTTPStatus.NOT_FOUND, exc.message)
+
+
+def _conflict(exc: ConflictError) -> JsonResponse:
+    return error_response(HTTPStatus.CONFLICT, exc.message)
+
+
+def _unavailable(exc: TransientError) -> JsonResponse:
+    logger.warning("dependency unavailable", extra={"error": exc.message})
+    return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "service temporarily unavailable; retry later")
+
+
+def _misconfigured(exc: ConfigurationError) -> JsonResponse:
+    logger.error("service misconfigured", extra={"error": exc.message})
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "service is misconfigured")
+
+
+def _no_route(exc: RouteNotFoundError) -> JsonResponse:
+    return error_response(HTTPStatus.NOT_FOUND, "route not found")
+
+
+_HANDLERS: tuple[tuple[type[Exception], Callable[[Any], JsonResponse]], ...] = (
+    (RequestValidationError, _invalid_request),
+    (RequestUnsupportedContentType, _unsupported),
+    (ValidationError, _validation),
+    (NotFoundError, _not_found),
+    (ConflictError, _conflict),
+    (TransientError, _unavailable),
+    (ConfigurationError, _misconfigured),
+    (RouteNotFoundError, _no_route),
+)
+
+
+def build_resolver() -> APIGatewayHttpResolver:
+    """A resolver with validation on and every error answered as `{"error": "<message>"}`."""
+    app = APIGatewayHttpResolver(enable_validation=True)
+    for exc_class, handler in _HANDLERS:
+        app.exception_handler(exc_class)(handler)
+    return app
+
+
+def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Resolve one API Gateway event; an unexpected fault is a logged 500, never a stack trace."""
+    try:
+        return app.resolve(event, context)
+    except Exception:
+        logger.exception("unhandled error while serving a request")
+        return {
+            "statusCode": HTTPStatus.INTERNAL_SERVER_ERROR,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"error": "internal server error"}),
+            "isBase64Encoded": False,
+        }
+
+
+def model_doc(description: str, model: Any) -> OpenAPIResponse:
+    return {"description": description, "content": {"application/json": {"model": model}}}
+
+
+def text_doc(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
+BAD_REQUEST_DOC = error_doc("invalid input; the message names the field")
+NOT_FOUND_DOC = error_doc("not found")
+UNAVAILABLE_DOC = error_doc("the database is unavailable; retry later")

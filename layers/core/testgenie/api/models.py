@@ -1,0 +1,136 @@
+"""Request bodies and response shapes of the HTTP API (validation and the OpenAPI document)."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from pydantic import Field, field_validator
+
+from testgenie.errors import ValidationError
+from testgenie.execution.record import SuiteExecutionSummary
+from testgenie.models_base import CamelModel
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest
+
+if TYPE_CHECKING:
+    from testgenie.execution.service import SuiteExecutionInput
+
+_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_TEXT_FIELDS = ("scenario_name", "preset", "phases", "skip", "notes", "priority", "requested_types")
+
+
+def check_text(value: Any) -> Any:
+    """Strings (or lists of them) the database can store: no NUL, valid UTF-8, bounded length."""
+    for item in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+        if not isinstance(item, str):
+            continue
+        if "\x00" in item:
+            raise ValueError("must not contain NUL characters")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid UTF-8 text") from None
+        if len(item) > 10_000:
+            raise ValueError("must be at most 10000 characters")
+    return value
+
+
+def check_scenario_name(value: str) -> str:
+    name = value.strip()
+    if name and not _SCENARIO_RE.match(name):
+        raise ValueError("must contain only letters, digits, '-' and '_'")
+    return value
+
+
+class SuiteExecutionBody(CamelModel):
+    """POST /executions: run a suite now (the seed's suiteExecutionPayload; unknown fields ignored)."""
+
+    scenario_name: str = Field(default="", description="the scenario to run (required)")
+    suite_request_id: str | None = Field(default=None, description="a queued suite request to run and finish")
+    preset: str | None = Field(default=None, description="quick | smoke | comprehensive | a scenario preset")
+    phases: list[str] | None = Field(default=None, description="explicit phases (win over the preset)")
+    skip: list[str] | None = None
+    fail_fast: bool = False
+
+    @field_validator("scenario_name", "suite_request_id", "preset", "phases", "skip")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return check_text(value)
+
+    @field_validator("scenario_name")
+    @classmethod
+    def _scenario(cls, value: str) -> str:
+        return check_scenario_name(value)
+
+    def to_input(self) -> SuiteExecutionInput:
+        from testgenie.execution.service import SuiteExecutionInput
+        from testgenie.orchestrator.models import SuiteExecutionRequest
+
+        scenario = self.scenario_name.strip()
+        if not scenario:
+            raise ValidationError("scenarioName is required")
+        link: UUID | None = None
+        if self.suite_request_id and self.suite_request_id.strip():
+            try:
+                link = UUID(self.suite_request_id.strip())
+            except ValueError:
+                raise ValidationError("suiteRequestId must be a valid UUID") from None
+        request = SuiteExecutionRequest(
+            scenario_name=scenario,
+            preset=(self.preset or "").strip() or None,
+            phases=self.phases,
+            skip=self.skip,
+            fail_fast=self.fail_fast,
+        )
+        return SuiteExecutionInput(request=request, suite_request_id=link)
+
+
+class SuiteRequestBody(QueueSuiteRequestInput):
+    """POST /suite-requests: the seed's QueueSuiteRequestInput, plus text the database can store."""
+
+    @field_validator(*_TEXT_FIELDS)
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return check_text(value)
+
+    @field_validator("scenario_name")
+    @classmethod
+    def _scenario(cls, value: str) -> str:
+        return check_scenario_name(value)
+
+
+class ErrorBody(CamelModel):
+    error: str
+
+
+class ExecutionPage(CamelModel):
+    items: list[SuiteExecutionSummary]
+    count: int
+
+
+class SuiteRequestPage(CamelModel):
+    items: list[SuiteRequest]
+    count: int
+
+
+class PhaseDescriptor(CamelModel):
+    name: str
+    optional: bool
+    description: str
+    source: str
+    default_timeout_seconds: int
+
+
+class PhasePage(CamelModel):
+    items: list[PhaseDescriptor]
+    count: int
+
+
+class HealthDependencies(CamelModel):
+    database: Literal["connected", "disconnected"]
+
+
+class Health(CamelModel):
+    status: Literal["healthy", "unhealthy"]
+    dependencies: HealthDependencies

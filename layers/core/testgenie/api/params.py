@@ -1,0 +1,50 @@
+"""Path and query parameters: parsing, limits and the error messages of DESIGN §5."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from uuid import UUID
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from testgenie.errors import ValidationError
+
+MAX_PAGE = 50
+MAX_OFFSET = 1_000_000
+# The orchestrator's SCENARIO_NAME_RE: a name that cannot exist is refused, not searched for.
+_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
+
+LimitQuery = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1 to {MAX_PAGE} (default {MAX_PAGE})")
+]
+OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (default 0)")]
+ScenarioQuery = Annotated[
+    str | None, Query(max_length=200, description="only executions of this scenario (exact name)")
+]
+
+
+def parse_uuid(raw: str, what: str) -> UUID:
+    """A path id; `what` is the human name used in the message (e.g. 'execution id')."""
+    value = raw.strip()
+    if not value:
+        raise ValidationError(f"{what} is required")
+    try:
+        return UUID(value)
+    except ValueError:
+        raise ValidationError(f"{what} must be a valid UUID") from None
+
+
+def parse_scenario(raw: str | None, field: str = "scenario") -> str | None:
+    """A trimmed scenario name filter; blank means no filter."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not _SCENARIO_RE.match(value):
+        raise ValidationError(f"{field} must contain only letters, digits, '-' and '_'")
+    return value
+
+
+def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The list shape of every collection: `count` is the page length (the seed's meaning)."""
+    return {"items": items, "count": len(items)}

@@ -1,0 +1,171 @@
+"""SQS batches for the execute function (never imported by the history function).
+
+DESIGN §6: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
+- malformed body            -> acknowledged and logged (retrying cannot fix it);
+- duplicate / stale message -> acknowledged (the request is no longer claimable);
+- TransientError            -> reported in batchItemFailures, so SQS redelivers it;
+- no time left for another execution -> the rest of the batch is handed back unprocessed.
+Records from the dead-letter queue fail their request with an execution row saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+from uuid import UUID
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from testgenie.errors import TestGenieError, TransientError
+from testgenie.observability import logger, record_count, record_execution_metrics, record_queue_latency
+
+if TYPE_CHECKING:
+    from testgenie.execution.service import SuiteExecutionService
+    from testgenie.queue.service import SuiteRequestService
+
+DLQ_ARN_ENV = "SUITE_REQUEST_DLQ_ARN"
+# Besides one execution's budget, keep this much time to report the batch back to SQS.
+SAFETY_MARGIN_MS = 10_000
+
+
+class HandedBackError(Exception):
+    """A record left unprocessed because the invocation could not fit another execution."""
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+class SuiteRequestMessage(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    suite_request_id: UUID = Field(alias="suiteRequestId")
+
+
+def parse_message(body: str | None) -> UUID | None:
+    """The suite request id of a message body, or None when the body is malformed."""
+    try:
+        return SuiteRequestMessage.model_validate(json.loads(body or "")).suite_request_id
+    except (ValueError, TypeError, PydanticValidationError):
+        return None
+
+
+def is_dead_letter_batch(event: dict[str, Any]) -> bool:
+    """True when the records come from the dead-letter queue (SUITE_REQUEST_DLQ_ARN)."""
+    dlq_arn = os.environ.get(DLQ_ARN_ENV, "").strip()
+    records = event.get("Records") or []
+    return bool(dlq_arn) and any(r.get("eventSourceARN") == dlq_arn for r in records if isinstance(r, dict))
+
+
+class QueueRecordHandler:
+    """Handles the records of one invocation; state (executions started) lives for that invocation."""
+
+    def __init__(
+        self,
+        executions: Callable[[], SuiteExecutionService],
+        context: RemainingTime | None,
+        execution_budget_ms: int,
+    ) -> None:
+        self._executions = executions
+        self._context = context
+        self._budget_ms = execution_budget_ms + SAFETY_MARGIN_MS
+        self._started = 0
+        self.handed_back = 0
+
+    def _time_left_ms(self) -> int | None:
+        if self._context is None:
+            return None
+        return int(self._context.get_remaining_time_in_millis())
+
+    def __call__(self, record: SQSRecord) -> str:
+        logger.append_keys(message_id=record.message_id)
+        try:
+            return self._handle(record)
+        finally:
+            logger.remove_keys(["message_id", "suite_request_id"])
+
+    def _handle(self, record: SQSRecord) -> str:
+        request_id = parse_message(record.body)
+        if request_id is None:
+            logger.error(
+                "malformed suite request message acknowledged", extra={"body": (record.body or "")[:500]}
+            )
+            record_count("MalformedMessages")
+            return "malformed"
+        logger.append_keys(suite_request_id=str(request_id))
+        left = self._time_left_ms()
+        if self._started and left is not None and left < self._budget_ms:
+            # The first record always runs: a later invocation would have no more time than this one.
+            self.handed_back += 1
+            raise HandedBackError(f"only {left} ms left; handing the record back to the queue")
+        self._started += 1
+        sent = record.attributes.sent_timestamp
+        if sent and sent.isdigit():
+            record_queue_latency(time.time() * 1000 - int(sent))
+        try:
+            result = self._executions().execute_queued(request_id)
+        except TransientError as exc:
+            logger.warning("transient failure; the message will be retried", extra={"error": exc.message})
+            raise
+        except TestGenieError as exc:  # e.g. taken over by a newer attempt: retrying changes nothing
+            logger.warning(
+                "suite request message acknowledged without a result", extra={"error": exc.message}
+            )
+            return "acknowledged"
+        if result is None:
+            logger.info("duplicate or stale suite request message acknowledged")
+            record_count("DuplicateMessages")
+            return "duplicate"
+        record_execution_metrics(result)
+        return result.outcome.value
+
+
+class DeadLetterRecordHandler:
+    """A message that exhausted its deliveries: its request ends `failed`, with an execution row."""
+
+    def __init__(self, suite_requests: Callable[[], SuiteRequestService]) -> None:
+        self._suite_requests = suite_requests
+
+    def __call__(self, record: SQSRecord) -> str:
+        logger.append_keys(message_id=record.message_id)
+        try:
+            request_id = parse_message(record.body)
+            if request_id is None:
+                logger.error(
+                    "malformed dead-letter message acknowledged", extra={"body": (record.body or "")[:500]}
+                )
+                record_count("MalformedMessages")
+                return "malformed"
+            receives = record.attributes.approximate_receive_count
+            reason = (
+                "the suite request's message could not be processed and was moved to the dead-letter queue"
+                f" (received {receives} times)"
+            )
+            failed = self._suite_requests().fail_undeliverable(request_id, reason)
+            record_count("DeadLetteredRequests", 1 if failed is not None else 0)
+            logger.warning(
+                "dead-lettered suite request failed"
+                if failed
+                else "dead-lettered message for a finished request",
+                extra={"suite_request_id": str(request_id)},
+            )
+            return "failed" if failed is not None else "already-terminal"
+        finally:
+            logger.remove_keys(["message_id"])
+
+
+def process_batch(
+    event: dict[str, Any], context: Any, record_handler: Callable[[SQSRecord], str]
+) -> dict[str, Any]:
+    """Partial batch response; a batch where every record failed is reported, not raised."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)

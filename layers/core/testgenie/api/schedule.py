@@ -1,0 +1,77 @@
+"""EventBridge Scheduler input for the execute function: `enqueue` and `reap` (DESIGN §6).
+
+Both are safe to run twice: `enqueue` derives an idempotency key from the schedule's firing time
+(`<aws.scheduler.scheduled-time>` in the template's Input), `reap` locks rows with SKIP LOCKED.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from testgenie.errors import ValidationError
+from testgenie.queue.models import QueueSuiteRequestInput, Trigger
+from testgenie.queue.service import SuiteRequestService
+
+
+class ScheduleInput(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    action: Literal["enqueue", "reap"]
+    scenario_name: str = Field(default="", alias="scenarioName", max_length=200)
+    preset: str | None = Field(default=None, max_length=200)
+    phases: list[str] | None = None
+    skip: list[str] | None = None
+    fail_fast: bool = Field(default=False, alias="failFast")
+    scheduled_time: str | None = Field(default=None, alias="scheduledTime", max_length=64)
+    schedule_name: str | None = Field(default=None, alias="scheduleName", max_length=200)
+
+
+def is_schedule_event(event: dict[str, Any]) -> bool:
+    return "action" in event and "Records" not in event and "requestContext" not in event
+
+
+def parse_schedule(event: dict[str, Any]) -> ScheduleInput:
+    try:
+        return ScheduleInput.model_validate(event)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "input"
+        raise ValidationError(f"invalid schedule input: {field}: {first['msg']}") from None
+
+
+def enqueue_key(schedule: ScheduleInput) -> str | None:
+    """One suite request per firing: the same scheduled time (delivered twice) gives the same key."""
+    if not schedule.scheduled_time:
+        return None
+    parts = [
+        "schedule",
+        schedule.schedule_name or "",
+        schedule.scenario_name.strip(),
+        schedule.preset or "",
+        schedule.scheduled_time,
+    ]
+    return ":".join(parts)[:255]
+
+
+def run_schedule(schedule: ScheduleInput, suite_requests: SuiteRequestService) -> dict[str, Any]:
+    if schedule.action == "reap":
+        report = suite_requests.reap_expired()
+        return {
+            "action": "reap",
+            "requeued": len(report.requeued),
+            "failed": len(report.failed),
+            "cancelled": len(report.cancelled),
+            "republished": len(report.republished),
+        }
+    payload = QueueSuiteRequestInput(
+        scenario_name=schedule.scenario_name,
+        preset=schedule.preset,
+        phases=schedule.phases,
+        skip=schedule.skip,
+        fail_fast=schedule.fail_fast,
+    )
+    request, created = suite_requests.queue(payload, Trigger.SCHEDULE, enqueue_key(schedule))
+    return {"action": "enqueue", "suiteRequestId": str(request.id), "created": created}

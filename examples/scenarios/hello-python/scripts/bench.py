@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from hello import greet  # noqa: E402 - after the path set-up
+from hello import greet
 
 BUDGET_SECONDS = 1.0
 

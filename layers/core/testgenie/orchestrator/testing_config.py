@@ -279,6 +279,6 @@ def load_testing_config(scenario_dir: Path) -> TestingConfig:
     return parse_testing_config(text)
 
 
-def testing_json_schema() -> dict[str, Any]:
+def schema_of_testing_json() -> dict[str, Any]:
     """The JSON Schema published as docs/testing.schema.json (a test keeps them equal)."""
     return TestingConfig.model_json_schema(by_alias=True, mode="validation")

@@ -1,0 +1,114 @@
+"""`.testgenie/testing.json`: parsing, error messages naming file and field, and the published schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from orch_helpers import EXAMPLES, REPO
+from testgenie.errors import ValidationError
+from testgenie.orchestrator.testing_config import (
+    TestingConfig,
+    load_testing_config,
+    parse_testing_config,
+    parse_timeout,
+    schema_of_testing_json,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [(120, 120), ("120", 120), ("90s", 90), ("5m", 300), ("1h", 3600), (" 2m ", 120), ("86400", 86400)],
+)
+def test_timeouts(value: object, seconds: int) -> None:
+    assert parse_timeout(value) == seconds
+
+
+@pytest.mark.parametrize("value", [0, -1, "", "abc", "5d", "1.5m", 1.5, True, None, "86401", [1]])
+def test_bad_timeouts(value: object) -> None:
+    with pytest.raises(ValueError, match="unsupported timeout value"):
+        parse_timeout(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "invalid .testgenie/testing.json: not valid JSON at line 1 column 2"),
+        ("[]", "invalid .testgenie/testing.json: (top level): must be a JSON object"),
+        (
+            '{"phases": {"unit": {"timeout": "soon"}}}',
+            "phases.unit.timeout: unsupported timeout value 'soon'",
+        ),
+        ('{"phases": {"unit": {"tmeout": 5}}}', "phases.unit.tmeout: Extra inputs are not permitted"),
+        ('{"phases": {"unit": {"enabled": "no"}}}', "phases.unit.enabled: Input should be a valid boolean"),
+        ('{"phases": {"unit": {"commands": [""]}}}', "phases.unit.commands[0]: a command is a non-empty"),
+        ('{"phases": {"unit": {}, "UNIT": {}}}', "phases: phase 'unit' is configured twice"),
+        ('{"presets": {"quick": []}}', "presets.quick: List should have at least 1 item"),
+        ('{"presets": {"quick": {"phases": ["unit"]}}}', "presets.quick: Input should be a valid list"),
+        ('{"phases": {"smoke": {"checks": [{"url": "/h", "maxMs": 0}]}}}', "phases.smoke.checks[0].maxMs"),
+        ('{"phases": {"performance": {"probes": [{"url": "/h"}]}}}', "phases.performance.probes[0].p95Ms"),
+        ('{"colour": 1}', "colour: Extra inputs are not permitted"),
+    ],
+)
+def test_malformed_config_names_file_and_field(text: str, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_testing_config(text)
+    assert caught.value.message.startswith("invalid .testgenie/testing.json: ")
+    assert message in caught.value.message
+
+
+def test_full_config_parses(tmp_path: Path) -> None:
+    config = parse_testing_config(
+        json.dumps(
+            {
+                "$schema": "x",
+                "baseUrl": "http://localhost:${PORT}",
+                "env": {"PORT": "8080"},
+                "phases": {
+                    "Unit": {
+                        "timeout": "5m",
+                        "commands": ["pytest -q", ["go", "test"]],
+                        "junit": ["out/*.xml"],
+                    },
+                    "integration": {
+                        "checks": [{"method": "POST", "url": "/x", "status": 201, "bodyContains": "id"}]
+                    },
+                    "my-phase": {"commands": ["true"]},
+                },
+                "presets": {"Fast": ["unit"]},
+            }
+        )
+    )
+    assert config.phases.unit.timeout == 300
+    assert config.phases.unit.commands == ["pytest -q", ("go", "test")]
+    assert config.phases.integration.checks[0].body_contains == "id"
+    assert list(config.phases.custom()) == ["my-phase"]
+    assert config.presets == {"fast": ["unit"]}
+    assert load_testing_config(tmp_path) == TestingConfig()  # no file: every default
+
+
+def test_published_schema_matches_the_models() -> None:
+    published = json.loads((REPO / "docs" / "testing.schema.json").read_text())
+    assert published == schema_of_testing_json(), (
+        "regenerate docs/testing.schema.json (see docs/scenarios.md)"
+    )
+
+
+@pytest.mark.parametrize("scenario", ["hello-python", "broken-python"])
+def test_example_configs_satisfy_schema_and_models(scenario: str) -> None:
+    text = (EXAMPLES / scenario / ".testgenie" / "testing.json").read_text()
+    jsonschema.validate(json.loads(text), schema_of_testing_json())
+    parse_testing_config(text)
+
+
+def test_schema_rejects_what_the_models_reject() -> None:
+    schema = schema_of_testing_json()
+    for bad in (
+        {"phases": {"unit": {"timeout": "soon"}}},
+        {"presets": {"x": []}},
+        {"phases": {"unit": {"x": 1}}},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)

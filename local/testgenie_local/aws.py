@@ -1,0 +1,139 @@
+"""moto's server for SQS and S3 on 127.0.0.1, holding the template's queues (with redrive) and buckets.
+
+The stack points boto3 at it with AWS_ENDPOINT_URL, so code in the layer needs no endpoint setting.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from testgenie_local.template import QueueSpec, Template
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+# Fake credentials: the local stack never talks to real AWS.
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass
+class LocalAws:
+    endpoint_url: str
+    region: str = REGION
+    queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> URL
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    bucket_names: dict[str, str] = field(default_factory=dict)
+    _server: Any = None
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint_url,
+            region_name=self.region,
+            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
+
+    def sqs(self) -> SQSClient:
+        client: SQSClient = self.client("sqs")
+        return client
+
+    def s3(self) -> S3Client:
+        client: S3Client = self.client("s3")
+        return client
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def start_moto(host: str = "127.0.0.1", port: int = 0) -> LocalAws:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    return LocalAws(endpoint_url=f"http://{bound_host}:{bound_port}", _server=server)
+
+
+def create_resources(aws: LocalAws, template: Template) -> None:
+    """The template's queues (dead-letter queues first) and buckets."""
+    sqs = aws.sqs()
+    pending = dict(template.queues)
+    while pending:
+        progressed = False
+        for logical, spec in list(pending.items()):
+            if spec.dead_letter_queue and spec.dead_letter_queue not in aws.queue_arns:
+                if spec.dead_letter_queue not in pending:
+                    raise ValueError(f"{logical}: dead-letter queue {spec.dead_letter_queue} is not declared")
+                continue
+            _create_queue(aws, sqs, spec)
+            del pending[logical]
+            progressed = True
+        if not progressed:
+            raise ValueError(f"queues redrive to each other in a cycle: {sorted(pending)}")
+    s3 = aws.s3()
+    for logical, bucket in template.buckets.items():
+        s3.create_bucket(Bucket=bucket.name)
+        aws.bucket_names[logical] = bucket.name
+
+
+def _create_queue(aws: LocalAws, sqs: SQSClient, spec: QueueSpec) -> None:
+    attributes: dict[str, str] = {"VisibilityTimeout": str(spec.visibility_timeout_seconds)}
+    if spec.message_retention_seconds is not None:
+        attributes["MessageRetentionPeriod"] = str(spec.message_retention_seconds)
+    if spec.fifo:
+        attributes["FifoQueue"] = "true"
+    if spec.dead_letter_queue:
+        attributes["RedrivePolicy"] = json.dumps(
+            {
+                "deadLetterTargetArn": aws.queue_arns[spec.dead_letter_queue],
+                "maxReceiveCount": spec.max_receive_count or 10,
+            }
+        )
+    url = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]  # type: ignore[arg-type]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.queue_urls[spec.logical_id] = url
+    aws.queue_arns[spec.logical_id] = arn
+
+
+@contextmanager
+def patched_environ(values: dict[str, str | None]) -> Iterator[None]:
+    """Set (or, for None, remove) environment variables for a block; restore them afterwards."""
+    saved = {key: os.environ.get(key) for key in values}
+    try:
+        for key, value in values.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def aws_environment(aws: LocalAws) -> dict[str, str | None]:
+    """What boto3 in this process needs to talk to the local moto server and nothing else."""
+    return {
+        "AWS_ENDPOINT_URL": aws.endpoint_url,
+        "AWS_DEFAULT_REGION": aws.region,
+        "AWS_REGION": aws.region,
+        **FAKE_CREDENTIALS,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+    }

@@ -1,0 +1,117 @@
+"""Loads a template function's handler in-process and invokes it the way Lambda would.
+
+Each invocation gets a fresh fake context whose `get_remaining_time_in_millis` honours the
+function's Timeout. Invocations of one function may run on several threads at once (Lambda would
+use several execution environments), bounded by `max_concurrency`; the layer's Database serializes
+the SQL itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testgenie_local.template import FunctionSpec
+
+Handler = Callable[[Any, Any], Any]
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str
+    timeout_seconds: int
+    memory_limit_in_mb: int = 1024
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    region: str = "us-east-1"
+    account: str = "123456789012"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return f"local/[{self.function_version}]{self.aws_request_id[:8]}"
+
+    @property
+    def identity(self) -> None:
+        return None
+
+    @property
+    def client_context(self) -> None:
+        return None
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def load_handler(spec: FunctionSpec) -> Handler:
+    """Import `Handler` from `CodeUri` (and the function's layers) as Lambda would."""
+    for path in [*spec.layers, spec.code_uri]:
+        text = str(path)
+        if text not in sys.path:
+            sys.path.insert(0, text)
+    module_name = spec.module_name
+    module_file = spec.code_uri / (module_name.replace(".", "/") + ".py")
+    existing = sys.modules.get(module_name)
+    if (
+        existing is not None
+        and Path(getattr(existing, "__file__", "") or "").resolve() != module_file.resolve()
+    ):
+        # Another function's module of the same name: load this one under a private name.
+        loaded = importlib.util.spec_from_file_location(f"_{spec.logical_id}_{module_name}", module_file)
+        if loaded is None or loaded.loader is None:
+            raise ImportError(f"cannot load {module_file}")
+        module = importlib.util.module_from_spec(loaded)
+        sys.modules[loaded.name] = module
+        loaded.loader.exec_module(module)
+    else:
+        module = importlib.import_module(module_name)
+    handler = getattr(module, spec.function_name, None)
+    if not callable(handler):
+        raise ImportError(f"{spec.logical_id}: {spec.handler} is not a callable in {module_file}")
+    return handler  # type: ignore[no-any-return]
+
+
+class FunctionRuntime:
+    """One template function, invocable from several threads."""
+
+    def __init__(self, spec: FunctionSpec, handler: Handler, max_concurrency: int = 8) -> None:
+        self.spec = spec
+        self.handler = handler
+        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self.invocations = 0
+        self._count_lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        return self.spec.logical_id
+
+    def context(self) -> FakeLambdaContext:
+        return FakeLambdaContext(
+            function_name=self.spec.logical_id, timeout_seconds=self.spec.timeout_seconds
+        )
+
+    def invoke(self, event: Any) -> Any:
+        """Run the handler on `event`; exceptions propagate (the caller maps them as AWS would)."""
+        with self._slots:
+            with self._count_lock:
+                self.invocations += 1
+            return self.handler(event, self.context())

@@ -1,0 +1,410 @@
+"""The one-machine stack: the template's functions, wired to PostgreSQL, moto, a gateway, pollers, schedules.
+
+`LocalStack(options).start()` brings everything up in this process and returns once the API
+answers; `stop()` takes it down again (pollers, schedules, gateway, moto, the embedded PostgreSQL,
+and any command a run had started), leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
+from testgenie_local.gateway import Gateway
+from testgenie_local.poller import EventSourceMapping
+from testgenie_local.postgres import PostgresServer, ensure_database, provision
+from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.scheduler import Scheduler, parse_overrides, plan
+from testgenie_local.template import Resolver, Template, read_template
+
+log = logging.getLogger("testgenie.local")
+LOCAL_DATABASE = "testgenie"
+# The variables the stack itself decides (everything else: the caller's environment, then the template).
+_WIRING = (
+    "DATABASE_URL",
+    "DATABASE_SECRET_ARN",
+    "SUITE_REQUEST_QUEUE_URL",
+    "ARTIFACTS_BUCKET",
+    "ARTIFACTS_DIR",
+    "SCENARIOS_SOURCE",
+)
+
+
+class StackError(Exception):
+    """The stack cannot start; the message says why and what to do."""
+
+
+@dataclass
+class StackOptions:
+    template: Path
+    data_dir: Path
+    scenarios: Path | None = None  # default: examples/scenarios next to the template
+    port: int = 3000
+    host: str = "127.0.0.1"
+    database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
+    artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
+    poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
+    end_child_processes: bool = False
+    say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+
+
+@dataclass
+class StackInfo:
+    api_url: str
+    database: str  # "external" | "embedded" | "binaries"
+    aws_endpoint: str
+    queues: dict[str, str]
+    buckets: dict[str, str]
+    scenarios: str
+    data_dir: str
+    pid: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.template: Template | None = None
+        self.postgres: PostgresServer | None = None
+        self.aws: LocalAws | None = None
+        self.gateway: Gateway | None = None
+        self.mappings: list[EventSourceMapping] = []
+        self.scheduler: Scheduler | None = None
+        self.runtimes: dict[str, FunctionRuntime] = {}
+        self.database_url: str | None = None
+        self.info: StackInfo | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._stopped = threading.Event()
+
+    # -- start --------------------------------------------------------------------------------
+
+    def start(self) -> StackInfo:
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> StackInfo:
+        opts = self.options
+        say = opts.say
+        template = self.template = read_template(opts.template)
+        scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
+        if not scenarios.is_dir():
+            raise StackError(f"scenarios folder not found: {scenarios}")
+        data_dir = opts.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+
+        self.postgres = provision(data_dir, database_url=opts.database_url)
+        if self.postgres.kind == "external":
+            self.database_url = self.postgres.admin_url
+        else:
+            self.database_url = ensure_database(self.postgres.admin_url, LOCAL_DATABASE)
+        from testgenie.migrate import migrate
+
+        applied = migrate(self.database_url)
+        say(
+            f"PostgreSQL ({self.postgres.kind}) ready"
+            + (f"; applied {', '.join(applied)}" if applied else "")
+        )
+
+        self.aws = start_moto(host=opts.host)
+        create_resources(self.aws, template)
+        self._apply_environment(template, scenarios, data_dir)
+
+        import testgenie.bootstrap
+
+        testgenie.bootstrap.reset()
+        self._load_functions(template)
+        self.gateway = Gateway(
+            [
+                (route, self.runtimes[fn.logical_id])
+                for route, fn in template.routes()
+                if fn.logical_id in self.runtimes
+            ],
+            host=opts.host,
+            port=opts.port,
+            log=_gateway_log,
+        )
+        self._start_pollers(template)
+        self._start_schedules(template)
+        self.gateway.start()
+        self.info = StackInfo(
+            api_url=self.gateway.url,
+            database=self.postgres.kind,
+            aws_endpoint=self.aws.endpoint_url,
+            queues=dict(self.aws.queue_urls),
+            buckets=dict(self.aws.bucket_names),
+            scenarios=str(scenarios),
+            data_dir=str(data_dir),
+            pid=os.getpid(),
+        )
+        (data_dir / "stack.json").write_text(json.dumps(self.info.to_json(), indent=2) + "\n")
+        return self.info
+
+    def _apply_environment(self, template: Template, scenarios: Path, data_dir: Path) -> None:
+        assert self.aws is not None
+        aws = self.aws
+        refs = {**aws.queue_urls, **aws.bucket_names}
+        attrs: dict[str, str] = {}
+        for logical, url in aws.queue_urls.items():
+            attrs[f"{logical}.Arn"] = aws.queue_arns[logical]
+            attrs[f"{logical}.QueueUrl"] = url
+            attrs[f"{logical}.QueueName"] = url.rsplit("/", 1)[-1]
+        for logical, name in aws.bucket_names.items():
+            attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
+        resolver = Resolver(template.parameters, refs=refs, attrs=attrs, region=aws.region)
+        from_template: dict[str, str] = {}
+        for fn in template.functions.values():
+            for key, raw in fn.environment.items():
+                value = resolver.resolve(raw)
+                if isinstance(value, bool):
+                    from_template.setdefault(key, "true" if value else "false")
+                elif isinstance(value, str | int | float):
+                    from_template.setdefault(key, str(value))
+
+        queue_url = from_template.get("SUITE_REQUEST_QUEUE_URL")
+        if not queue_url or queue_url not in aws.queue_urls.values():
+            redriven = [q for q in template.queues.values() if q.dead_letter_queue]
+            queue_url = aws.queue_urls[redriven[0].logical_id] if redriven else None
+        env: dict[str, str | None] = {
+            **aws_environment(aws),
+            "DATABASE_URL": self.database_url,
+            "DATABASE_SECRET_ARN": None,
+            "SUITE_REQUEST_QUEUE_URL": queue_url,
+            "SCENARIOS_SOURCE": str(scenarios),
+            "ARTIFACTS_BUCKET": None,
+            "ARTIFACTS_DIR": None,
+        }
+        if self.options.artifacts == "s3":
+            if not aws.bucket_names:
+                raise StackError("--artifacts s3: the template declares no bucket")
+            env["ARTIFACTS_BUCKET"] = from_template.get("ARTIFACTS_BUCKET") or next(
+                iter(aws.bucket_names.values())
+            )
+        else:
+            env["ARTIFACTS_DIR"] = str(data_dir / "artifacts")
+        # Quiet by default: Powertools' JSON logs at WARNING, no EMF metric lines, no tracing.
+        defaults = {
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "TestGenie",
+        }
+        for key, value in from_template.items():
+            if key not in _WIRING and key not in env and key not in os.environ:
+                env[key] = value
+        for key, value in defaults.items():
+            if key not in os.environ and key not in env:
+                env[key] = value
+        self._saved_env = {key: os.environ.get(key) for key in env}
+        for key, value in env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def _load_functions(self, template: Template) -> None:
+        for fn in template.functions.values():
+            if not (fn.routes or fn.sqs_sources or fn.schedules):
+                continue  # e.g. the migration custom resource: the stack migrates by itself
+            try:
+                handler = load_handler(fn)
+            except Exception as exc:
+                raise StackError(
+                    f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
+                ) from exc
+            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler)
+
+    def _start_pollers(self, template: Template) -> None:
+        assert self.aws is not None
+        aws = self.aws
+        cap = self.options.poller_concurrency or _env_int("TESTGENIE_POLLER_CONCURRENCY", 2)
+        for fn in template.functions.values():
+            runtime = self.runtimes.get(fn.logical_id)
+            if runtime is None:
+                continue
+            for source in fn.sqs_sources:
+                if not source.enabled:
+                    continue
+                concurrency = min(cap, source.maximum_concurrency or cap)
+                mapping = EventSourceMapping(
+                    runtime=runtime,
+                    source=source,
+                    sqs=aws.sqs,
+                    queue_url=aws.queue_urls[source.queue],
+                    queue_arn=aws.queue_arns[source.queue],
+                    region=aws.region,
+                    concurrency=concurrency,
+                )
+                mapping.start()
+                self.mappings.append(mapping)
+
+    def _start_schedules(self, template: Template) -> None:
+        try:
+            overrides = parse_overrides(os.environ.get("TESTGENIE_SCHEDULE_SECONDS"))
+        except ValueError as exc:
+            raise StackError(str(exc)) from None
+        pairs = [
+            (schedule, self.runtimes[fn.logical_id])
+            for fn in template.functions.values()
+            if fn.logical_id in self.runtimes
+            for schedule in fn.schedules
+        ]
+        self.scheduler = Scheduler(plan(pairs, overrides))
+        self.scheduler.start()
+
+    # -- stop ---------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        if self.scheduler is not None:
+            self.scheduler.stop(timeout=2)
+        for mapping in self.mappings:
+            mapping.stop(timeout=2)
+        if self.gateway is not None:
+            self.gateway.stop()
+        # In-flight invocations are abandoned, as when a Lambda environment dies: their commands are
+        # ended and the reaper hands their requests to a later worker.
+        if self.options.end_child_processes:
+            terminate_children()
+        try:
+            import testgenie.bootstrap
+
+            testgenie.bootstrap.database().close()
+            testgenie.bootstrap.reset()
+        except Exception:  # noqa: S110 - best effort on the way out
+            pass
+        if self.aws is not None:
+            self.aws.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def wait(self) -> None:
+        """Block until stop() (or a signal handler calling it)."""
+        while not self._stopped.wait(0.5):
+            pass
+
+
+def _gateway_log(message: str, exc_info: bool = False) -> None:
+    if exc_info:
+        log.error(message, exc_info=True)
+    else:
+        log.info(message)
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StackError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise StackError(f"{name} must be at least 1")
+    return value
+
+
+def child_pids(root: int) -> list[int]:
+    """Every descendant of `root` (Linux /proc; `ps` elsewhere), deepest last."""
+    parents: dict[int, int] = {}
+    proc = Path("/proc")
+    if proc.is_dir():
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[-1].split()
+            parents[int(entry.name)] = int(fields[1])
+    else:
+        try:
+            out = subprocess.run(
+                ["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, check=False
+            ).stdout
+        except OSError:
+            return []
+        for line in out.splitlines():
+            parts = line.split()
+            if len(parts) == 2:
+                parents[int(parts[0])] = int(parts[1])
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        current = frontier.pop()
+        kids = [pid for pid, ppid in parents.items() if ppid == current]
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def terminate_children(grace: float = 3.0) -> None:
+    """End the commands in-flight runs had started (never the embedded PostgreSQL: it is stopped apart)."""
+    me = os.getpid()
+    victims = [pid for pid in child_pids(me) if not _is_postgres(pid)]
+    for pid in victims:
+        _signal(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(pid) for pid in victims):
+        time.sleep(0.05)
+    for pid in victims:
+        if _alive(pid):
+            _signal(pid, signal.SIGKILL)
+
+
+def _is_postgres(pid: int) -> bool:
+    try:
+        name = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return False
+    return name.startswith(("postgres", "pg_ctl"))
+
+
+def _signal(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"

@@ -87,7 +87,7 @@ def get_execution(execution_id: str) -> JsonResponse:
         **_ERRORS,
     },
 )
-def get_phase_log(execution_id: str, phase: str) -> Response[str]:
+def get_phase_log(execution_id: str, phase: str) -> Response[Any]:
     from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
 
     settings = get_settings()
@@ -96,7 +96,7 @@ def get_phase_log(execution_id: str, phase: str) -> Response[str]:
         execution, phase.strip().lower(), settings.log_tail_bytes
     )
     if text is None:
-        return error_response(HTTPStatus.NOT_FOUND, "phase log not found")  # type: ignore[return-value]
+        return error_response(HTTPStatus.NOT_FOUND, "phase log not found")
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
 
 

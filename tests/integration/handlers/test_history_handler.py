@@ -1,0 +1,234 @@
+"""HistoryFunction with API Gateway v2 events on a real PostgreSQL: every GET code and message of DESIGN §5."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from testgenie.artifacts import LocalArtifactStore
+from testgenie.db import Database
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie.queue.service import SuiteRequestService
+
+from tests.conftest import REPO_ROOT
+from tests.integration.handlers.conftest import Client
+from tests.support import make_record
+
+API = "/api/v1"
+
+
+def _store(db: Database, *records: object) -> None:
+    repo = SuiteExecutionRepository()
+    for record in records:
+        db.run(lambda conn, r=record: repo.create(conn, r))  # type: ignore[misc]
+
+
+def test_list_executions_is_empty_at_first(history: Client) -> None:
+    assert history.call("GET", f"{API}/executions")[:2] == (200, {"items": [], "count": 0})
+
+
+def test_list_executions_newest_first_with_filter_limit_and_offset(history: Client, db: Database) -> None:
+    now = datetime.now(UTC)
+    records = [make_record("demo" if i % 2 else "other", now - timedelta(minutes=i)) for i in range(6)]
+    _store(db, *records)
+
+    status, body, _ = history.call("GET", f"{API}/executions")
+    assert status == 200
+    assert body["count"] == 6
+    assert [i["executionId"] for i in body["items"]] == [str(r.id) for r in records]
+    assert "phases" not in body["items"][0]
+    assert body["items"][0]["phaseSummary"]["total"] == 1
+
+    status, body, _ = history.call(
+        "GET", f"{API}/executions", query={"scenario": " demo ", "limit": "2", "offset": "1"}
+    )
+    assert status == 200
+    assert [i["executionId"] for i in body["items"]] == [str(records[3].id), str(records[5].id)]
+    assert body["count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ({"limit": "0"}, "limit"),
+        ({"limit": "51"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"offset": "1.5"}, "offset"),
+        ({"scenario": "../etc"}, "scenario"),
+    ],
+)
+def test_bad_list_queries_are_400_naming_the_field(
+    history: Client, query: dict[str, str], field: str
+) -> None:
+    status, body, _ = history.call("GET", f"{API}/executions", query=query)
+    assert status == 400
+    assert set(body) == {"error"}
+    assert body["error"].startswith(field)
+
+
+def test_latest_is_404_until_something_ran(history: Client, db: Database) -> None:
+    status, body, _ = history.call("GET", f"{API}/executions/latest")
+    assert (status, body) == (404, {"error": "no execution recorded yet"})
+
+    old, new = make_record("demo", datetime.now(UTC) - timedelta(hours=1)), make_record("other")
+    _store(db, old, new)
+    assert history.call("GET", f"{API}/executions/latest")[1]["executionId"] == str(new.id)
+    status, body, _ = history.call("GET", f"{API}/executions/latest", query={"scenario": "demo"})
+    assert (status, body["executionId"]) == (200, str(old.id))
+    assert history.call("GET", f"{API}/executions/latest", query={"scenario": "nope"})[:2] == (
+        404,
+        {"error": "no execution of 'nope' yet"},
+    )
+
+
+def test_get_execution_codes(history: Client, db: Database) -> None:
+    record = make_record("demo")
+    _store(db, record)
+
+    status, body, response = history.call("GET", f"{API}/executions/{record.id}")
+    assert status == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert body["executionId"] == str(record.id)
+    assert body["phases"][0]["name"] == "phase0"
+    assert set(body) >= {"scenarioName", "startedAt", "completedAt", "success", "outcome", "phaseSummary"}
+
+    assert history.call("GET", f"{API}/executions/not-a-uuid")[:2] == (
+        400,
+        {"error": "execution id must be a valid UUID"},
+    )
+    assert history.call("GET", f"{API}/executions/{uuid4()}")[:2] == (404, {"error": "execution not found"})
+
+
+def test_phase_log_is_a_tail_capped_text(
+    history: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOG_TAIL_BYTES", "1024")
+    from testgenie import bootstrap
+
+    bootstrap.reset()
+    execution_id = uuid4()
+    store = LocalArtifactStore(tmp_path / "artifacts")
+    store.put_log(execution_id, "unit", b"HEAD\n" + b"x" * 4000 + b"\nlast line\n")
+
+    status, text, response = history.call("GET", f"{API}/executions/{execution_id}/phases/unit/log")
+    assert status == 200
+    assert response["headers"]["Content-Type"].startswith("text/plain")
+    assert len(text.encode()) == 1024
+    assert text.endswith("last line\n")
+    assert "HEAD" not in text
+
+    assert history.call("GET", f"{API}/executions/{execution_id}/phases/lint/log")[:2] == (
+        404,
+        {"error": "phase log not found"},
+    )
+    assert history.call("GET", f"{API}/executions/{execution_id}/phases/..%2F..%2Fetc/log")[0] == 404
+    assert history.call("GET", f"{API}/executions/nope/phases/unit/log")[:2] == (
+        400,
+        {"error": "execution id must be a valid UUID"},
+    )
+
+
+def test_suite_requests_list_get_and_codes(history: Client, db: Database) -> None:
+    service = SuiteRequestService(db)
+    first, _ = service.queue(QueueSuiteRequestInput(scenario_name="demo"))
+    second, _ = service.queue(QueueSuiteRequestInput(scenario_name="other", priority="high"))
+    service.cancel(first.id)
+
+    status, body, _ = history.call("GET", f"{API}/suite-requests")
+    assert status == 200
+    assert [i["id"] for i in body["items"]] == [str(second.id), str(first.id)]
+    assert body["items"][0]["estimatedQueueTimeSeconds"] == 2 * 30 + 95
+
+    status, body, _ = history.call(
+        "GET", f"{API}/suite-requests", query={"status": "cancelled", "limit": "5"}
+    )
+    assert (status, [i["id"] for i in body["items"]]) == (200, [str(first.id)])
+
+    status, body, _ = history.call("GET", f"{API}/suite-requests", query={"status": "lost"})
+    assert status == 400
+    assert body["error"].startswith("status")
+    assert history.call("GET", f"{API}/suite-requests", query={"limit": "99"})[0] == 400
+
+    status, body, _ = history.call("GET", f"{API}/suite-requests/{second.id}")
+    assert (status, body["scenarioName"], body["priority"]) == (200, "other", "high")
+    assert history.call("GET", f"{API}/suite-requests/xyz")[:2] == (
+        400,
+        {"error": "suite request id must be a valid UUID"},
+    )
+    assert history.call("GET", f"{API}/suite-requests/{uuid4()}")[:2] == (
+        404,
+        {"error": "suite request not found"},
+    )
+
+
+def test_phases_are_the_catalog_in_run_order(history: Client) -> None:
+    status, body, _ = history.call("GET", f"{API}/phases")
+    assert status == 200
+    names = [p["name"] for p in body["items"]]
+    assert names[:3] == ["structure", "standards", "dependencies"]
+    assert body["count"] == len(names) == 11
+    assert {"name", "optional", "description", "defaultTimeoutSeconds"} <= set(body["items"][0])
+
+
+def test_health_is_200_with_a_database_and_503_without(
+    history: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert history.call("GET", f"{API}/health")[:2] == (
+        200,
+        {"status": "healthy", "dependencies": {"database": "connected"}},
+    )
+    from testgenie import bootstrap
+
+    bootstrap.database().close()
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+    bootstrap.reset()
+    assert history.call("GET", f"{API}/health")[:2] == (
+        503,
+        {"status": "unhealthy", "dependencies": {"database": "disconnected"}},
+    )
+
+
+def test_database_down_is_503_not_500(history: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    from testgenie import bootstrap
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+    bootstrap.reset()
+    status, body, _ = history.call("GET", f"{API}/executions")
+    assert status == 503
+    assert body == {"error": "service temporarily unavailable; retry later"}
+
+
+def test_unknown_routes_and_methods_are_404(history: Client) -> None:
+    assert history.call("GET", f"{API}/nothing-here")[:2] == (404, {"error": "route not found"})
+    assert history.call("DELETE", f"{API}/executions")[0] == 404
+
+
+def test_history_never_imports_the_engine_boto3_or_batch_utilities() -> None:
+    code = "import json, sys; import history_app; print(json.dumps(sorted(m for m in sys.modules)))"
+    paths = [str(REPO_ROOT / p) for p in ("layers/core", "functions/history")]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": ":".join(paths), "PATH": "/usr/bin:/bin"},
+        cwd=REPO_ROOT,
+    ).stdout
+    modules = set(json.loads(out))
+    forbidden = [
+        m
+        for m in modules
+        if m.split(".")[0] in {"boto3", "aws_xray_sdk", "s3transfer"}
+        or m.startswith(("botocore.", "testgenie.orchestrator.engine", "testgenie.orchestrator.runners"))
+        or m.startswith(("testgenie.orchestrator.planning", "testgenie.orchestrator.workspace"))
+        or m.startswith(("testgenie.execution.service", "aws_lambda_powertools.utilities.batch"))
+    ]
+    assert forbidden == []
+    assert "history_app" in modules

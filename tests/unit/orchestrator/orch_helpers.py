@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from testgenie.orchestrator.runners import runner_for
+from testgenie.orchestrator.runners.base import LogBuffer, PhaseContext, PhaseReport, RunState
+from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
 
 REPO = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO / "examples" / "scenarios"
@@ -25,3 +32,48 @@ def wait_until_gone(pid: int, attempts: int = 500) -> bool:
             return True
         time.sleep(0.01)
     return not process_alive(pid)
+
+
+def phase_context(
+    scenario_dir: Path,
+    name: str,
+    testing: dict[str, Any] | None = None,
+    *,
+    seconds: float = 60.0,
+    run: RunState | None = None,
+    env: dict[str, str] | None = None,
+) -> PhaseContext:
+    """A context as the engine builds it, over a scenario folder the test made."""
+    config = TestingConfig.model_validate(testing or {})
+    work = scenario_dir.parent / f".work-{name}"
+    reports, scratch = work / "reports", work / "scratch"
+    reports.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    base = {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]), "LANG": "C.UTF-8"}
+    script = scenario_dir / ".testgenie" / "phases" / f"test-{name}.sh"
+    return PhaseContext(
+        name=name,
+        scenario_dir=scenario_dir,
+        config=config.phases.get(name) or PhaseConfig(),
+        testing=config,
+        env={**base, **config.env, **(env or {}), "TESTGENIE_REPORTS_DIR": str(reports)},
+        reports_dir=reports,
+        scratch_dir=scratch,
+        deadline=time.monotonic() + seconds,
+        log=LogBuffer(),
+        run=run or RunState(),
+        script=script if script.is_file() else None,
+    )
+
+
+def run_phase(ctx: PhaseContext) -> PhaseReport:
+    report = PhaseReport()
+    runner_for(ctx.name)(ctx, report)
+    return report
+
+
+def outcome(report: PhaseReport) -> str:
+    """passed / failed / skipped, as the engine decides it."""
+    if report.failures:
+        return "failed"
+    return "passed" if report.checks else "skipped"

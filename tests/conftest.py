@@ -17,7 +17,7 @@ EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = provision(tmp_path_factory.mktemp("postgres"))
+    server = provision(tmp_path_factory.mktemp("postgres"), ephemeral=True)
     yield server
     server.stop()
 

@@ -7,11 +7,14 @@ suite (a fresh database per session, dropped afterwards).
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -36,24 +39,27 @@ class PostgresServer:
             self._stop = None
 
 
-def provision(data_dir: Path, *, database_url: str | None = None) -> PostgresServer:
-    """The first of: DATABASE_URL, pgserver from pip, the machine's PostgreSQL binaries."""
+def provision(data_dir: Path, *, database_url: str | None = None, ephemeral: bool = False) -> PostgresServer:
+    """The first of: DATABASE_URL, pgserver from pip, the machine's PostgreSQL binaries.
+
+    `ephemeral` removes the server's files when it stops (test sessions).
+    """
     url = database_url if database_url is not None else os.environ.get("DATABASE_URL")
     if url:
         return PostgresServer(admin_url=url, kind="external")
     data_dir.mkdir(parents=True, exist_ok=True)
-    embedded = _start_pgserver(data_dir / "pgserver")
+    embedded = _start_pgserver(data_dir / "pgserver", ephemeral)
     if embedded is not None:
         return embedded
-    return _start_binaries(data_dir / "pgdata")
+    return _start_binaries(data_dir / "pgdata", ephemeral)
 
 
-def _start_pgserver(pgdata: Path) -> PostgresServer | None:
+def _start_pgserver(pgdata: Path, ephemeral: bool) -> PostgresServer | None:
     try:
         import pgserver
     except ImportError:
         return None
-    server = pgserver.get_server(str(pgdata), cleanup_mode="stop")  # type: ignore[attr-defined]
+    server = pgserver.get_server(str(pgdata), cleanup_mode="delete" if ephemeral else "stop")  # type: ignore[attr-defined]
     return PostgresServer(admin_url=server.get_uri("postgres"), kind="embedded", _stop=server.cleanup)
 
 
@@ -64,7 +70,7 @@ def _find_binaries() -> Path | None:
     return Path(candidates[0]).parent if candidates else None
 
 
-def _start_binaries(pgdata: Path) -> PostgresServer:
+def _start_binaries(pgdata: Path, ephemeral: bool) -> PostgresServer:
     bindir = _find_binaries()
     if bindir is None:
         raise RuntimeError(
@@ -76,6 +82,11 @@ def _start_binaries(pgdata: Path) -> PostgresServer:
         user = next((name for name in ("postgres", "nobody") if _user_exists(name)), None)
         if user is None:
             raise RuntimeError("running as root and no unprivileged user (postgres, nobody) exists")
+    if user and not _traversable_by(pgdata.parent, user):
+        # e.g. pytest's 0700 temp folders: keep the cluster where that user can reach it, stably
+        # named after the requested folder so a restart finds the same data.
+        digest = hashlib.sha256(str(pgdata.resolve()).encode()).hexdigest()[:12]
+        pgdata = Path(tempfile.gettempdir()) / f"testgenie-pg-{digest}" / "pgdata"
     pgdata.mkdir(parents=True, exist_ok=True)
     socket_dir = pgdata / "socket"
     if user:
@@ -83,33 +94,14 @@ def _start_binaries(pgdata: Path) -> PostgresServer:
         for path in (pgdata.parent, pgdata):
             os.chown(path, entry.pw_uid, entry.pw_gid)
     if not (pgdata / "PG_VERSION").exists():
-        subprocess.run(
-            [str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-            user=user,
-        )
+        _run(user, str(bindir / "initdb"), "-D", str(pgdata), "-U", "postgres", "-A", "trust", "-E", "UTF8")
     socket_dir.mkdir(exist_ok=True)
     if user:
         os.chown(socket_dir, pwd.getpwnam(user).pw_uid, pwd.getpwnam(user).pw_gid)
     port = _free_port()
     options = f"-c listen_addresses='' -c unix_socket_directories='{socket_dir}' -p {port}"
-    subprocess.run(
-        [
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(pgdata),
-            "-o",
-            options,
-            "-l",
-            str(pgdata / "server.log"),
-            "-w",
-            "start",
-        ],
-        check=True,
-        capture_output=True,
-        user=user,
-    )
+    log = str(pgdata / "server.log")
+    _run(user, str(bindir / "pg_ctl"), "-D", str(pgdata), "-o", options, "-l", log, "-w", "start")
 
     def stop() -> None:
         subprocess.run(
@@ -118,9 +110,38 @@ def _start_binaries(pgdata: Path) -> PostgresServer:
             capture_output=True,
             user=user,
         )
+        if ephemeral:
+            owned = pgdata.parent.name.startswith("testgenie-pg-")  # the fallback folder made above
+            shutil.rmtree(pgdata.parent if owned else pgdata, ignore_errors=True)
 
     url = f"postgresql://postgres@/postgres?host={socket_dir}&port={port}"
     return PostgresServer(admin_url=url, kind="binaries", _stop=stop)
+
+
+def _run(user: str | None, *command: str) -> None:
+    done = subprocess.run(command, check=False, capture_output=True, text=True, user=user)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{Path(command[0]).name} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
+
+
+def _traversable_by(path: Path, user: str) -> bool:
+    """Whether `user` can reach `path` (every existing ancestor searchable by it)."""
+    entry = pwd.getpwnam(user)
+    for folder in [path, *path.parents]:
+        if not folder.exists():
+            continue
+        info = folder.stat()
+        if info.st_uid == entry.pw_uid:
+            mode_bit = stat.S_IXUSR
+        elif info.st_gid == entry.pw_gid:
+            mode_bit = stat.S_IXGRP
+        else:
+            mode_bit = stat.S_IXOTH
+        if not info.st_mode & mode_bit:
+            return False
+    return True
 
 
 def _user_exists(name: str) -> bool:

@@ -7,6 +7,7 @@ SDK is loaded lazily by Powertools, so an untraced cold start does not pay for i
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -22,6 +23,9 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "testgenie")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
+
+# An HTTP request that records no metric is normal here, not worth a warning per invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)

@@ -1,0 +1,200 @@
+"""ExecuteFunction's SQS, dead-letter and scheduler paths on a real PostgreSQL and moto SQS (DESIGN §6)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from uuid import UUID, uuid4
+
+import pytest
+from testgenie import bootstrap
+from testgenie.db import Database
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.orchestrator.models import Outcome
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
+from testgenie.queue.service import SuiteRequestService
+
+from tests.integration.handlers.conftest import Queues
+from tests.integration.handlers.events import FakeLambdaContext, load, sqs_event, sqs_record
+from tests.support import FakeEngine
+
+
+def _queue(db: Database, scenario: str = "demo", **fields: object) -> UUID:
+    payload = QueueSuiteRequestInput.model_validate({"scenarioName": scenario, **fields})
+    request, _ = SuiteRequestService(db).queue(payload)
+    return request.id
+
+
+def _executions_of(db: Database, request_id: UUID) -> list[object]:
+    record = db.run(lambda conn: SuiteExecutionRepository().get_by_request(conn, request_id))
+    return [] if record is None else [record]
+
+
+def test_mixed_batch_runs_the_valid_record_once_and_acknowledges_the_rest(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database, engine: FakeEngine
+) -> None:
+    request_id = _queue(db)
+    event = sqs_event(
+        "sqs_batch_mixed.json", VALID_ID=str(request_id), UNKNOWN_ID=str(uuid4()), QUEUE_ARN=env.arn
+    )
+
+    response = execute_app.lambda_handler(event, context)
+
+    assert response == {"batchItemFailures": []}
+    assert len(engine.executed) == 1  # the duplicate, malformed and unknown records ran nothing
+    stored = SuiteRequestService(db).get(request_id)
+    assert stored.status is SuiteRequestStatus.COMPLETED
+    assert stored.execution_id == engine.executed[0]
+    assert stored.progress is not None and stored.progress["completedPhases"] == 5
+
+
+def test_a_transient_failure_is_reported_for_retry_and_malformed_records_are_not(
+    env: Queues,
+    execute_app: ModuleType,
+    context: FakeLambdaContext,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    request_id = _queue(db)
+    event = sqs_event(
+        "sqs_batch_mixed.json", VALID_ID=str(request_id), UNKNOWN_ID=str(uuid4()), QUEUE_ARN=env.arn
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+    bootstrap.reset()
+
+    response = execute_app.lambda_handler(event, context)
+
+    failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    ids = [r["messageId"] for r in event["Records"]]
+    assert failed == {ids[0], ids[1], ids[4]}  # every well-formed record; never the malformed ones
+    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+
+
+def test_when_time_runs_out_the_rest_of_the_batch_is_handed_back(
+    env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine
+) -> None:
+    ids = [_queue(db) for _ in range(3)]
+    records = [
+        sqs_record(json.dumps({"suiteRequestId": str(i)}), env.arn, f"m{n}") for n, i in enumerate(ids)
+    ]
+    # Plenty for the first execution; then less than PHASE_TIMEOUT_SECONDS (60 s) plus the margin.
+    context = FakeLambdaContext(remaining_ms=[899_000, 30_000])
+
+    response = execute_app.lambda_handler({"Records": records}, context)
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    statuses = [SuiteRequestService(db).get(i).status for i in ids]
+    assert statuses == [SuiteRequestStatus.COMPLETED, SuiteRequestStatus.QUEUED, SuiteRequestStatus.QUEUED]
+    assert len(engine.executed) == 1
+
+
+def test_the_first_record_runs_even_when_time_is_short(
+    env: Queues, execute_app: ModuleType, db: Database
+) -> None:
+    request_id = _queue(db)
+    records = [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "only")]
+    response = execute_app.lambda_handler({"Records": records}, FakeLambdaContext(remaining_ms=[20_000]))
+    assert response == {"batchItemFailures": []}
+    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.COMPLETED
+
+
+def test_an_invalid_stored_plan_fails_the_request_with_a_row(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    request_id = _queue(db, phases=["nope"])
+    records = [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "bad-plan")]
+    assert execute_app.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
+    stored = SuiteRequestService(db).get(request_id)
+    assert stored.status is SuiteRequestStatus.FAILED
+    assert stored.execution_id is not None
+
+
+def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database, engine: FakeEngine
+) -> None:
+    request_id = _queue(db)
+    event = sqs_event("sqs_dlq_record.json", VALID_ID=str(request_id), QUEUE_ARN=env.arn, DLQ_ARN=env.dlq_arn)
+
+    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}  # twice: no change
+
+    stored = SuiteRequestService(db).get(request_id)
+    assert stored.status is SuiteRequestStatus.FAILED
+    history = bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+    assert history.outcome is Outcome.ERRORED
+    assert history.warnings is not None and "dead-letter queue" in history.warnings[0]
+    assert engine.executed == []
+    assert len(_executions_of(db, request_id)) == 1
+
+
+def test_a_dead_lettered_message_of_a_finished_request_changes_nothing(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    request_id = _queue(db)
+    SuiteRequestService(db).cancel(request_id)
+    event = sqs_event("sqs_dlq_record.json", VALID_ID=str(request_id), QUEUE_ARN=env.arn, DLQ_ARN=env.dlq_arn)
+    event["Records"].append(sqs_record("garbage", env.dlq_arn, "garbage"))
+    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.CANCELLED
+
+
+def test_scheduled_enqueue_is_idempotent_per_firing(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    event = load("schedule_enqueue.json")
+    first = execute_app.lambda_handler(event, context)
+    again = execute_app.lambda_handler(event, context)
+    next_night = execute_app.lambda_handler({**event, "scheduledTime": "2025-03-11T02:00:00Z"}, context)
+
+    assert (first["created"], again["created"], next_night["created"]) == (True, False, True)
+    assert first["suiteRequestId"] == again["suiteRequestId"] != next_night["suiteRequestId"]
+    stored = SuiteRequestService(db).get(UUID(first["suiteRequestId"]))
+    assert (stored.trigger, stored.preset, stored.scenario_name) == (
+        Trigger.SCHEDULE,
+        "comprehensive",
+        "hello-python",
+    )
+    assert sorted(m["suiteRequestId"] for m in env.drain()) == sorted(
+        [first["suiteRequestId"], next_night["suiteRequestId"]]
+    )
+
+
+def test_scheduled_enqueue_with_bad_input_reports_the_error(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext
+) -> None:
+    assert execute_app.lambda_handler({"action": "enqueue"}, context) == {
+        "action": "enqueue",
+        "error": "scenarioName is required",
+    }
+    answer = execute_app.lambda_handler({"action": "explode"}, context)
+    assert answer["error"].startswith("invalid schedule input: action")
+
+
+def test_scheduled_reap_requeues_expired_leases_and_is_safe_twice(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    request_id = _queue(db)
+    env.drain()
+    assert SuiteRequestService(db, lease_seconds=60).claim(request_id) is not None
+    db.run(
+        lambda conn: conn.execute(
+            "UPDATE suite_requests SET lease_expires_at = %s WHERE id = %s",
+            (datetime.now(UTC) - timedelta(minutes=5), request_id),
+        )
+    )
+    event = load("schedule_reap.json")
+
+    first = execute_app.lambda_handler(event, context)
+    second = execute_app.lambda_handler(event, context)
+
+    assert (first["action"], first["requeued"], second["requeued"]) == ("reap", 1, 0)
+    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+    assert env.drain() == [{"suiteRequestId": str(request_id)}]
+
+
+def test_an_unknown_event_is_refused(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext
+) -> None:
+    with pytest.raises(ValueError, match="unsupported event"):
+        execute_app.lambda_handler({"detail-type": "Scheduled Event"}, context)

@@ -1,0 +1,200 @@
+"""ExecuteFunction's POST routes on a real PostgreSQL and moto SQS: every code and message of DESIGN §5."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from testgenie import bootstrap
+from testgenie.db import Database
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
+from testgenie.queue.service import SuiteRequestService
+
+from tests.integration.handlers.conftest import Client, Queues
+from tests.support import FakeEngine
+
+API = "/api/v1"
+
+
+def _queue(db: Database, scenario: str = "demo") -> UUID:
+    request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name=scenario))
+    return request.id
+
+
+def _executions(db: Database) -> int:
+    return db.run(lambda conn: SuiteExecutionRepository().count(conn))
+
+
+def test_execute_runs_now_and_records_the_result(execute: Client, db: Database) -> None:
+    status, body, response = execute.call(
+        "POST", f"{API}/executions", body={"scenarioName": " demo ", "preset": "quick", "phases": ["unit"]}
+    )
+    assert status == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    assert (body["scenarioName"], body["success"], body["outcome"], body["preset"]) == (
+        "demo",
+        True,
+        "passed",
+        "quick",
+    )
+    assert [p["name"] for p in body["phases"]] == ["unit"]
+    assert body["phaseSummary"]["passed"] == 1
+    assert _executions(db) == 1
+
+
+def test_a_failed_run_is_still_200_with_success_false(
+    execute: Client, engine: FakeEngine, db: Database
+) -> None:
+    engine.failing = {"unit"}
+    status, body, _ = execute.call("POST", f"{API}/executions", body={"scenarioName": "demo"})
+    assert (status, body["success"], body["outcome"]) == (200, False, "failed")
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{not json", "invalid JSON payload"),
+        ("", "invalid JSON payload"),
+        ("[1, 2]", "request body must be a JSON object"),
+        ("{}", "scenarioName is required"),
+        ({"scenarioName": "   "}, "scenarioName is required"),
+        ({"scenarioName": "demo", "suiteRequestId": "abc"}, "suiteRequestId must be a valid UUID"),
+        ({"scenarioName": "demo", "phases": ["nope"]}, "phase 'nope' is not defined"),
+        ({"scenarioName": "demo", "failFast": "sometimes"}, "failFast: Input should be a valid boolean"),
+        ({"scenarioName": "demo", "phases": "unit"}, "phases: Input should be a valid list"),
+        ({"scenarioName": "../../etc"}, "scenarioName: must contain only letters, digits, '-' and '_'"),
+        ({"scenarioName": "demo\u0000"}, "scenarioName: must not contain NUL characters"),
+    ],
+)
+def test_execute_validation_is_400_with_the_message(
+    execute: Client, db: Database, body: str | dict[str, object], message: str
+) -> None:
+    status, answer, _ = execute.call("POST", f"{API}/executions", body=body)
+    assert status == 400
+    assert set(answer) == {"error"}
+    assert answer["error"].startswith(message)
+    assert _executions(db) == 0
+
+
+def test_execute_linked_to_a_request_finishes_it_and_a_second_run_is_409(
+    execute: Client, db: Database
+) -> None:
+    request_id = _queue(db, "Demo")
+    status, body, _ = execute.call(
+        "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(request_id)}
+    )
+    assert (status, body["suiteRequestId"]) == (200, str(request_id))
+    stored = SuiteRequestService(db).get(request_id)
+    assert (stored.status, stored.execution_id) == (SuiteRequestStatus.COMPLETED, UUID(body["executionId"]))
+
+    status, body, _ = execute.call(
+        "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(request_id)}
+    )
+    assert (status, body) == (409, {"error": "suite request is completed and cannot be claimed"})
+
+
+def test_execute_link_errors(execute: Client, db: Database) -> None:
+    status, body, _ = execute.call(
+        "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(uuid4())}
+    )
+    assert (status, body) == (404, {"error": "suite request not found"})
+
+    request_id = _queue(db, "other")
+    status, body, _ = execute.call(
+        "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(request_id)}
+    )
+    assert (status, body) == (400, {"error": "suiteRequestId does not match scenarioName"})
+    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+
+
+def test_queue_suite_request_is_201_and_published(execute: Client, env: Queues) -> None:
+    status, body, _ = execute.call(
+        "POST", f"{API}/suite-requests", body={"scenarioName": "ecosystem-manager", "unknownField": 1}
+    )
+    assert status == 201
+    assert (body["status"], body["priority"], body["coverageTarget"], body["requestedTypes"]) == (
+        "queued",
+        "normal",
+        95,
+        ["unit", "integration"],
+    )
+    assert body["estimatedQueueTimeSeconds"] == 2 * 30 + 95
+    assert "delegationIssueId" not in body
+    assert env.drain() == [{"suiteRequestId": body["id"]}]
+
+
+def test_idempotency_key_returns_the_first_answer_again(execute: Client, env: Queues) -> None:
+    headers = {"Idempotency-Key": "nightly-2025-03-10"}
+    first = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"}, headers=headers)
+    again = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"}, headers=headers)
+    other = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
+
+    assert (first[0], again[0], other[0]) == (201, 200, 201)
+    assert again[1]["id"] == first[1]["id"] != other[1]["id"]
+    assert sorted(m["suiteRequestId"] for m in env.drain()) == sorted([first[1]["id"], other[1]["id"]])
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "scenarioName is required"),
+        ({"scenarioName": "demo", "priority": "whenever"}, "priority 'whenever' is not supported"),
+        ({"scenarioName": "demo", "coverageTarget": 500}, "coverageTarget must be between 1 and 100"),
+        ({"scenarioName": "demo", "requestedTypes": ["smoke"]}, "requested type 'smoke' is not supported"),
+        (
+            {"scenarioName": "demo", "coverageTarget": "most"},
+            "coverageTarget: Input should be a valid integer",
+        ),
+        ("nope", "invalid JSON payload"),
+    ],
+)
+def test_queue_validation_is_400(execute: Client, env: Queues, body: object, message: str) -> None:
+    status, answer, _ = execute.call("POST", f"{API}/suite-requests", body=body)  # type: ignore[arg-type]
+    assert status == 400
+    assert answer["error"].startswith(message)
+    assert env.drain() == []
+
+
+def test_cancel_codes(execute: Client, db: Database) -> None:
+    request_id = _queue(db)
+    status, body, _ = execute.call("POST", f"{API}/suite-requests/{request_id}/cancel")
+    assert (status, body["status"]) == (200, "cancelled")
+    assert execute.call("POST", f"{API}/suite-requests/{request_id}/cancel")[:2] == (
+        409,
+        {"error": "suite request is already cancelled and cannot be cancelled"},
+    )
+    assert execute.call("POST", f"{API}/suite-requests/{uuid4()}/cancel")[:2] == (
+        404,
+        {"error": "suite request not found"},
+    )
+    assert execute.call("POST", f"{API}/suite-requests/12/cancel")[:2] == (
+        400,
+        {"error": "suite request id must be a valid UUID"},
+    )
+
+
+def test_database_down_is_503(execute: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
+    bootstrap.reset()
+    status, body, _ = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
+    assert (status, body) == (503, {"error": "service temporarily unavailable; retry later"})
+
+
+def test_unsupported_content_type_and_unknown_route(execute: Client) -> None:
+    status, body, _ = execute.call(
+        "POST", f"{API}/suite-requests", body="scenarioName=demo", headers={"Content-Type": "text/plain"}
+    )
+    assert (status, body) == (415, {"error": "request body must be application/json"})
+    assert execute.call("POST", f"{API}/phases")[:2] == (404, {"error": "route not found"})
+
+
+def test_an_unexpected_fault_is_a_logged_500_without_internals(
+    execute: Client, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def explode(*_: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(engine, "plan", explode)
+    status, body, _ = execute.call("POST", f"{API}/executions", body={"scenarioName": "demo"})
+    assert (status, body) == (500, {"error": "internal server error"})

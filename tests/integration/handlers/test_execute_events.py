@@ -46,7 +46,8 @@ def test_mixed_batch_runs_the_valid_record_once_and_acknowledges_the_rest(
     stored = SuiteRequestService(db).get(request_id)
     assert stored.status is SuiteRequestStatus.COMPLETED
     assert stored.execution_id == engine.executed[0]
-    assert stored.progress is not None and stored.progress["completedPhases"] == 5
+    assert stored.progress is not None
+    assert stored.progress["completedPhases"] == 5
 
 
 def test_a_transient_failure_is_reported_for_retry_and_malformed_records_are_not(
@@ -123,7 +124,8 @@ def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
     assert stored.status is SuiteRequestStatus.FAILED
     history = bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
     assert history.outcome is Outcome.ERRORED
-    assert history.warnings is not None and "dead-letter queue" in history.warnings[0]
+    assert history.warnings is not None
+    assert "dead-letter queue" in history.warnings[0]
     assert engine.executed == []
     assert len(_executions_of(db, request_id)) == 1
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,6 +104,16 @@ class LocalStack:
     def _start(self) -> StackInfo:
         opts = self.options
         say = opts.say
+        # Before the layer is imported (its Logger and Metrics read these once): Powertools' JSON logs
+        # at WARNING, no EMF metric lines on stdout, no tracing. The caller's environment wins.
+        quiet = {
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "TestGenie",
+        }
+        self._set_env({k: v for k, v in quiet.items() if k not in os.environ})
+        warnings.filterwarnings("ignore", module="platformdirs")
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
@@ -199,20 +210,14 @@ class LocalStack:
             )
         else:
             env["ARTIFACTS_DIR"] = str(data_dir / "artifacts")
-        # Quiet by default: Powertools' JSON logs at WARNING, no EMF metric lines, no tracing.
-        defaults = {
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "TestGenie",
-        }
         for key, value in from_template.items():
             if key not in _WIRING and key not in env and key not in os.environ:
                 env[key] = value
-        for key, value in defaults.items():
-            if key not in os.environ and key not in env:
-                env[key] = value
-        self._saved_env = {key: os.environ.get(key) for key in env}
+        self._set_env(env)
+
+    def _set_env(self, env: dict[str, str | None]) -> None:
+        for key in env:
+            self._saved_env.setdefault(key, os.environ.get(key))
         for key, value in env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -1,0 +1,82 @@
+"""`testgenie quickstart` (what `make run` runs): serve, queue an example suite over HTTP, show its
+progress live, print the result and where to browse it, then keep serving until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from testgenie_local.cli import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_SUITE_FAILED,
+    ProgressView,
+    print_result,
+    wait_for_request,
+)
+from testgenie_local.client import ApiClient, ApiError
+from testgenie_local.serve import describe, running_stack
+from testgenie_local.stack import StackError
+from testgenie_local.template import TemplateError
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def quickstart(args: argparse.Namespace) -> int:
+    try:
+        with running_stack(args, _say) as (stack, info):
+            _say("\n".join(describe(info, stack)))
+            client = ApiClient(info.api_url, timeout=30)
+            code = _first_suite(client, args)
+            if args.exit_after_first:
+                return code
+            _say("\nThe API keeps serving. Ctrl-C to stop.")
+            stack.wait()
+            return code
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except (StackError, TemplateError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_ERROR
+    except ApiError as exc:
+        _say(f"error: {exc.message}")
+        return EXIT_ERROR
+
+
+def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:
+    body = {"scenarioName": args.scenario, "preset": args.preset}
+    print(f"\n→ POST {client.url('/suite-requests')} {body}", flush=True)
+    request = client.post("/suite-requests", body)
+    request_id = str(request["id"])
+    print(f"  queued suite request {request_id}; the SQS poller hands it to ExecuteFunction\n", flush=True)
+    final = wait_for_request(client, request_id, timeout=args.wait_timeout, interval=0.3, view=ProgressView())
+    print(flush=True)
+    execution_id = final.get("executionId")
+    result = client.get(f"/executions/{execution_id}") if execution_id else None
+    if result is not None:
+        print_result(result)
+    else:
+        print(f"suite request {request_id} ended {final.get('status')} without an execution", flush=True)
+    lines = [
+        "",
+        "Browse it:",
+        f"  {client.url(f'/suite-requests/{request_id}')}",
+    ]
+    if execution_id and result is not None:
+        lines.append(f"  {client.url(f'/executions/{execution_id}')}")
+        for phase in (result.get("phases") or [])[:3]:
+            name = phase.get("name")
+            lines.append(f"  {client.url(f'/executions/{execution_id}/phases/{name}/log')}")
+    lines += [
+        f"  {client.url('/executions')}?limit=10",
+        "",
+        "Or with the CLI (another terminal):",
+        f"  .venv/bin/testgenie --api-url {client.base_url} history",
+        f"  .venv/bin/testgenie --api-url {client.base_url} show {execution_id or request_id}",
+        f"  .venv/bin/testgenie --api-url {client.base_url} execute {args.scenario} --preset smoke --wait",
+    ]
+    print("\n".join(lines), flush=True)
+    ok = final.get("status") == "completed" and result is not None and bool(result.get("success"))
+    return EXIT_OK if ok else EXIT_SUITE_FAILED

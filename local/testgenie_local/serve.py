@@ -1,0 +1,122 @@
+"""`testgenie serve`: the local stack in the foreground until Ctrl-C (SIGINT) or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from testgenie_local.stack import LocalStack, StackError, StackInfo, StackOptions
+from testgenie_local.template import TemplateError, find_template
+
+
+class _Shutdown(KeyboardInterrupt):
+    """Raised in the main thread by SIGTERM, like Ctrl-C raises KeyboardInterrupt."""
+
+
+def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    raise _Shutdown()
+
+
+def configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+    logging.getLogger("testgenie.local").setLevel(logging.INFO if verbose else logging.WARNING)
+    for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def stack_options(args: argparse.Namespace, say: Callable[[str], None]) -> StackOptions:
+    try:
+        template = args.template or find_template()
+    except TemplateError as exc:
+        raise StackError(str(exc)) from None
+    if not Path(template).is_file():
+        raise StackError(f"template not found: {template}")
+    return StackOptions(
+        template=Path(template),
+        data_dir=args.data_dir,
+        scenarios=args.scenarios,
+        port=args.port,
+        artifacts=args.artifacts,
+        say=say,
+        end_child_processes=True,
+    )
+
+
+def describe(info: StackInfo, stack: LocalStack) -> list[str]:
+    database = {
+        "external": "PostgreSQL from DATABASE_URL",
+        "embedded": "embedded PostgreSQL (pgserver)",
+        "binaries": "this machine's PostgreSQL binaries",
+    }.get(info.database, info.database)
+    lines = [
+        "Test Genie local stack",
+        f"  API        {info.api_url}/api/v1   (try: curl {info.api_url}/api/v1/health)",
+        f"  database   {database}; data in {info.data_dir}",
+        f"  SQS, S3    moto at {info.aws_endpoint} (queues: {', '.join(q.rsplit('/', 1)[-1] for q in info.queues.values()) or '-'})",
+        f"  scenarios  {info.scenarios}",
+    ]
+    if stack.scheduler is not None and stack.scheduler.planned:
+        every = ", ".join(f"{p.schedule.event_name} every {p.period:g}s" for p in stack.scheduler.planned)
+        lines.append(f"  schedules  {every}")
+    return lines
+
+
+@contextmanager
+def running_stack(
+    args: argparse.Namespace, say: Callable[[str], None]
+) -> Iterator[tuple[LocalStack, StackInfo]]:
+    """Start the stack with SIGTERM handled like Ctrl-C; always stop it (and everything it started)."""
+    configure_logging(bool(getattr(args, "verbose", False)))
+    previous = signal.signal(signal.SIGTERM, _raise_shutdown) if _main_thread() else None
+    stack = LocalStack(stack_options(args, say))
+    try:
+        say("starting the local stack…")
+        info = stack.start()
+        if args.ready_file:
+            args.ready_file.write_text(json.dumps(info.to_json(), indent=2) + "\n")
+        yield stack, info
+    finally:
+        if _main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        say("stopping the local stack…")
+        stack.stop()
+        if _main_thread():
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        say("stopped.")
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def serve(args: argparse.Namespace) -> int:
+    try:
+        with running_stack(args, _say) as (stack, info):
+            _say("\n".join(describe(info, stack)))
+            _say("Serving. Ctrl-C to stop.")
+            stack.wait()
+    except KeyboardInterrupt:
+        return 0
+    except (StackError, TemplateError) as exc:
+        _say(f"error: {exc}")
+        return 2
+    return 0

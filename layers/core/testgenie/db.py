@@ -57,10 +57,19 @@ class Database:
 
         The retry is safe because a transaction on a connection that broke never committed.
         """
+        return self._with_retry(fn, transactional=True)
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run a read of ONE statement in autocommit (no BEGIN/COMMIT round trips); retried like run."""
+        return self._with_retry(fn, transactional=False)
+
+    def _with_retry(self, fn: Callable[[Connection], T], *, transactional: bool) -> T:
         with self._lock:
             for attempt in (1, 2):
                 conn = self.connection()
                 try:
+                    if not transactional:
+                        return fn(conn)
                     with conn.transaction():
                         return fn(conn)
                 except psycopg.OperationalError as exc:
@@ -74,7 +83,7 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            self.run(lambda conn: conn.execute("SELECT 1").fetchone())
+            self.read(lambda conn: conn.execute("SELECT 1").fetchone())
         except DatabaseUnavailableError:
             return False
         return True

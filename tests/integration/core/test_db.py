@@ -60,3 +60,20 @@ def test_statement_errors_are_not_retried(db: Database) -> None:
     with pytest.raises(psycopg.errors.UndefinedTable):
         db.run(work)
     assert calls == [1]
+
+
+def test_reads_run_without_an_explicit_transaction_and_reconnect_too(database_url: str) -> None:
+    db = Database(database_url)
+    first = db.read(
+        lambda conn: conn.execute(
+            "SELECT pg_backend_pid() AS pid, now() = statement_timestamp() AS auto"
+        ).fetchone()
+    )
+    assert first is not None
+    assert first["auto"] is True  # autocommit: the statement is its own transaction
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (first["pid"],))
+
+    again = db.read(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
+    assert again is not None
+    assert again["pid"] != first["pid"]

@@ -21,16 +21,16 @@ class ExecutionHistoryService:
     def list(
         self, scenario: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[SuiteExecutionSummary]:
-        return self._db.run(lambda conn: self._executions.list_recent(conn, scenario, limit, offset))
+        return self._db.read(lambda conn: self._executions.list_recent(conn, scenario, limit, offset))
 
     def get(self, execution_id: UUID) -> SuiteExecutionResult:
-        record = self._db.run(lambda conn: self._executions.get_by_id(conn, execution_id))
+        record = self._db.read(lambda conn: self._executions.get_by_id(conn, execution_id))
         if record is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return record.to_execution_result()
 
     def latest(self, scenario: str | None = None) -> SuiteExecutionResult:
-        record = self._db.run(lambda conn: self._executions.latest(conn, scenario))
+        record = self._db.read(lambda conn: self._executions.latest(conn, scenario))
         if record is None:
             raise NotFoundError(
                 "no execution recorded yet" if not scenario else f"no execution of '{scenario}' yet"

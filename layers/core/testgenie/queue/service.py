@@ -94,13 +94,13 @@ class SuiteRequestService:
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, request_id: UUID) -> SuiteRequest:
-        found = self._db.run(lambda conn: self._requests.get(conn, request_id))
+        found = self._db.read(lambda conn: self._requests.get(conn, request_id))
         if found is None:
             raise NotFoundError(REQUEST_NOT_FOUND)
         return found
 
     def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
-        return self._db.run(lambda conn: self._requests.list_recent(conn, status, limit))
+        return self._db.read(lambda conn: self._requests.list_recent(conn, status, limit))
 
     def snapshot(self) -> SuiteRequestSnapshot:
         def work(conn: Connection) -> SuiteRequestSnapshot:

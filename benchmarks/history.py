@@ -69,7 +69,9 @@ def _load(url: str, rows: int, scenarios: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--scenarios", type=int, default=200)
     parser.add_argument("--samples", type=int, default=300)
@@ -77,11 +79,22 @@ def main() -> None:
 
     with fresh_database() as url:
         load_seconds = _load(url, args.rows, args.scenarios)
-        print(f"loaded {args.rows} executions over {args.scenarios} scenarios with COPY in {load_seconds:.1f} s")
+        print(
+            f"loaded {args.rows} executions over {args.scenarios} scenarios with COPY in {load_seconds:.1f} s"
+        )
         rows = run(url, args.samples)
     print_table(
         "history: handler (warm, in-process) vs raw SQL through psycopg, same run",
-        ["query", "handler p50 ms", "handler p99 ms", "raw p50 ms", "raw p99 ms", "ratio p50", "target", "plan"],
+        [
+            "query",
+            "handler p50 ms",
+            "handler p99 ms",
+            "raw p50 ms",
+            "raw p99 ms",
+            "ratio p50",
+            "target",
+            "plan",
+        ],
         rows,
     )
 
@@ -128,7 +141,10 @@ def run(url: str, samples: int) -> list[list[str]]:
         (
             "list scenario, offset 1000",
             http_event(
-                "GET", "/api/v1/executions", "GET /api/v1/executions", {"scenario": scenario, "offset": "1000"}
+                "GET",
+                "/api/v1/executions",
+                "GET /api/v1/executions",
+                {"scenario": scenario, "offset": "1000"},
             ),
             f"SELECT {summary} FROM suite_executions WHERE scenario_name = %s {order} LIMIT %s OFFSET %s",
             (scenario, 50, 1000),
@@ -154,17 +170,20 @@ def run(url: str, samples: int) -> list[list[str]]:
     context = FakeLambdaContext(function_name="HistoryFunction", timeout_seconds=900)
     table: list[list[str]] = []
     for name, event, sql, params in cases:
-        def via_handler(e: dict[str, Any] = event) -> None:
+
+        def via_handler(e: dict[str, Any] = event, label: str = name) -> None:
             answer = history_app.lambda_handler(e, context)
             if answer["statusCode"] != 200:
-                raise RuntimeError(f"{name}: handler answered {answer['statusCode']}: {answer.get('body')}")
+                raise RuntimeError(f"{label}: handler answered {answer['statusCode']}: {answer.get('body')}")
 
         def via_sql(q: str = sql, p: tuple[Any, ...] = params) -> None:
             raw.execute(q, p).fetchall()
 
         handler_ms, raw_ms = _interleaved(via_handler, via_sql, samples)
         plan = "\n".join(r["QUERY PLAN"] for r in raw.execute(f"EXPLAIN {sql}", params).fetchall())
-        plan_note = ("index" if "Index" in plan else "NO INDEX") + (", Sort!" if "Sort" in plan else ", no Sort")
+        plan_note = ("index" if "Index" in plan else "NO INDEX") + (
+            ", Sort!" if "Sort" in plan else ", no Sort"
+        )
         ratio = percentile(handler_ms, 0.5) / percentile(raw_ms, 0.5)
         table.append(
             [
@@ -182,7 +201,9 @@ def run(url: str, samples: int) -> list[list[str]]:
     return table
 
 
-def _interleaved(a: Callable[[], None], b: Callable[[], None], samples: int) -> tuple[list[float], list[float]]:
+def _interleaved(
+    a: Callable[[], None], b: Callable[[], None], samples: int
+) -> tuple[list[float], list[float]]:
     for _ in range(20):  # warm both paths (caches, prepared plans, imports)
         a()
         b()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
@@ -39,6 +40,12 @@ def _decode_tail(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class ArtifactStore(Protocol):
     def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
         """Store a phase log; return its logPath."""
@@ -52,19 +59,25 @@ class ArtifactStore(Protocol):
 class LocalArtifactStore:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._last_dir: Path | None = None  # a run writes its phases in turn: one mkdir per execution
 
     def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
         key = log_key(execution_id, phase)
         path = self.root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent != self._last_dir:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._last_dir = path.parent
         # Write then rename: a reader never sees half a log.
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{phase}.", suffix=".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return key
 

@@ -219,7 +219,7 @@ class SuiteOrchestrator:
         if not is_enabled(name, config):
             report.skip_reason = f"disabled in {CONFIG_RELPATH} (phases.{name}.enabled = false)"
         else:
-            reports_dir = workspace.reports_for(name)
+            reports_dir = workspace.reports
             env = {
                 **base_env,
                 **phase_config.env,
@@ -233,7 +233,7 @@ class SuiteOrchestrator:
                 testing=config,
                 env=env,
                 reports_dir=reports_dir,
-                scratch_dir=workspace.scratch,
+                scratch_dir=workspace.tmp,
                 deadline=phase_deadline,
                 log=log,
                 run=run,
@@ -241,6 +241,7 @@ class SuiteOrchestrator:
                 clock=self.clock,
             )
             try:
+                workspace.clear_reports()
                 runner_for(name)(ctx, report)
             except PhaseTimeout as exc:
                 timed_out = True

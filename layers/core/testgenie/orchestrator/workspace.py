@@ -191,19 +191,21 @@ def scenario_source_from_settings(settings: Settings) -> ScenarioSource:
 
 @dataclass(frozen=True)
 class Workspace:
-    """One run's private space: the scenario copy, HOME, TMPDIR, reports and scratch files."""
+    """One run's private space: the scenario copy, HOME, TMPDIR and the JUnit reports folder."""
 
     root: Path
     scenario_dir: Path
     home: Path
     tmp: Path
     reports: Path
-    scratch: Path
 
-    def reports_for(self, phase: str) -> Path:
-        path = self.reports / phase
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def clear_reports(self) -> None:
+        """Empty the reports folder between phases, so each phase reads only the reports it wrote."""
+        for entry in os.scandir(self.reports):
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                Path(entry.path).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -215,10 +217,8 @@ def prepare_workspace(
     try:
         scenario_dir = root / "scenario"
         shutil.copytree(source_dir, scenario_dir, symlinks=True, ignore=COPY_IGNORE)
-        workspace = Workspace(
-            root, scenario_dir, root / "home", root / "tmp", root / "reports", root / "scratch"
-        )
-        for folder in (workspace.home, workspace.tmp, workspace.reports, workspace.scratch):
+        workspace = Workspace(root, scenario_dir, root / "home", root / "tmp", root / "reports")
+        for folder in (workspace.home, workspace.tmp, workspace.reports):
             folder.mkdir()
         yield workspace
     finally:

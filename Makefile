@@ -23,7 +23,7 @@ $(TOOLS)/.installed: requirements-tools.txt
 run: $(STAMP)
 	$(BIN)/testgenie quickstart
 
-test: $(STAMP)
+test: $(STAMP) $(TOOLS)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

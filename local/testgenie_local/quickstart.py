@@ -6,18 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from testgenie_local.cli import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_SUITE_FAILED,
-    ProgressView,
-    print_result,
-    wait_for_request,
-)
-from testgenie_local.client import ApiClient, ApiError
-from testgenie_local.serve import describe, running_stack
-from testgenie_local.stack import StackError
-from testgenie_local.template import TemplateError
+from testgenie_local.cli import EXIT_OK, EXIT_SUITE_FAILED, ProgressView, print_result, wait_for_request
+from testgenie_local.client import ApiClient
+from testgenie_local.serve import describe, run_with_stack
+from testgenie_local.stack import LocalStack, StackInfo
 
 
 def _say(line: str) -> None:
@@ -25,24 +17,16 @@ def _say(line: str) -> None:
 
 
 def quickstart(args: argparse.Namespace) -> int:
-    try:
-        with running_stack(args, _say) as (stack, info):
-            _say("\n".join(describe(info, stack)))
-            client = ApiClient(info.api_url, timeout=30)
-            code = _first_suite(client, args)
-            if args.exit_after_first:
-                return code
-            _say("\nThe API keeps serving. Ctrl-C to stop.")
-            stack.wait()
+    def body(stack: LocalStack, info: StackInfo) -> int:
+        _say("\n".join(describe(info, stack)))
+        code = _first_suite(ApiClient(info.api_url, timeout=30), args)
+        if args.exit_after_first:
             return code
-    except KeyboardInterrupt:
-        return EXIT_OK
-    except (StackError, TemplateError) as exc:
-        _say(f"error: {exc}")
-        return EXIT_ERROR
-    except ApiError as exc:
-        _say(f"error: {exc.message}")
-        return EXIT_ERROR
+        _say("\nThe API keeps serving. Ctrl-C to stop.")
+        stack.wait()
+        return code
+
+    return run_with_stack(args, _say, body)
 
 
 def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:

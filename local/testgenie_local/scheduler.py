@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from testgenie_local.runtime import FunctionRuntime
 from testgenie_local.template import Schedule
@@ -83,6 +86,28 @@ def plan(
     return planned
 
 
+def with_context_attributes(value: Any, schedule_name: str, now: datetime | None = None) -> Any:
+    """The Input with EventBridge Scheduler's context placeholders filled in, as the real one does."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    values = {
+        "<aws.scheduler.scheduled-time>": stamp,
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+        "<aws.scheduler.schedule-arn>": f"arn:aws:scheduler:us-east-1:123456789012:schedule/default/{schedule_name}",
+    }
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        for key, replacement in values.items():
+            value = value.replace(key, replacement)
+        return value
+    if isinstance(value, dict):
+        return {k: with_context_attributes(v, schedule_name, now) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_context_attributes(v, schedule_name, now) for v in value]
+    return value
+
+
 class Scheduler:
     """One thread per schedule; a firing never overlaps the previous one of the same schedule."""
 
@@ -107,7 +132,7 @@ class Scheduler:
 
     def fire(self, item: PlannedSchedule) -> None:
         try:
-            item.runtime.invoke(item.schedule.input if item.schedule.input is not None else {})
+            item.runtime.invoke(with_context_attributes(item.schedule.input, item.name))
         except Exception:
             log.exception("schedule %s: the function raised", item.name)
         finally:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from testgenie_local.client import ApiError
 from testgenie_local.stack import LocalStack, StackError, StackInfo, StackOptions
 from testgenie_local.template import TemplateError, find_template
 
@@ -74,30 +76,50 @@ def describe(info: StackInfo, stack: LocalStack) -> list[str]:
     return lines
 
 
-@contextmanager
-def running_stack(
-    args: argparse.Namespace, say: Callable[[str], None]
-) -> Iterator[tuple[LocalStack, StackInfo]]:
-    """Start the stack with SIGTERM handled like Ctrl-C; always stop it (and everything it started)."""
+def run_with_stack(
+    args: argparse.Namespace, say: Callable[[str], None], body: Callable[[LocalStack, StackInfo], int]
+) -> int:
+    """Start the stack (SIGTERM handled like Ctrl-C), run `body`, stop everything it started, exit.
+
+    Once a stack was created this ends the process itself (see LocalStack.abandon), so that the
+    commands of abandoned runs die with it and leave no process behind.
+    """
     configure_logging(bool(getattr(args, "verbose", False)))
-    previous = signal.signal(signal.SIGTERM, _raise_shutdown) if _main_thread() else None
-    stack = LocalStack(stack_options(args, say))
+    if _main_thread():
+        signal.signal(signal.SIGTERM, _raise_shutdown)
+    try:
+        stack = LocalStack(stack_options(args, say))
+    except StackError as exc:
+        say(f"error: {exc}")
+        return 2
+    code = 0
     try:
         say("starting the local stack…")
         info = stack.start()
         if args.ready_file:
             args.ready_file.write_text(json.dumps(info.to_json(), indent=2) + "\n")
-        yield stack, info
+        code = body(stack, info)
+    except KeyboardInterrupt:
+        code = 0
+    except (StackError, TemplateError) as exc:
+        say(f"error: {exc}")
+        code = 2
+    except ApiError as exc:
+        say(f"error: {exc.message}")
+        code = 2
+    except Exception as exc:
+        if os.environ.get("TESTGENIE_DEBUG"):
+            traceback.print_exc()
+        say(f"error: {type(exc).__name__}: {exc}")
+        code = 2
     finally:
         if _main_thread():
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         say("stopping the local stack…")
         stack.stop()
-        if _main_thread():
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
         say("stopped.")
+    return stack.abandon(code)
 
 
 def _main_thread() -> bool:
@@ -109,14 +131,10 @@ def _say(line: str) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
-    try:
-        with running_stack(args, _say) as (stack, info):
-            _say("\n".join(describe(info, stack)))
-            _say("Serving. Ctrl-C to stop.")
-            stack.wait()
-    except KeyboardInterrupt:
+    def body(stack: LocalStack, info: StackInfo) -> int:
+        _say("\n".join(describe(info, stack)))
+        _say("Serving. Ctrl-C to stop.")
+        stack.wait()
         return 0
-    except (StackError, TemplateError) as exc:
-        _say(f"error: {exc}")
-        return 2
-    return 0
+
+    return run_with_stack(args, _say, body)

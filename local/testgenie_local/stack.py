@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
 from testgenie_local.gateway import Gateway
@@ -91,6 +91,7 @@ class LocalStack:
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
+        self._frozen: list[int] = []
 
     # -- start --------------------------------------------------------------------------------
 
@@ -179,7 +180,9 @@ class LocalStack:
             attrs[f"{logical}.QueueName"] = url.rsplit("/", 1)[-1]
         for logical, name in aws.bucket_names.items():
             attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
-        resolver = Resolver(template.parameters, refs=refs, attrs=attrs, region=aws.region)
+        resolver = Resolver(
+            template.parameters, refs=refs, attrs=attrs, region=aws.region, conditions=template.conditions
+        )
         from_template: dict[str, str] = {}
         for fn in template.functions.values():
             for key, raw in fn.environment.items():
@@ -277,26 +280,34 @@ class LocalStack:
     # -- stop ---------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        """Stop taking work, then take everything down. In-flight invocations are abandoned, as when a
+        Lambda environment dies: with `end_child_processes`, their commands are frozen here and killed
+        by `abandon()` as the process exits, so no late write of theirs races the shutdown and the
+        reaper hands their requests to a later worker."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         if self.scheduler is not None:
-            self.scheduler.stop(timeout=2)
+            self.scheduler.stop(timeout=0)
         for mapping in self.mappings:
-            mapping.stop(timeout=2)
+            mapping.stop(timeout=0)
         if self.gateway is not None:
             self.gateway.stop()
-        # In-flight invocations are abandoned, as when a Lambda environment dies: their commands are
-        # ended and the reaper hands their requests to a later worker.
         if self.options.end_child_processes:
-            terminate_children()
-        try:
-            import testgenie.bootstrap
+            self._frozen = freeze_children()
+        deadline = time.monotonic() + 2.0
+        threads = [t for m in self.mappings for t in m._threads]
+        threads += self.scheduler._threads if self.scheduler is not None else []
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        if not self.options.end_child_processes:
+            try:
+                import testgenie.bootstrap
 
-            testgenie.bootstrap.database().close()
-            testgenie.bootstrap.reset()
-        except Exception:  # noqa: S110 - best effort on the way out
-            pass
+                testgenie.bootstrap.database().close()
+                testgenie.bootstrap.reset()
+            except Exception:  # noqa: S110 - best effort on the way out
+                pass
         if self.aws is not None:
             self.aws.stop()
         if self.postgres is not None:
@@ -306,6 +317,17 @@ class LocalStack:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    def abandon(self, code: int) -> NoReturn:
+        """After stop(): kill the frozen commands of in-flight runs and end the process at once."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        # Keep the GIL from here on: no abandoned worker gets to act on its killed command.
+        sys.setswitchinterval(60.0)
+        for pid in [*self._frozen, *(p for p in child_pids(os.getpid()) if not _is_postgres(p))]:
+            _signal(pid, signal.SIGKILL)
+        os._exit(code)
 
     def wait(self) -> None:
         """Block until stop() (or a signal handler calling it)."""
@@ -368,18 +390,12 @@ def child_pids(root: int) -> list[int]:
     return found
 
 
-def terminate_children(grace: float = 3.0) -> None:
-    """End the commands in-flight runs had started (never the embedded PostgreSQL: it is stopped apart)."""
-    me = os.getpid()
-    victims = [pid for pid in child_pids(me) if not _is_postgres(pid)]
+def freeze_children() -> list[int]:
+    """SIGSTOP every descendant (the commands in-flight runs had started), except PostgreSQL's."""
+    victims = [pid for pid in child_pids(os.getpid()) if not _is_postgres(pid)]
     for pid in victims:
-        _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(_alive(pid) for pid in victims):
-        time.sleep(0.05)
-    for pid in victims:
-        if _alive(pid):
-            _signal(pid, signal.SIGKILL)
+        _signal(pid, signal.SIGSTOP)
+    return victims
 
 
 def _is_postgres(pid: int) -> bool:
@@ -393,23 +409,3 @@ def _is_postgres(pid: int) -> bool:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
-    except OSError:
-        return True
-    return state != "Z"

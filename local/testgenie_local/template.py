@@ -181,6 +181,7 @@ class Template:
     buckets: dict[str, BucketSpec]
     parameters: dict[str, Any]
     resources: dict[str, Any]
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -212,6 +213,33 @@ class Resolver:
     attrs: Mapping[str, str] = field(default_factory=dict)  # "Logical.Attr" -> value (GetAtt)
     region: str = "us-east-1"
     account: str = "123456789012"
+    conditions: Mapping[str, Any] = field(default_factory=dict)  # raw Conditions section
+
+    def condition(self, name: str, _seen: tuple[str, ...] = ()) -> bool:
+        """A named condition, evaluated with parameter defaults."""
+        if name in _seen:
+            raise TemplateError(f"condition {name} refers to itself")
+        if name not in self.conditions:
+            raise TemplateError(f"unknown condition {name!r}")
+        return self._truth(self.conditions[name], (*_seen, name))
+
+    def _truth(self, value: Any, seen: tuple[str, ...]) -> bool:
+        if isinstance(value, Intrinsic):
+            args = value.value
+            if value.name == "Equals":
+                left, right = (self.resolve(v) for v in args)
+                return str(left) == str(right)
+            if value.name == "Not":
+                return not self._truth(args[0] if isinstance(args, list) else args, seen)
+            if value.name == "And":
+                return all(self._truth(v, seen) for v in args)
+            if value.name == "Or":
+                return any(self._truth(v, seen) for v in args)
+            if value.name == "Condition":
+                return self.condition(str(args), seen)
+        if isinstance(value, bool):
+            return value
+        raise TemplateError(f"cannot evaluate the condition {value!r}")
 
     def pseudo(self, name: str) -> str | None:
         return {
@@ -272,9 +300,8 @@ class Resolver:
             sep, text = self.resolve(value)
             return str(text).split(str(sep))
         if name == "If":
-            # Conditions are not evaluated locally: the "true" branch is what a default deploy uses.
-            _cond, when_true, _when_false = value
-            return self.resolve(when_true)
+            cond, when_true, when_false = value
+            return self.resolve(when_true if self.condition(str(cond)) else when_false)
         if name == "Base64":
             return self.resolve(value)
         raise TemplateError(f"the local stack cannot resolve Fn::{name}")
@@ -325,7 +352,8 @@ def read_template(path: Path) -> Template:
         for name, spec in (doc.get("Parameters") or {}).items()
         if isinstance(spec, dict)
     }
-    resolver = Resolver(parameters)
+    conditions = doc.get("Conditions") or {}
+    resolver = Resolver(parameters, conditions=conditions if isinstance(conditions, dict) else {})
     root = path.parent.resolve()
     globals_fn = (doc.get("Globals") or {}).get("Function") or {}
 
@@ -356,7 +384,9 @@ def read_template(path: Path) -> Template:
         for source in fn.sqs_sources:
             if source.queue not in queues:
                 raise TemplateError(f"{fn.logical_id}.{source.event_name}: unknown queue {source.queue!r}")
-    return Template(path.resolve(), functions, queues, buckets, parameters, resources)
+    return Template(
+        path.resolve(), functions, queues, buckets, parameters, resources, dict(resolver.conditions)
+    )
 
 
 def _local_name(value: Any, logical: str) -> str:

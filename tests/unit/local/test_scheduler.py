@@ -80,3 +80,21 @@ def test_a_raising_function_does_not_stop_the_schedule() -> None:
         _wait_for(lambda: len(calls) >= 3)
     finally:
         scheduler.stop()
+
+
+def test_context_placeholders_are_filled_in() -> None:
+    from datetime import UTC, datetime
+
+    from testgenie_local.scheduler import with_context_attributes
+
+    filled = with_context_attributes(
+        {
+            "action": "reap",
+            "scheduledTime": "<aws.scheduler.scheduled-time>",
+            "n": [1, "<aws.scheduler.attempt-number>"],
+        },
+        "Fn.Reap",
+        now=datetime(2024, 5, 1, 2, 3, 4, tzinfo=UTC),
+    )
+    assert filled == {"action": "reap", "scheduledTime": "2024-05-01T02:03:04Z", "n": [1, "1"]}
+    assert with_context_attributes(None, "x") == {}

@@ -112,3 +112,37 @@ def test_unknown_queue_and_bad_input_are_reported(tmp_path: Path) -> None:
         read_template(bad)
     with pytest.raises(TemplateError, match="cannot read"):
         read_template(tmp_path / "missing.yaml")
+
+
+def test_conditions_are_evaluated_with_parameter_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Parameters:\n  On: {Type: String, Default: 'false'}\n  Url: {Type: String, Default: ''}\n"
+        "Conditions:\n  IsOn: !Equals [!Ref On, 'true']\n  HasUrl: !Not [!Equals [!Ref Url, '']]\n"
+        "  Either: !Or [!Condition IsOn, !Condition HasUrl]\n"
+        "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: f/\n"
+        "      Handler: app.handler\n      Environment:\n        Variables:\n"
+        "          A: !If [IsOn, yes-on, no-off]\n          B: !If [Either, x, y]\n"
+        "      Events:\n        S:\n          Type: ScheduleV2\n          Properties:\n"
+        "            ScheduleExpression: rate(1 minute)\n            State: !If [IsOn, ENABLED, DISABLED]\n"
+    )
+    template = read_template(path)
+    resolver = Resolver(template.parameters, conditions=template.conditions)
+    env = resolver.resolve(template.functions["F"].environment)
+    assert env == {"A": "no-off", "B": "y"}
+    assert template.functions["F"].schedules[0].enabled is False
+
+
+def test_the_project_template_is_readable() -> None:
+    project = Path(__file__).resolve().parents[3] / "template.yaml"
+    template = read_template(project)
+    execute = template.functions["ExecuteFunction"]
+    history = template.functions["HistoryFunction"]
+    assert (execute.code_uri / f"{execute.module_name}.py").is_file()
+    assert (history.code_uri / f"{history.module_name}.py").is_file()
+    routes = {(r.method, r.path) for r, _ in template.routes()}
+    assert ("POST", "/api/v1/suite-requests") in routes
+    assert ("GET", "/api/v1/health") in routes
+    queues = {s.queue for s in execute.sqs_sources}
+    assert any(template.queues[q].dead_letter_queue for q in queues)
+    assert any(s.enabled and s.input and s.input.get("action") == "reap" for s in execute.schedules)

@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 
-from testgenie.artifacts import LocalArtifactStore  # noqa: E402 - after the path set-up
-from testgenie.orchestrator.catalog import PHASE_NAMES  # noqa: E402
-from testgenie.orchestrator.engine import SuiteOrchestrator  # noqa: E402
-from testgenie.orchestrator.models import SuiteExecutionRequest  # noqa: E402
-from testgenie.orchestrator.workspace import LocalScenarioSource  # noqa: E402
+from testgenie.artifacts import LocalArtifactStore
+from testgenie.orchestrator.catalog import PHASE_NAMES
+from testgenie.orchestrator.engine import SuiteOrchestrator
+from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.orchestrator.workspace import LocalScenarioSource
 
 TARGET = 2.0
 COMMAND = "true"
@@ -63,7 +63,9 @@ def main() -> int:
         root = Path(tmp)
         make_scenario(root / "scenarios")
         engine = SuiteOrchestrator(
-            LocalScenarioSource(root / "scenarios"), LocalArtifactStore(root / "artifacts"), workspace_parent=root
+            LocalScenarioSource(root / "scenarios"),
+            LocalArtifactStore(root / "artifacts"),
+            workspace_parent=root,
         )
         orchestrated(engine)  # warm-up: imports, page cache
         bare(len(PHASE_NAMES))

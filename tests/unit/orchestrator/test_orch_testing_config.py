@@ -112,3 +112,14 @@ def test_schema_rejects_what_the_models_reject() -> None:
     ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(bad, schema)
+
+
+def test_the_example_in_docs_is_a_valid_config() -> None:
+    text = (REPO / "docs" / "scenarios.md").read_text()
+    section = text[text.index("## `.testgenie/testing.json`") :]
+    example = section[
+        section.index("```json\n") + len("```json\n") : section.index("\n```", section.index("```json"))
+    ]
+    config = parse_testing_config(example)
+    jsonschema.validate(json.loads(example), schema_of_testing_json())
+    assert list(config.phases.custom()) == ["seed-data"]

@@ -42,7 +42,7 @@ build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build
 
 openapi: $(STAMP)
-	$(BIN)/python -m testgenie_local.openapi_gen > openapi.json
+	$(BIN)/python -m testgenie_local.openapi_gen > openapi.json.tmp && mv openapi.json.tmp openapi.json
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all

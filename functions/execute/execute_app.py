@@ -93,7 +93,7 @@ def queue_suite_request(
 
 
 @app.post(
-    f"{API_PREFIX}/suite-requests/<request_id>/cancel",
+    f"{API_PREFIX}/suite-requests/<requestId>/cancel",
     summary="Cancel a suite request (a running one stops after its current phase)",
     tags=["suite-requests"],
     responses={
@@ -103,8 +103,8 @@ def queue_suite_request(
         **_ERRORS,
     },
 )
-def cancel_suite_request(request_id: str) -> JsonResponse:
-    cancelled = bootstrap.suite_request_service().cancel(parse_uuid(request_id, "suite request id"))
+def cancel_suite_request(requestId: str) -> JsonResponse:
+    cancelled = bootstrap.suite_request_service().cancel(parse_uuid(requestId, "suite request id"))
     return json_response(HTTPStatus.OK, cancelled.to_json_dict())
 
 

@@ -67,18 +67,18 @@ def latest_execution(scenario: ScenarioQuery = None) -> JsonResponse:
 
 
 @app.get(
-    f"{API_PREFIX}/executions/<execution_id>",
+    f"{API_PREFIX}/executions/<executionId>",
     summary="One execution with its phases",
     tags=["executions"],
     responses={200: model_doc("the execution", SuiteExecutionResult), 404: NOT_FOUND_DOC, **_ERRORS},
 )
-def get_execution(execution_id: str) -> JsonResponse:
-    result = bootstrap.history_service().get(parse_uuid(execution_id, "execution id"))
+def get_execution(executionId: str) -> JsonResponse:
+    result = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
     return json_response(HTTPStatus.OK, result.to_json_dict())
 
 
 @app.get(
-    f"{API_PREFIX}/executions/<execution_id>/phases/<phase>/log",
+    f"{API_PREFIX}/executions/<executionId>/phases/<phase>/log",
     summary="The tail of one phase's log",
     tags=["executions"],
     responses={
@@ -87,11 +87,11 @@ def get_execution(execution_id: str) -> JsonResponse:
         **_ERRORS,
     },
 )
-def get_phase_log(execution_id: str, phase: str) -> Response[Any]:
+def get_phase_log(executionId: str, phase: str) -> Response[Any]:
     from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
 
     settings = get_settings()
-    execution = parse_uuid(execution_id, "execution id")
+    execution = parse_uuid(executionId, "execution id")
     text = artifact_store_from_settings(settings).read_log(
         execution, phase.strip().lower(), settings.log_tail_bytes
     )
@@ -112,13 +112,13 @@ def list_suite_requests(status: SuiteRequestStatus | None = None, limit: LimitQu
 
 
 @app.get(
-    f"{API_PREFIX}/suite-requests/<request_id>",
+    f"{API_PREFIX}/suite-requests/<requestId>",
     summary="One suite request, with progress and executionId once finished",
     tags=["suite-requests"],
     responses={200: model_doc("the suite request", SuiteRequest), 404: NOT_FOUND_DOC, **_ERRORS},
 )
-def get_suite_request(request_id: str) -> JsonResponse:
-    found = bootstrap.suite_request_service().get(parse_uuid(request_id, "suite request id"))
+def get_suite_request(requestId: str) -> JsonResponse:
+    found = bootstrap.suite_request_service().get(parse_uuid(requestId, "suite request id"))
     return json_response(HTTPStatus.OK, found.to_json_dict())
 
 

@@ -114,3 +114,22 @@ def test_huge_output_is_capped(tmp_path: Path) -> None:
     assert len(data) < 70 * 1024
     assert b"LAST-LINE" in data
     assert b"truncated by test-genie" in data
+
+
+def test_runaway_output_stops_the_command(tmp_path: Path) -> None:
+    pids = tmp_path / "pids"
+    log = LogBuffer(cap_bytes=8192)
+    result = run_command(
+        f"echo $$ > {pids}; while :; do head -c 100000 /dev/zero | tr '\\0' 'z'; done",
+        cwd=tmp_path,
+        env=ENV,
+        deadline=time.monotonic() + 60,
+        log=log,
+        max_output_bytes=50_000,
+    )
+    assert result.output_limit_exceeded
+    failure = classify_failure(result)
+    assert failure.classification == Classification.MISCONFIGURATION
+    assert "more output than the limit" in failure.message
+    assert "wrote more than 50000 bytes" in log.getvalue().decode()
+    assert wait_until_gone(int(pids.read_text()))

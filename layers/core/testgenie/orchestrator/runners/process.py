@@ -10,7 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -21,6 +21,8 @@ from testgenie.orchestrator.runners.base import Failure, LogBuffer, PhaseContext
 # Time a group gets between SIGTERM and SIGKILL to write its last words into the log.
 TERM_GRACE_SECONDS = 2.0
 _TAIL_BYTES = 8192
+# Output is buffered in an anonymous file; a runaway command is stopped before it fills memory or disk.
+MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 Command = str | Sequence[str]
 
@@ -31,6 +33,7 @@ class CommandResult:
     returncode: int
     duration_ms: int
     tail: str  # the end of the output, for classification
+    output_limit_exceeded: bool = False
 
     @property
     def ok(self) -> bool:
@@ -54,34 +57,45 @@ def _output_file(scratch_dir: Path | None) -> IO[bytes]:
     return tempfile.TemporaryFile(dir=scratch_dir)
 
 
-def wait_for_exit(proc: subprocess.Popen[bytes], timeout: float) -> bool:
-    """True when the process exited within `timeout`.
+def wait_for_exit(
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    keep_going: Callable[[], bool] | None = None,
+    interval: float = 0.1,
+) -> bool:
+    """True when the process exited within `timeout`; False at the timeout or when keep_going() says no
+    (asked every `interval` seconds while the process runs).
 
     Popen.wait(timeout) polls with growing sleeps (up to 50 ms late); a pidfd wakes up the moment the
     process exits, which is most of the orchestrator's overhead on short commands.
     """
+    deadline = time.monotonic() + timeout
+    pidfd = -1
     if hasattr(os, "pidfd_open"):
-        try:
+        with contextlib.suppress(OSError):
             pidfd = os.pidfd_open(proc.pid)
-        except OSError:
-            pidfd = -1
-        if pidfd >= 0:
-            try:
-                poller = select.poll()
-                poller.register(pidfd, select.POLLIN)
-                deadline = time.monotonic() + timeout
-                while not poller.poll(max(0, int((deadline - time.monotonic()) * 1000) + 1)):
-                    if time.monotonic() >= deadline:
-                        return proc.poll() is not None
-            finally:
-                os.close(pidfd)
-            proc.wait()
-            return True
     try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
+        poller = None
+        if pidfd >= 0:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+        while True:
+            slice_seconds = max(0.0, min(deadline - time.monotonic(), interval))
+            if poller is not None:
+                if poller.poll(int(slice_seconds * 1000) + 1):
+                    proc.wait()
+                    return True
+            else:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=slice_seconds)
+                    return True
+            if proc.poll() is not None:
+                return True
+            if time.monotonic() >= deadline or (keep_going is not None and not keep_going()):
+                return False
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], grace: float = TERM_GRACE_SECONDS) -> None:
@@ -101,6 +115,7 @@ def run_command(
     deadline: float,
     log: LogBuffer,
     scratch_dir: Path | None = None,
+    max_output_bytes: int = MAX_OUTPUT_BYTES,
 ) -> CommandResult:
     """Run one command with its output in the log; raise PhaseTimeout (after killing it) at the deadline.
 
@@ -131,9 +146,16 @@ def run_command(
         except PermissionError as exc:
             log.line(f"permission denied: {exc}")
             return CommandResult(display, 126, 0, str(exc))
-        timed_out = False
+        too_much_output = False
+
+        def output_within_limit() -> bool:
+            nonlocal too_much_output
+            too_much_output = os.fstat(output.fileno()).st_size > max_output_bytes
+            return not too_much_output
+
+        exited = False
         try:
-            timed_out = not wait_for_exit(proc, remaining)
+            exited = wait_for_exit(proc, remaining, output_within_limit)
         finally:
             if proc.returncode is None:
                 stop_process_group(proc)
@@ -145,7 +167,10 @@ def run_command(
         log.write_stream(output)
         output.seek(max(0, size - _TAIL_BYTES))
         tail = output.read().decode("utf-8", errors="replace")
-    if timed_out:
+    if too_much_output:
+        log.line(f"[test-genie] killed: the command wrote more than {max_output_bytes} bytes of output")
+        return CommandResult(display, -signal.SIGKILL, duration_ms, tail, output_limit_exceeded=True)
+    if not exited:
         log.line(f"[test-genie] killed after {duration_ms} ms: the phase's time ran out")
         raise PhaseTimeout(f"command timed out: {display}")
     log.line(f"[test-genie] exit code {proc.returncode} after {duration_ms} ms")
@@ -155,6 +180,12 @@ def run_command(
 def classify_failure(result: CommandResult) -> Failure:
     """Why a command failed, and what to do about it."""
     text = f"`{result.display}` exited with code {result.returncode}"
+    if result.output_limit_exceeded:
+        return Failure(
+            f"`{result.display}` was stopped: it wrote more output than the limit",
+            Classification.MISCONFIGURATION,
+            "Make the command less verbose, or have it write large output to a file.",
+        )
     tail = result.tail.lower()
     if result.returncode == 127 or "command not found" in tail:
         return Failure(

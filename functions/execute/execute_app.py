@@ -38,7 +38,7 @@ from testgenie.api.queue_events import (
 )
 from testgenie.api.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.errors import ValidationError
-from testgenie.observability import logger, metrics, record_execution_metrics, traced
+from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import SuiteRequest, Trigger
 from testgenie.settings import get_settings
@@ -130,7 +130,7 @@ def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 @traced
-@metrics.log_metrics
+@publishes_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if isinstance(event.get("Records"), list):
         return handle_queue_batch(event, context)

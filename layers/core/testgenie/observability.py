@@ -6,8 +6,8 @@ SDK is loaded lazily by Powertools, so an untraced cold start does not pay for i
 
 from __future__ import annotations
 
+import functools
 import os
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -23,9 +23,6 @@ Handler = TypeVar("Handler", bound=Callable[..., Any])
 
 SERVICE_NAME = os.environ.get("POWERTOOLS_SERVICE_NAME", "testgenie")
 METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
-
-# An HTTP request that records no metric is normal here, not worth a warning per invocation.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
@@ -90,3 +87,17 @@ def record_count(name: str, value: int = 1) -> None:
     """EMF: a plain counter (malformed messages, handed-back records, reaped requests...)."""
     if value:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def publishes_metrics(handler: Handler) -> Handler:
+    """Flush the EMF metrics the invocation recorded (none is normal: no warning, no empty blob)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(*args, **kwargs)
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+
+    return cast(Handler, wrapper)

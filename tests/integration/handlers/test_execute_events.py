@@ -200,3 +200,25 @@ def test_an_unknown_event_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match="unsupported event"):
         execute_app.lambda_handler({"detail-type": "Scheduled Event"}, context)
+
+
+def test_metrics_are_emitted_as_emf(
+    env: Queues,
+    execute_app: ModuleType,
+    context: FakeLambdaContext,
+    db: Database,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    request_id = _queue(db)
+    records = [
+        sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "ok"),
+        sqs_record("nonsense", env.arn, "bad"),
+    ]
+    capsys.readouterr()
+    execute_app.lambda_handler({"Records": records}, context)
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = {m["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"Executions", "PhaseDuration", "QueueLatency", "MalformedMessages"} <= names
+    executions = next(b for b in blobs if "Executions" in b)
+    assert executions["outcome"] == "passed"
+    assert executions["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TestGenie"

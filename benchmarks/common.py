@@ -47,8 +47,13 @@ def median(samples: list[float]) -> float:
     return statistics.median(samples)
 
 
-def http_event(method: str, path: str, route_key: str, query: dict[str, str] | None = None,
-               path_params: dict[str, str] | None = None) -> dict[str, Any]:
+def http_event(
+    method: str,
+    path: str,
+    route_key: str,
+    query: dict[str, str] | None = None,
+    path_params: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An API Gateway v2 event shaped like tests/events/apigw_http_iam.json."""
     sample = json.loads((REPO_ROOT / "tests" / "events" / "apigw_http_iam.json").read_text())
     event: dict[str, Any] = copy.deepcopy(sample)

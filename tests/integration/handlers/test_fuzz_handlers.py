@@ -1,0 +1,145 @@
+"""Property: whatever a client sends (method, path, query, headers, body), neither handler answers 5xx."""
+
+from __future__ import annotations
+
+import json
+from types import ModuleType
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.integration.handlers.conftest import Queues
+from tests.integration.handlers.events import FakeLambdaContext, http_event
+
+SEGMENT_ALPHABET = st.characters(
+    min_codepoint=32, max_codepoint=0x2FFF, exclude_characters="/?#", exclude_categories=("Cs",)
+)
+segment = st.one_of(
+    st.text(SEGMENT_ALPHABET, min_size=1, max_size=40),
+    st.uuids().map(str),
+    st.sampled_from(["latest", "unit", "../etc", "%00", "0", "-1", " "]),
+)
+PATH_SHAPES = [
+    "/api/v1/executions",
+    "/api/v1/executions/{}",
+    "/api/v1/executions/{}/phases/{}/log",
+    "/api/v1/suite-requests",
+    "/api/v1/suite-requests/{}",
+    "/api/v1/suite-requests/{}/cancel",
+    "/api/v1/phases",
+    "/api/v1/health",
+    "/api/v1/{}",
+    "/{}",
+]
+
+
+@st.composite
+def paths(draw: st.DrawFn) -> str:
+    shape = draw(st.sampled_from(PATH_SHAPES))
+    return shape.format(*(draw(segment) for _ in range(shape.count("{}"))))
+
+
+scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.just("\x00"),
+    st.just("\ud800"),
+    st.sampled_from(["demo", "quick", "unit", "high", " demo ", "", "nope"]),
+)
+json_values = st.recursive(
+    scalar,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = [
+    "scenarioName",
+    "suiteRequestId",
+    "preset",
+    "phases",
+    "skip",
+    "failFast",
+    "priority",
+    "coverageTarget",
+    "requestedTypes",
+    "notes",
+]
+bodies = st.one_of(
+    st.none(),
+    st.text(max_size=60),
+    json_values.map(json.dumps),
+    st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=6).map(json.dumps),
+)
+query_value = st.one_of(st.text(SEGMENT_ALPHABET, max_size=20), st.integers(-(2**40), 2**40).map(str))
+queries = st.lists(
+    st.tuples(st.sampled_from(["limit", "offset", "scenario", "status", "x"]), query_value), max_size=4
+)
+headers = st.dictionaries(
+    st.sampled_from(["Idempotency-Key", "Content-Type", "Accept"]),
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
+    max_size=3,
+)
+methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])
+
+FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+def _check(module: ModuleType, event: dict[str, Any]) -> None:
+    response = module.lambda_handler(event, FakeLambdaContext())
+    status = int(response["statusCode"])
+    assert 200 <= status < 500, (status, response.get("body"), event["rawPath"], event.get("body"))
+    content_type = response.get("headers", {}).get("Content-Type", "")
+    if status >= 400:
+        assert content_type == "application/json"
+        body = json.loads(response["body"])
+        assert set(body) == {"error"}
+        assert isinstance(body["error"], str)
+        assert body["error"]
+        assert "Traceback" not in body["error"]
+
+
+@FUZZ
+@given(method=methods, path=paths(), query=queries, body=bodies, extra=headers)
+def test_history_never_answers_5xx(
+    env: Queues,
+    history_app: ModuleType,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    body: str | None,
+    extra: dict[str, str],
+) -> None:
+    _check(history_app, http_event(method, path, query=query, body=body, headers=extra))
+
+
+@FUZZ
+@given(method=methods, path=paths(), query=queries, body=bodies, extra=headers)
+def test_execute_never_answers_5xx(
+    env: Queues,
+    execute_app: ModuleType,
+    method: str,
+    path: str,
+    query: list[tuple[str, str]],
+    body: str | None,
+    extra: dict[str, str],
+) -> None:
+    _check(execute_app, http_event(method, path, query=query, body=body, headers=extra))
+
+
+@FUZZ
+@given(
+    body=st.fixed_dictionaries(
+        {"scenarioName": st.sampled_from(["demo", " demo", "de mo", "", "x" * 300])},
+        optional={k: json_values for k in FIELDS if k != "scenarioName"},
+    ).map(json.dumps)
+)
+def test_plausible_bodies_never_answer_5xx(env: Queues, execute_app: ModuleType, body: str) -> None:
+    for path in ("/api/v1/executions", "/api/v1/suite-requests"):
+        _check(execute_app, http_event("POST", path, body=body))

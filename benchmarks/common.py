@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -78,3 +79,16 @@ def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     print(line)
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+FIGURES_ENV = "BENCH_FIGURES"
+
+
+def record_figure(benchmark: str, metric: str, value: float, target: str, met: bool) -> None:
+    """Append one measured figure to $BENCH_FIGURES (JSON lines) so `make bench` can print one table."""
+    path = os.environ.get(FIGURES_ENV)
+    if not path:
+        return
+    line = {"benchmark": benchmark, "metric": metric, "value": round(value, 3), "target": target, "met": met}
+    with open(path, "a", encoding="utf-8") as sink:
+        sink.write(json.dumps(line) + "\n")

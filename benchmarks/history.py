@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from benchmarks.common import fresh_database, http_event, percentile, print_table
+from benchmarks.common import fresh_database, http_event, percentile, print_table, record_figure
 
 TARGET_RATIO = 1.5
 
@@ -185,6 +185,9 @@ def run(url: str, samples: int) -> list[list[str]]:
             ", Sort!" if "Sort" in plan else ", no Sort"
         )
         ratio = percentile(handler_ms, 0.5) / percentile(raw_ms, 0.5)
+        record_figure(
+            "history", f"{name}: handler/raw p50", ratio, f"<= {TARGET_RATIO}", ratio <= TARGET_RATIO
+        )
         table.append(
             [
                 name,

@@ -1,0 +1,129 @@
+"""A stack restart in the middle of a run, and the CLI's exit codes, against `testgenie serve`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.e2e.conftest import RunningStack, start_stack
+
+pytestmark = pytest.mark.e2e
+
+
+def test_restart_mid_run_requeues_and_finishes_exactly_once(
+    tmp_path: Path, e2e_scenarios: Path, fresh_database: Callable[[], str]
+) -> None:
+    database_url = fresh_database()
+    settings = {"LEASE_SECONDS": "5", "TESTGENIE_SCHEDULE_SECONDS": "reap=1"}
+    first = start_stack(tmp_path / "first", e2e_scenarios, database_url, **settings)
+    try:
+        request = first.queue(scenarioName="e2e-slow", phases=["structure", "lint", "standards"])
+        running = first.wait_status(request["id"], {"running", "completed", "failed", "cancelled"})
+        assert running["status"] == "running", running
+    finally:
+        assert first.stop() == 0, first.tail()
+    # The stack died with the run in flight: the request is still `running` under attempt 1's lease.
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT status, attempts FROM suite_requests WHERE id = %s", (request["id"],)
+        ).fetchone()
+    assert row == ("running", 1)
+
+    second = start_stack(tmp_path / "second", e2e_scenarios, database_url, **settings)
+    try:
+        final = second.wait_status(request["id"], {"completed", "failed", "cancelled"}, timeout=120)
+        assert final["status"] == "completed", final
+        assert final["attempts"] == 2  # the reaper re-queued it once
+        executions = [
+            item
+            for item in second.get("/executions?scenario=e2e-slow&limit=50")["items"]
+            if item["suiteRequestId"] == request["id"]
+        ]
+        assert len(executions) == 1
+        assert executions[0]["executionId"] == final["executionId"]
+        assert executions[0]["outcome"] == "passed"
+    finally:
+        assert second.stop() == 0, second.tail()
+    with psycopg.connect(database_url) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM suite_executions WHERE suite_request_id = %s", (request["id"],)
+        ).fetchone()
+    assert count == (1,)
+
+
+def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "TESTGENIE_API_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "testgenie_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+def test_cli_exit_codes_for_passing_and_failing_suites(stack: RunningStack) -> None:
+    passing = _cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "structure,lint", "--wait")
+    assert passing.returncode == 0, passing.stderr
+    assert "PASSED" in passing.stdout
+
+    failing = _cli("--api-url", stack.url, "execute", "e2e-fail", "--phases", "structure,lint", "--wait")
+    assert failing.returncode == 1, failing.stderr
+    assert "FAILED" in failing.stdout
+    assert "lint" in failing.stdout
+
+    sync_failing = _cli(
+        "--api-url", stack.url, "run", "e2e-fail", "--phases", "structure,lint", "--fail-fast"
+    )
+    assert sync_failing.returncode == 1, sync_failing.stderr
+
+    history = _cli("--api-url", stack.url, "history", "--scenario", "e2e-fail", "--limit", "5")
+    assert history.returncode == 0
+    assert "e2e-fail" in history.stdout
+    assert "failed" in history.stdout
+
+    requests = _cli("--api-url", stack.url, "requests", "--limit", "5")
+    assert requests.returncode == 0
+    assert "e2e-fail" in requests.stdout
+
+
+def test_cli_show_prints_failures_and_the_log_tail(stack: RunningStack) -> None:
+    failed = stack.call(
+        "POST", "/executions", {"scenarioName": "e2e-fail", "phases": ["structure", "lint"]}
+    ).json()
+    shown = _cli("--api-url", stack.url, "show", failed["executionId"])
+    assert shown.returncode == 0, shown.stderr
+    assert "lint failed" in shown.stdout
+    assert "lint found 3 problems" in shown.stdout  # from the phase log
+
+
+def test_cli_errors_are_one_clear_line_with_exit_code_2(stack: RunningStack) -> None:
+    bad_request = _cli("--api-url", stack.url, "show", "not-a-uuid")
+    assert bad_request.returncode == 2
+    assert bad_request.stderr.startswith("error: 400")
+    assert "Traceback" not in bad_request.stderr
+
+    unknown = _cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "nope", "--wait")
+    assert unknown.returncode in {1, 2}  # queued then failed by the planner, or refused up front
+    assert "Traceback" not in unknown.stderr
+
+    # Nothing listens on the port of a stopped server.
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    unreachable = _cli("--api-url", f"http://127.0.0.1:{port}", "history", timeout=60)
+    assert unreachable.returncode == 2
+    assert "cannot reach the Test Genie API" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+
+    usage = _cli("execute")
+    assert usage.returncode == 2

@@ -202,3 +202,9 @@ def test_gateway_answers_like_api_gateway_on_misses_and_crashes(gateway: Gateway
     assert status == 404
     status, _, body = _call(f"{gateway.url}/api/v1/boom")
     assert (status, json.loads(body)) == (500, {"message": "Internal Server Error"})
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PURGE"])
+def test_unrouted_methods_get_api_gateways_404(gateway: Gateway, method: str) -> None:
+    status, _, body = _call(f"{gateway.url}/api/v1/things", method)
+    assert (status, json.loads(body)) == (404, {"message": "Not Found"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -9,7 +11,13 @@ import pytest
 from orch_helpers import wait_until_gone
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import LogBuffer, PhaseTimeout
-from testgenie.orchestrator.runners.process import CommandResult, classify_failure, run_command
+from testgenie.orchestrator.runners.process import (
+    CommandResult,
+    classify_failure,
+    run_command,
+    stop_process_group,
+    wait_for_exit,
+)
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
@@ -133,3 +141,17 @@ def test_runaway_output_stops_the_command(tmp_path: Path) -> None:
     assert "more output than the limit" in failure.message
     assert "wrote more than 50000 bytes" in log.getvalue().decode()
     assert wait_until_gone(int(pids.read_text()))
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="needs pidfd (Linux)")
+def test_an_exited_leader_stays_unreaped_until_its_group_is_killed() -> None:
+    # While the leader is an unreaped zombie its pid (the group id) cannot be reused, so the
+    # group-wide SIGKILL that follows can never reach another process's group.
+    proc = subprocess.Popen(["/bin/sh", "-c", "exit 3"], start_new_session=True)
+
+    assert wait_for_exit(proc, 10.0) is True
+    assert proc.returncode is None
+    assert os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+    stop_process_group(proc, grace=0.0)
+    assert proc.returncode == 3

@@ -67,7 +67,8 @@ def wait_for_exit(
     (asked every `interval` seconds while the process runs).
 
     Popen.wait(timeout) polls with growing sleeps (up to 50 ms late); a pidfd wakes up the moment the
-    process exits, which is most of the orchestrator's overhead on short commands.
+    process exits, which is most of the orchestrator's overhead on short commands. With a pidfd the
+    process is NOT reaped here (see stop_process_group); without one, Popen reaps it.
     """
     deadline = time.monotonic() + timeout
     pidfd = -1
@@ -83,14 +84,11 @@ def wait_for_exit(
             slice_seconds = max(0.0, min(deadline - time.monotonic(), interval))
             if poller is not None:
                 if poller.poll(int(slice_seconds * 1000) + 1):
-                    proc.wait()
                     return True
             else:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=slice_seconds)
                     return True
-            if proc.poll() is not None:
-                return True
             if time.monotonic() >= deadline or (keep_going is not None and not keep_going()):
                 return False
     finally:
@@ -99,10 +97,14 @@ def wait_for_exit(
 
 
 def stop_process_group(proc: subprocess.Popen[bytes], grace: float = TERM_GRACE_SECONDS) -> None:
-    """SIGTERM the group, give the leader `grace` seconds, then SIGKILL whatever is left."""
-    _signal_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=grace)
+    """SIGTERM the group, give the leader `grace` seconds, then SIGKILL whatever is left, then reap.
+
+    The leader is reaped last: while it is an unreaped zombie its pid, and so the group id, cannot be
+    handed to another process, so the SIGKILL can never hit a stranger's group.
+    """
+    if grace > 0:
+        _signal_group(proc.pid, signal.SIGTERM)
+        wait_for_exit(proc, grace)
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
 
@@ -157,10 +159,9 @@ def run_command(
         try:
             exited = wait_for_exit(proc, remaining, output_within_limit)
         finally:
-            if proc.returncode is None:
-                stop_process_group(proc)
-            # Background children of a command that exited are gone too: no orphans.
-            _signal_group(proc.pid, signal.SIGKILL)
+            # Background children of a command that exited are killed too: no orphans. The leader is
+            # reaped only after the group's SIGKILL, so the group id is still this command's.
+            stop_process_group(proc, grace=0.0 if exited else TERM_GRACE_SECONDS)
         duration_ms = int((time.monotonic() - started) * 1000)
         size = output.seek(0, os.SEEK_END)
         output.seek(0)

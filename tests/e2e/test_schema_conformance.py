@@ -8,8 +8,6 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.core.failures import ContentTypeServerError, FailureGroup, ServerError
-from schemathesis.openapi.checks import UndefinedStatusCode
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from tests.e2e.conftest import REPO_ROOT, RunningStack
@@ -32,33 +30,8 @@ schema = schemathesis.openapi.from_path(SCHEMA_PATH)
     ],
 )
 def test_api_answers_within_its_schema(case: schemathesis.Case, stack: RunningStack) -> None:
-    try:
-        case.call_and_validate(
-            base_url=stack.url,
-            checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
-            timeout=60,
-        )
-    except FailureGroup as group:
-        if not all(_known_defect(case, failure) for failure in group.exceptions):
-            raise
-
-
-def _known_defect(case: schemathesis.Case, failure: BaseException) -> bool:
-    """KNOWN DEFECTS of the handlers' body parsing (reported; remove once the shared resolver answers
-    400/415): a POST with `Content-Type: multipart/form-data` without a boundary, and a POST body
-    that is not UTF-8 (API Gateway hands it over base64-encoded), are a 500. Only those exact
-    failures are tolerated: every other 5xx or schema violation fails the test."""
-    if isinstance(failure, ContentTypeServerError):
-        return "multipart/form-data" in str(failure)
-    if isinstance(failure, (ServerError, UndefinedStatusCode)) and case.method == "POST":
-        return _not_utf8(case.body)
-    return False
-
-
-def _not_utf8(body: object) -> bool:
-    if isinstance(body, bytes):
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return True
-    return False
+    case.call_and_validate(
+        base_url=stack.url,
+        checks=[not_a_server_error, response_schema_conformance, status_code_conformance],
+        timeout=60,
+    )

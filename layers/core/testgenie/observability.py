@@ -28,15 +28,16 @@ logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
 
 
+_TRUTHY = {"1", "true", "on", "y", "yes"}
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "false").strip().lower() in _TRUTHY
+
+
 def tracing_enabled() -> bool:
     """Powertools' own rule: on in Lambda unless POWERTOOLS_TRACE_DISABLED is truthy (or under SAM local)."""
-    disabled = os.environ.get("POWERTOOLS_TRACE_DISABLED", "false").strip().lower() in {
-        "1",
-        "true",
-        "on",
-        "y",
-        "yes",
-    }
+    disabled = _env_flag("POWERTOOLS_TRACE_DISABLED")
     in_lambda = bool(os.environ.get("LAMBDA_TASK_ROOT")) and not os.environ.get("AWS_SAM_LOCAL")
     return in_lambda and not disabled
 
@@ -61,7 +62,13 @@ def traced(handler: Handler) -> Handler:
 
 
 def record_execution_metrics(result: SuiteExecutionResult) -> None:
-    """EMF: one `Executions` count by outcome, and `PhaseDuration` (ms) by phase and status."""
+    """EMF: one `Executions` count by outcome, and `PhaseDuration` (ms) by phase.
+
+    single_metric writes straight to stdout and, unlike Metrics, ignores POWERTOOLS_METRICS_DISABLED,
+    so the switch is honoured here.
+    """
+    if _env_flag("POWERTOOLS_METRICS_DISABLED"):
+        return
     with single_metric(
         name="Executions", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
     ) as metric:

@@ -117,9 +117,11 @@ class Client:
         self._context = context
 
     def call(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any, dict[str, Any]]:
-        response: dict[str, Any] = self._module.lambda_handler(
-            http_event(method, path, **kwargs), self._context
-        )
+        return self.send(http_event(method, path, **kwargs))
+
+    def send(self, event: dict[str, Any]) -> tuple[int, Any, dict[str, Any]]:
+        """Like call, for an event the test shaped itself."""
+        response: dict[str, Any] = self._module.lambda_handler(event, self._context)
         content_type = response.get("headers", {}).get("Content-Type", "")
         body = (
             response_json(response) if content_type.startswith("application/json") else response.get("body")

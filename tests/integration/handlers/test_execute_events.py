@@ -222,3 +222,23 @@ def test_metrics_are_emitted_as_emf(
     executions = next(b for b in blobs if "Executions" in b)
     assert executions["outcome"] == "passed"
     assert executions["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "TestGenie"
+
+
+def test_metrics_disabled_means_no_emf_at_all(
+    env: Queues,
+    execute_app: ModuleType,
+    context: FakeLambdaContext,
+    db: Database,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    request_id = _queue(db)
+    capsys.readouterr()
+
+    answer = execute_app.lambda_handler(
+        {"Records": [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "ok")]}, context
+    )
+
+    assert answer == {"batchItemFailures": []}
+    assert '"_aws"' not in capsys.readouterr().out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from uuid import UUID, uuid4
 
 import pytest
@@ -12,6 +13,7 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 
 from tests.integration.handlers.conftest import Client, Queues
+from tests.integration.handlers.events import http_event
 from tests.support import FakeEngine
 
 API = "/api/v1"
@@ -187,6 +189,16 @@ def test_unsupported_content_type_and_unknown_route(execute: Client) -> None:
     )
     assert (status, body) == (415, {"error": "request body must be application/json"})
     assert execute.call("POST", f"{API}/phases")[:2] == (404, {"error": "route not found"})
+
+
+def test_bodies_no_decoder_can_read_are_4xx_not_500(execute: Client) -> None:
+    multipart = execute.call(
+        "POST", f"{API}/suite-requests", body="x", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert multipart[:2] == (415, {"error": "request body must be application/json"})
+    event = http_event("POST", f"{API}/suite-requests", body=base64.b64encode(b"\xff\xfe{").decode())
+    event["isBase64Encoded"] = True
+    assert execute.send(event)[:2] == (400, {"error": "request body must be UTF-8 encoded JSON"})
 
 
 def test_an_unexpected_fault_is_a_logged_500_without_internals(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
@@ -126,16 +128,42 @@ def build_resolver() -> APIGatewayHttpResolver:
 
 def serve(app: APIGatewayHttpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway event; an unexpected fault is a logged 500, never a stack trace."""
+    refusal = unreadable_body(event)
+    if refusal is not None:
+        return _plain_answer(*refusal)
     try:
         return app.resolve(event, context)
     except Exception:
         logger.exception("unhandled error while serving a request")
-        return {
-            "statusCode": HTTPStatus.INTERNAL_SERVER_ERROR,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"error": "internal server error"}),
-            "isBase64Encoded": False,
-        }
+        return _plain_answer(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
+
+
+def unreadable_body(event: dict[str, Any]) -> tuple[HTTPStatus, str] | None:
+    """A body this API can never read, refused before Powertools tries to decode it (its decoders
+    raise plain ValueErrors on, e.g., a multipart type without a boundary or base64 that is not UTF-8).
+    Every route that takes a body takes JSON."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type.startswith("multipart/"):
+        return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "request body must be application/json"
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(str(body), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return HTTPStatus.BAD_REQUEST, "request body must be UTF-8 encoded JSON"
+    return None
+
+
+def _plain_answer(status: HTTPStatus, message: str) -> dict[str, Any]:
+    return {
+        "statusCode": int(status),
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"error": message}),
+        "isBase64Encoded": False,
+    }
 
 
 def model_doc(description: str, model: Any) -> OpenAPIResponse:

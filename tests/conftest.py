@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +18,13 @@ EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 
 @pytest.fixture(scope="session")
-def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
-    server = provision(tmp_path_factory.mktemp("postgres"), ephemeral=True)
+def postgres_server() -> Iterator[PostgresServer]:
+    # Outside pytest's basetemp: a concurrent pytest session prunes old basetemps, live cluster or not.
+    folder = Path(tempfile.mkdtemp(prefix="testgenie-test-pg-"))
+    server = provision(folder, ephemeral=True)
     yield server
     server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

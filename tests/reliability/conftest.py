@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from psycopg.rows import dict_row
 from testgenie.migrate import migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
+import tests.e2e.conftest as e2e
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import RunningStack, start_stack
 
@@ -78,15 +80,20 @@ def request_states(url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in rows}
 
 
-def set_queue_attributes(stack: RunningStack, logical_id: str, **attributes: str) -> None:
-    """Shorten a local queue's timings (as TESTGENIE_SCHEDULE_SECONDS shortens the schedules)."""
-    sqs = boto3.client("sqs", endpoint_url=stack.info["aws_endpoint"], region_name="us-east-1")
-    sqs.set_queue_attributes(QueueUrl=stack.info["queues"][logical_id], Attributes=attributes)
+def local_sqs(stack: RunningStack) -> Any:
+    """A boto3 SQS client on the stack's moto server (fake credentials: never real AWS)."""
+    return boto3.client(
+        "sqs",
+        endpoint_url=stack.info["aws_endpoint"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
 
 
 def queue_depth(stack: RunningStack, logical_id: str) -> int:
     """Visible + in-flight + delayed messages of a local queue."""
-    sqs = boto3.client("sqs", endpoint_url=stack.info["aws_endpoint"], region_name="us-east-1")
+    sqs = local_sqs(stack)
     attrs = sqs.get_queue_attributes(
         QueueUrl=stack.info["queues"][logical_id],
         AttributeNames=[
@@ -114,13 +121,43 @@ def new_database(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]
         drop_database(postgres_server.admin_url, url)
 
 
+def drill_template(folder: Path, visibility_timeout_seconds: int) -> Path:
+    """template.yaml with the queues' visibility timeout shortened (redeliveries within seconds, not
+    after 90 minutes), its code paths made absolute so the copy may live anywhere."""
+    text = (REPO_ROOT / "template.yaml").read_text()
+    text, queues = re.subn(
+        r"^(\s+VisibilityTimeout:) \d+$", rf"\1 {visibility_timeout_seconds}", text, flags=re.MULTILINE
+    )
+    assert queues == 2, "expected the suite request queue and its DLQ in template.yaml"
+    text = re.sub(
+        r"^(\s+(?:CodeUri|ContentUri):) (\S+)$",
+        lambda m: f"{m.group(1)} {(REPO_ROOT / m.group(2)).as_posix()}",
+        text,
+        flags=re.MULTILINE,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "template.yaml"
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
-    """Starts `testgenie serve` subprocesses (reaper every second); each is stopped after the test."""
+def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., RunningStack]]:
+    """Starts `testgenie serve` subprocesses (reaper every second); each is stopped after the test.
+
+    `visibility_timeout` (seconds) runs the stack on a copy of the template whose queues redeliver
+    that soon: the queue's attribute must hold before the pollers' first long poll, so it is set
+    at creation, never changed afterwards.
+    """
     running: list[RunningStack] = []
 
-    def start(scenarios: Path, database_url: str, **env: str) -> RunningStack:
-        stack = start_stack(tmp_path / f"stack{len(running)}", scenarios, database_url, **env)
+    def start(
+        scenarios: Path, database_url: str, *, visibility_timeout: int | None = None, **env: str
+    ) -> RunningStack:
+        workdir = tmp_path / f"stack{len(running)}"
+        if visibility_timeout is not None:
+            monkeypatch.setattr(e2e, "TEMPLATE", drill_template(workdir, visibility_timeout))
+        stack = start_stack(workdir, scenarios, database_url, **env)
         running.append(stack)
         return stack
 

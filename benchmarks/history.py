@@ -116,26 +116,23 @@ def run(url: str, samples: int) -> list[list[str]]:
     some = raw.execute("SELECT id, scenario_name FROM suite_executions ORDER BY id LIMIT 1").fetchone()
     assert some is not None
     execution_id, scenario = str(some["id"]), some["scenario_name"]
-    summary = repository._SUMMARY_COLUMNS
-    record = repository._RECORD_COLUMNS
-    order = "ORDER BY completed_at DESC, id DESC"
     cases: list[tuple[str, dict[str, Any], str, tuple[Any, ...]]] = [
         (
             "list, first page",
             http_event("GET", "/api/v1/executions", "GET /api/v1/executions"),
-            f"SELECT {summary} FROM suite_executions {order} LIMIT %s OFFSET %s",
+            repository.list_sql(by_scenario=False),
             (50, 0),
         ),
         (
             "list, offset 1000",
             http_event("GET", "/api/v1/executions", "GET /api/v1/executions", {"offset": "1000"}),
-            f"SELECT {summary} FROM suite_executions {order} LIMIT %s OFFSET %s",
+            repository.list_sql(by_scenario=False),
             (50, 1000),
         ),
         (
             "list scenario, first page",
             http_event("GET", "/api/v1/executions", "GET /api/v1/executions", {"scenario": scenario}),
-            f"SELECT {summary} FROM suite_executions WHERE scenario_name = %s {order} LIMIT %s OFFSET %s",
+            repository.list_sql(by_scenario=True),
             (scenario, 50, 0),
         ),
         (
@@ -146,7 +143,7 @@ def run(url: str, samples: int) -> list[list[str]]:
                 "GET /api/v1/executions",
                 {"scenario": scenario, "offset": "1000"},
             ),
-            f"SELECT {summary} FROM suite_executions WHERE scenario_name = %s {order} LIMIT %s OFFSET %s",
+            repository.list_sql(by_scenario=True),
             (scenario, 50, 1000),
         ),
         (
@@ -157,13 +154,13 @@ def run(url: str, samples: int) -> list[list[str]]:
                 "GET /api/v1/executions/{executionId}",
                 path_params={"executionId": execution_id},
             ),
-            f"SELECT {record} FROM suite_executions WHERE id = %s",
+            repository.GET_SQL,
             (execution_id,),
         ),
         (
             "latest",
             http_event("GET", "/api/v1/executions/latest", "GET /api/v1/executions/latest"),
-            f"SELECT {record} FROM suite_executions {order} LIMIT 1",
+            repository.latest_sql(by_scenario=False),
             (),
         ),
     ]

@@ -21,6 +21,7 @@ from testgenie.api.http import (
     JsonResponse,
     build_resolver,
     error_response,
+    json_document_response,
     json_response,
     model_doc,
     serve,
@@ -46,9 +47,9 @@ _ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
 )
 def list_executions(
     scenario: ScenarioQuery = None, limit: LimitQuery = 50, offset: OffsetQuery = 0
-) -> JsonResponse:
-    items = bootstrap.history_service().list(parse_scenario(scenario), limit, offset)
-    return json_response(HTTPStatus.OK, page([item.to_json_dict() for item in items]))
+) -> Response[str]:
+    document = bootstrap.history_service().list(parse_scenario(scenario), limit, offset)
+    return json_document_response(HTTPStatus.OK, document)
 
 
 @app.get(
@@ -61,9 +62,9 @@ def list_executions(
         **_ERRORS,
     },
 )
-def latest_execution(scenario: ScenarioQuery = None) -> JsonResponse:
-    result = bootstrap.history_service().latest(parse_scenario(scenario))
-    return json_response(HTTPStatus.OK, result.to_json_dict())
+def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
+    document = bootstrap.history_service().latest(parse_scenario(scenario))
+    return json_document_response(HTTPStatus.OK, document)
 
 
 @app.get(
@@ -72,9 +73,9 @@ def latest_execution(scenario: ScenarioQuery = None) -> JsonResponse:
     tags=["executions"],
     responses={200: model_doc("the execution", SuiteExecutionResult), 404: NOT_FOUND_DOC, **_ERRORS},
 )
-def get_execution(executionId: str) -> JsonResponse:
-    result = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
-    return json_response(HTTPStatus.OK, result.to_json_dict())
+def get_execution(executionId: str) -> Response[str]:
+    document = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
+    return json_document_response(HTTPStatus.OK, document)
 
 
 @app.get(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 from testgenie.db import Connection, Database
-from testgenie.execution.repository import _SUMMARY_COLUMNS, SuiteExecutionRepository
+from testgenie.execution.record import SuiteExecutionSummary
+from testgenie.execution.repository import SuiteExecutionRepository, latest_sql, list_sql
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
 
@@ -72,8 +74,8 @@ def test_list_is_newest_first_with_exact_scenario_filter(db: Database) -> None:
     for record in records:
         db.run(lambda conn, r=record: repo.create(conn, r))
 
-    all_items = db.run(lambda conn: repo.list_recent(conn, None, 50, 0))
-    demo = db.run(lambda conn: repo.list_recent(conn, "demo", 5, 0))
+    all_items = _summaries(db, None, 50, 0)
+    demo = _summaries(db, "demo", 5, 0)
 
     assert [i.execution_id for i in all_items] == [r.id for r in reversed(records)]
     assert [i.execution_id for i in demo] == [records[2].id, records[0].id]
@@ -88,7 +90,7 @@ def test_limit_default_and_max_50_offset_at_least_0(
     records = [make_record("demo", base + timedelta(seconds=i)) for i in range(55)]
     db.run(lambda conn: repo.copy_many(conn, records))
 
-    page = db.run(lambda conn: repo.list_recent(conn, None, limit, offset))
+    page = _summaries(db, None, limit, offset)
 
     assert len(page) == expected
     assert page[0].execution_id == records[-1].id
@@ -102,10 +104,7 @@ def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database)
     for scenario in (None, "demo"):
         seen = []
         for offset in range(0, 30, 5):
-            seen.extend(
-                i.execution_id
-                for i in db.run(lambda conn, o=offset, s=scenario: repo.list_recent(conn, s, 5, o))
-            )
+            seen.extend(i.execution_id for i in _summaries(db, scenario, 5, offset))
         assert len(seen) == 23
         assert set(seen) == {r.id for r in records}
 
@@ -118,9 +117,18 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
     for record in (older, newer):
         db.run(lambda conn, r=record: repo.create(conn, r))
 
-    assert db.run(lambda conn: repo.latest(conn)) == newer
-    assert db.run(lambda conn: repo.latest(conn, "demo")) == older
-    assert db.run(lambda conn: repo.latest(conn, "missing")) is None
+    def latest(scenario: str | None = None) -> object:
+        document = db.run(lambda conn: repo.latest(conn, scenario))
+        return None if document is None else json.loads(document)
+
+    assert latest() == newer.to_execution_result().to_json_dict()
+    assert latest("demo") == older.to_execution_result().to_json_dict()
+    assert latest("missing") is None
+
+
+def _summaries(db: Database, scenario: str | None, limit: int, offset: int) -> list[SuiteExecutionSummary]:
+    documents = db.run(lambda conn: repo.list_recent(conn, scenario, limit, offset))
+    return [SuiteExecutionSummary.model_validate_json(document) for document in documents]
 
 
 def _plan(conn: Connection, query: str, params: tuple[object, ...]) -> str:
@@ -129,15 +137,10 @@ def _plan(conn: Connection, query: str, params: tuple[object, ...]) -> str:
 
 
 LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
-    (
-        f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
-        (50, 0),
-    ),
-    (
-        f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions WHERE scenario_name = %s "
-        "ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
-        ("s7", 50, 100),
-    ),
+    (list_sql(by_scenario=False), (50, 0)),
+    (list_sql(by_scenario=True), ("s7", 50, 100)),
+    (latest_sql(by_scenario=False), ()),
+    (latest_sql(by_scenario=True), ("s7",)),
     (
         f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
         (50,),

@@ -10,7 +10,7 @@ from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
-from testgenie.orchestrator.models import Outcome, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, SuiteExecutionRequest, SuiteExecutionResult
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
 from testgenie.queue.service import SuiteRequestService
 
@@ -46,7 +46,7 @@ def test_execute_without_a_linked_request_records_one_row(
     assert result.suite_request_id is None
     assert (result.success, result.outcome) == (True, Outcome.PASSED)
     assert _count(db) == 1
-    stored = ExecutionHistoryService(db).get(result.execution_id)
+    stored = SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(result.execution_id))
     assert stored.phases == result.phases
     assert stored.phase_summary.passed == 5
 
@@ -153,7 +153,10 @@ def test_an_engine_crash_leaves_an_errored_row_and_a_failed_request(
     assert [p.name for p in result.phases] == ["structure"]  # what finished before the crash is kept
     stored = requests.get(request_id)
     assert (stored.status, stored.execution_id) == (SuiteRequestStatus.FAILED, result.execution_id)
-    assert ExecutionHistoryService(db).get(result.execution_id).outcome == Outcome.ERRORED
+    assert (
+        SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(result.execution_id)).outcome
+        == Outcome.ERRORED
+    )
 
 
 def test_the_execution_id_exists_before_phases_start(db: Database, requests: SuiteRequestService) -> None:

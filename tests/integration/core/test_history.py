@@ -1,44 +1,134 @@
-"""ExecutionHistoryService: list/get/latest on a real PostgreSQL."""
+"""ExecutionHistoryService and its JSON views on a real PostgreSQL: shapes equal the typed models."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from testgenie.db import Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
+from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.orchestrator.models import PhaseStatus
-from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie.orchestrator.models import (
+    Observation,
+    PhaseResult,
+    PhaseStatus,
+    SuiteExecutionResult,
+    TestCounts,
+)
+from testgenie.queue.models import QueueSuiteRequestInput, Trigger
 from testgenie.queue.service import SuiteRequestService
 
 from tests.support import make_record
 
 
-def test_list_computes_the_phase_summary_from_summary_columns(db: Database) -> None:
-    record = make_record(statuses=(PhaseStatus.PASSED, PhaseStatus.PASSED, PhaseStatus.FAILED))
-    db.run(lambda conn: SuiteExecutionRepository().create(conn, record))
+def _store(db: Database, *records: SuiteExecutionRecord) -> None:
+    for record in records:
+        db.run(lambda conn, r=record: SuiteExecutionRepository().create(conn, r))
 
-    items = ExecutionHistoryService(db).list("demo", 5, 0)
 
-    assert len(items) == 1
-    assert items[0].phase_summary == record.to_execution_result().phase_summary
-    assert items[0].phase_summary.passed == 2
-    assert "phases" not in items[0].to_json_dict()
+def _rich_record(db: Database) -> SuiteExecutionRecord:
+    """Every optional field set, odd microseconds, a non-UTC offset in, and skipped/failed phases."""
+    request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
+    plus_two = timezone(timedelta(hours=2))
+    phases = [
+        PhaseResult(
+            name="unit",
+            status=PhaseStatus.FAILED,
+            duration_seconds=2,
+            duration_ms=1500,
+            log_path="executions/x/unit.log",
+            error="1 test failed",
+            classification="test_failure",
+            remediation="Fix it.",
+            observations=[Observation(prefix="ERROR", text="test_x")],
+            tests=TestCounts(total=3, passed=2, failed=1),
+        ),
+        PhaseResult(name="docs", status=PhaseStatus.SKIPPED),
+    ]
+    return SuiteExecutionRecord(
+        id=uuid4(),
+        suite_request_id=request.id,
+        scenario_name="demo",
+        preset_used="comprehensive",
+        success=False,
+        phases=phases,
+        started_at=datetime(2026, 6, 1, 14, 0, 0, 123456, tzinfo=plus_two),
+        completed_at=datetime(2026, 6, 1, 12, 0, 3, 7, tzinfo=UTC),
+        outcome="failed",
+        trigger=Trigger.SCHEDULE,
+        warnings=["phase 'docs' is disabled"],
+    )
+
+
+def _minimal_record() -> SuiteExecutionRecord:
+    now = datetime(2026, 6, 2, tzinfo=UTC)
+    return SuiteExecutionRecord(
+        id=uuid4(), scenario_name="bare", success=False, started_at=now, completed_at=now, outcome="errored"
+    )
+
+
+@pytest.mark.parametrize("kind", ["rich", "minimal"])
+def test_views_equal_the_typed_models(db: Database, kind: str) -> None:
+    record = _rich_record(db) if kind == "rich" else _minimal_record()
+    _store(db, record)
+    history = ExecutionHistoryService(db)
+    expected_result = record.to_execution_result().to_json_dict()
+
+    got: dict[str, Any] = json.loads(history.get(record.id))
+    page = json.loads(history.list())
+
+    assert got == expected_result
+    assert SuiteExecutionResult.model_validate(got).to_json_dict() == expected_result
+    assert json.loads(history.latest()) == expected_result
+    assert page["count"] == 1
+    item = page["items"][0]
+    summary = SuiteExecutionSummary.model_validate(item)
+    assert summary.to_json_dict() == item  # no key the model does not know, none missing
+    assert item["phaseSummary"] == expected_result["phaseSummary"]
+    assert item["durationMs"] == record.duration_ms
+    assert {k: v for k, v in item.items() if k not in ("trigger", "durationMs")} == {
+        k: v for k, v in expected_result.items() if k not in ("phases", "warnings")
+    }
+
+
+def test_timestamps_are_utc_with_microseconds(db: Database) -> None:
+    record = _rich_record(db)
+    _store(db, record)
+
+    got = json.loads(ExecutionHistoryService(db).get(record.id))
+
+    assert got["startedAt"] == "2026-06-01T12:00:00.123456Z"
+    assert got["completedAt"] == "2026-06-01T12:00:03.000007Z"
+
+
+def test_list_is_a_page_with_count(db: Database) -> None:
+    base = datetime(2026, 5, 5, tzinfo=UTC)
+    records = [make_record("demo", base + timedelta(seconds=i)) for i in range(3)]
+    _store(db, *records)
+
+    page = json.loads(ExecutionHistoryService(db).list("demo", 2, 0))
+
+    assert page["count"] == 2
+    assert [item["executionId"] for item in page["items"]] == [str(records[2].id), str(records[1].id)]
+    assert "phases" not in page["items"][0]
+    assert json.loads(ExecutionHistoryService(db).list("nobody")) == {"items": [], "count": 0}
 
 
 def test_get_round_trips_suite_request_id_and_preset(db: Database) -> None:
     request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
     record = make_record(suite_request_id=request.id, preset="comprehensive")
-    db.run(lambda conn: SuiteExecutionRepository().create(conn, record))
+    _store(db, record)
 
-    result = ExecutionHistoryService(db).get(record.id)
+    result = SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(record.id))
 
     assert result.suite_request_id == request.id
     assert result.preset == "comprehensive"
-    assert result.to_json_dict()["suiteRequestId"] == str(request.id)
+    assert result.phase_summary.passed == 1
 
 
 def test_get_unknown_is_not_found(db: Database) -> None:
@@ -51,13 +141,8 @@ def test_latest_raises_not_found_when_empty_and_answers_the_newest(db: Database)
     with pytest.raises(NotFoundError, match="no execution recorded yet"):
         history.latest()
     base = datetime(2026, 5, 5, tzinfo=UTC)
-    for offset in range(3):
-        db.run(
-            lambda conn, o=offset: SuiteExecutionRepository().create(
-                conn, make_record("demo", base + timedelta(seconds=o))
-            )
-        )
+    _store(db, *(make_record("demo", base + timedelta(seconds=o)) for o in range(3)))
 
-    assert history.latest().completed_at == base + timedelta(seconds=2)
+    assert json.loads(history.latest())["completedAt"] == "2026-05-05T00:00:02.000000Z"
     with pytest.raises(NotFoundError, match="no execution of 'other' yet"):
         history.latest("other")

@@ -11,7 +11,7 @@ import pytest
 from testgenie import bootstrap
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.orchestrator.models import Outcome
+from testgenie.orchestrator.models import Outcome, SuiteExecutionResult
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
 from testgenie.queue.service import SuiteRequestService
 
@@ -122,7 +122,9 @@ def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
 
     stored = SuiteRequestService(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
-    history = bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+    history = SuiteExecutionResult.model_validate_json(
+        bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+    )
     assert history.outcome is Outcome.ERRORED
     assert history.warnings is not None
     assert "dead-letter queue" in history.warnings[0]

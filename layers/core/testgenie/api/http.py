@@ -47,6 +47,11 @@ def json_response(status: int, body: dict[str, Any]) -> JsonResponse:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
+def json_document_response(status: int, document: str) -> Response[str]:
+    """A JSON document that is already text (the history views): handed over without re-encoding."""
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=document)
+
+
 def error_response(status: int, message: str) -> JsonResponse:
     return json_response(status, {"error": message})
 
@@ -149,11 +154,16 @@ def unreadable_body(event: dict[str, Any]) -> tuple[HTTPStatus, str] | None:
     media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type.startswith("multipart/"):
         return HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "request body must be application/json"
+    text = str(body)
     if event.get("isBase64Encoded"):
         try:
-            base64.b64decode(str(body), validate=True).decode("utf-8")
+            text = base64.b64decode(text, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return HTTPStatus.BAD_REQUEST, "request body must be UTF-8 encoded JSON"
+    if text.lstrip().startswith("["):
+        # Powertools unwraps a one-item list given for a non-list parameter, so `[{...}]` would pass as
+        # `{...}`; no route takes an array.
+        return HTTPStatus.BAD_REQUEST, "request body must be a JSON object"
     return None
 
 

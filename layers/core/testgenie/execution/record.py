@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from testgenie.models_base import CamelModel
+from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.models import (
     Outcome,
     PhaseResult,
@@ -87,8 +87,8 @@ class SuiteExecutionSummary(CamelModel):
     execution_id: UUID
     suite_request_id: UUID | None = None
     scenario_name: str
-    started_at: datetime
-    completed_at: datetime
+    started_at: UtcDateTime
+    completed_at: UtcDateTime
     success: bool
     preset: str | None = None
     outcome: Outcome

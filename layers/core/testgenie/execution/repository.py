@@ -9,19 +9,53 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
-from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
-from testgenie.orchestrator.models import PhaseResult, PhaseSummary
+from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.orchestrator.models import PhaseResult
 
 MAX_EXECUTION_HISTORY = 50
 
-_SUMMARY_COLUMNS = (
-    "id, suite_request_id, scenario_name, preset_used, success, started_at, completed_at, outcome, "
-    "trigger, total, passed, failed, skipped, duration_seconds, observation_count, duration_ms"
-)
 _RECORD_COLUMNS = (
     "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
     "outcome, trigger, requested, warnings"
 )
+# The history views: PostgreSQL writes the API's JSON itself, so a read costs one query and no
+# per-row Python objects (benchmarks/history.py). The shapes equal SuiteExecutionSummary /
+# SuiteExecutionResult.to_json_dict(); tests/integration/core/test_history.py holds them equal.
+UTC_TIMESTAMP_SQL = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+_COMMON_JSON_FIELDS = (
+    "'executionId', id, 'suiteRequestId', suite_request_id, 'scenarioName', scenario_name, "
+    f"'startedAt', {UTC_TIMESTAMP_SQL.format('started_at')}, "
+    f"'completedAt', {UTC_TIMESTAMP_SQL.format('completed_at')}, "
+    "'success', success, 'preset', preset_used, 'outcome', outcome, "
+    "'phaseSummary', json_build_object('total', total, 'passed', passed, 'failed', failed, "
+    "'skipped', skipped, 'durationSeconds', duration_seconds, 'observationCount', observation_count)"
+)
+# json (text), not jsonb: cheaper to build; phases are stored without nulls, so stripping is safe.
+_SUMMARY_JSON = (
+    f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'trigger', trigger, 'durationMs', duration_ms))::text"
+)
+_RESULT_JSON = (
+    f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'warnings', warnings, 'phases', phases))::text"
+)
+_NEWEST_FIRST = "ORDER BY completed_at DESC, id DESC"
+GET_SQL = f"SELECT {_RESULT_JSON} AS doc FROM suite_executions WHERE id = %s"
+
+
+def list_sql(*, by_scenario: bool) -> str:
+    """Params: ([scenario,] limit, offset). Served by the (scenario_name,) completed_at, id indexes.
+
+    The page is cut in a subquery first, so rows skipped by OFFSET are never turned into JSON.
+    """
+    where = "WHERE scenario_name = %s " if by_scenario else ""
+    page = f"SELECT * FROM suite_executions {where}{_NEWEST_FIRST} LIMIT %s OFFSET %s"
+    return f"SELECT {_SUMMARY_JSON} AS doc FROM ({page}) AS page {_NEWEST_FIRST}"
+
+
+def latest_sql(*, by_scenario: bool) -> str:
+    where = "WHERE scenario_name = %s " if by_scenario else ""
+    return f"SELECT {_RESULT_JSON} AS doc FROM suite_executions {where}{_NEWEST_FIRST} LIMIT 1"
+
+
 _INSERT_COLUMNS = (
     "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
     "outcome, trigger, requested, warnings, total, passed, failed, skipped, duration_seconds, "
@@ -53,24 +87,24 @@ class SuiteExecutionRepository:
                 count += 1
         return count
 
-    def list_recent(
-        self, conn: Connection, scenario: str | None, limit: int, offset: int
-    ) -> list[SuiteExecutionSummary]:
+    def list_recent(self, conn: Connection, scenario: str | None, limit: int, offset: int) -> list[str]:
+        """A page of summaries, newest first, as JSON objects (the history API's items)."""
         limit, offset = clamp_page(limit, offset)
         scenario = (scenario or "").strip()
-        if scenario:
-            rows = conn.execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions WHERE scenario_name = %s "
-                "ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
-                (scenario, limit, offset),
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM suite_executions "
-                "ORDER BY completed_at DESC, id DESC LIMIT %s OFFSET %s",
-                (limit, offset),
-            ).fetchall()
-        return [_summary_from_row(row) for row in rows]
+        params = (scenario, limit, offset) if scenario else (limit, offset)
+        rows = conn.execute(list_sql(by_scenario=bool(scenario)), params).fetchall()
+        return [row["doc"] for row in rows]
+
+    def get_json(self, conn: Connection, execution_id: UUID) -> str | None:
+        """One execution with its phases, as the API's JSON."""
+        row = conn.execute(GET_SQL, (execution_id,)).fetchone()
+        return row["doc"] if row else None
+
+    def latest(self, conn: Connection, scenario: str | None = None) -> str | None:
+        """The most recently completed execution (optionally of one scenario), as the API's JSON."""
+        scenario = (scenario or "").strip()
+        row = conn.execute(latest_sql(by_scenario=bool(scenario)), (scenario,) if scenario else ()).fetchone()
+        return row["doc"] if row else None
 
     def get_by_id(self, conn: Connection, execution_id: UUID) -> SuiteExecutionRecord | None:
         row = conn.execute(
@@ -83,20 +117,6 @@ class SuiteExecutionRepository:
             f"SELECT {_RECORD_COLUMNS} FROM suite_executions WHERE suite_request_id = %s",
             (suite_request_id,),
         ).fetchone()
-        return _record_from_row(row) if row else None
-
-    def latest(self, conn: Connection, scenario: str | None = None) -> SuiteExecutionRecord | None:
-        scenario = (scenario or "").strip()
-        if scenario:
-            row = conn.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM suite_executions WHERE scenario_name = %s "
-                "ORDER BY completed_at DESC, id DESC LIMIT 1",
-                (scenario,),
-            ).fetchone()
-        else:
-            row = conn.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM suite_executions ORDER BY completed_at DESC, id DESC LIMIT 1"
-            ).fetchone()
         return _record_from_row(row) if row else None
 
     def count(self, conn: Connection) -> int:
@@ -143,27 +163,4 @@ def _record_from_row(row: dict[str, Any]) -> SuiteExecutionRecord:
         trigger=row["trigger"],
         requested=row["requested"],
         warnings=row["warnings"],
-    )
-
-
-def _summary_from_row(row: dict[str, Any]) -> SuiteExecutionSummary:
-    return SuiteExecutionSummary(
-        execution_id=row["id"],
-        suite_request_id=row["suite_request_id"],
-        scenario_name=row["scenario_name"],
-        started_at=row["started_at"],
-        completed_at=row["completed_at"],
-        success=row["success"],
-        preset=row["preset_used"],
-        outcome=row["outcome"],
-        trigger=row["trigger"],
-        duration_ms=row["duration_ms"],
-        phase_summary=PhaseSummary(
-            total=row["total"],
-            passed=row["passed"],
-            failed=row["failed"],
-            skipped=row["skipped"],
-            duration_seconds=row["duration_seconds"],
-            observation_count=row["observation_count"],
-        ),
     )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from pydantic import Field
 
-from testgenie.models_base import CamelModel
+from testgenie.models_base import CamelModel, UtcDateTime
 
 
 class PhaseStatus(StrEnum):
@@ -125,8 +124,8 @@ class SuiteExecutionResult(CamelModel):
     execution_id: UUID
     suite_request_id: UUID | None = None
     scenario_name: str
-    started_at: datetime
-    completed_at: datetime
+    started_at: UtcDateTime
+    completed_at: UtcDateTime
     success: bool
     preset: str | None = None
     outcome: Outcome

@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 
 from testgenie.errors import ValidationError
-from testgenie.models_base import CamelModel
+from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.models import SuiteExecutionRequest
 
 
@@ -65,8 +65,8 @@ class SuiteRequest(CamelModel):
     cancel_requested: bool = False
     progress: dict[str, Any] | None = None
     execution_id: UUID | None = None
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
 
     @computed_field(alias="estimatedQueueTimeSeconds")  # type: ignore[prop-decorator]
     @property
@@ -103,7 +103,7 @@ class SuiteRequestSnapshot(CamelModel):
     completed: int = 0
     failed: int = 0
     cancelled: int = 0
-    oldest_queued_at: datetime | None = None
+    oldest_queued_at: UtcDateTime | None = None
 
     @computed_field(alias="pending")  # type: ignore[prop-decorator]
     @property

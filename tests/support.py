@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
@@ -36,6 +37,7 @@ class FakeEngine:
         self.crash = crash
         self.before_phase = before_phase
         self.executed: list[UUID] = []
+        self.deadlines: list[float | None] = []
 
     def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
         if not request.scenario_name.strip():
@@ -52,8 +54,11 @@ class FakeEngine:
         execution_id: UUID,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,
+        *,
+        deadline: float | None = None,
     ) -> SuiteExecutionResult:
         plan = self.plan(request)
+        self.deadlines.append(deadline)
         self.executed.append(execution_id)
         started = datetime.now(UTC)
         results: list[PhaseResult] = []
@@ -61,6 +66,9 @@ class FakeEngine:
         for name in plan.phases:
             if should_stop is not None and should_stop():
                 outcome = Outcome.CANCELLED
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                outcome = Outcome.TIMEOUT
                 break
             if self.before_phase is not None:
                 self.before_phase(name)
@@ -82,7 +90,7 @@ class FakeEngine:
             if status is PhaseStatus.FAILED and request.fail_fast:
                 break
         success = all(r.status is not PhaseStatus.FAILED for r in results)
-        if outcome is not Outcome.CANCELLED:
+        if outcome not in (Outcome.CANCELLED, Outcome.TIMEOUT):
             outcome = Outcome.PASSED if success else Outcome.FAILED
         return SuiteExecutionResult(
             execution_id=execution_id,

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
+from testgenie.api.deadline import run_deadline
 from testgenie.api.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
@@ -68,7 +69,9 @@ IdempotencyKey = Annotated[
     },
 )
 def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
-    result = bootstrap.execution_service().execute(body.to_input())
+    context = app.lambda_context
+    left = int(context.get_remaining_time_in_millis()) if context is not None else None
+    result = bootstrap.execution_service().execute(body.to_input(), deadline=run_deadline(left))
     record_execution_metrics(result)
     return json_response(HTTPStatus.OK, result.to_json_dict())
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from uuid import UUID, uuid4
 
 import pytest
@@ -240,3 +241,17 @@ def test_execute_queued_with_an_invalid_stored_plan_fails_with_a_reason(
 
 def test_execute_queued_of_unknown_request_is_none(db: Database, requests: SuiteRequestService) -> None:
     assert _service(db, requests).execute_queued(uuid4()) is None
+
+
+def test_a_run_past_its_deadline_ends_as_timeout_and_is_still_recorded(
+    db: Database, requests: SuiteRequestService
+) -> None:
+    request_id = _queue(requests)
+    engine = FakeEngine()
+
+    result = _service(db, requests, engine).execute_queued(request_id, deadline=time.monotonic() - 1)
+
+    assert result is not None
+    assert (result.outcome, result.phases) == (Outcome.TIMEOUT, [])
+    stored = requests.get(request_id)
+    assert (stored.status, stored.execution_id) == (SuiteRequestStatus.FAILED, result.execution_id)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from uuid import UUID, uuid4
 
 import pytest
 from testgenie import bootstrap
+from testgenie.api.deadline import SAFETY_MARGIN_MS
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import Outcome, SuiteExecutionResult
@@ -244,3 +246,40 @@ def test_metrics_disabled_means_no_emf_at_all(
 
     assert answer == {"batchItemFailures": []}
     assert '"_aws"' not in capsys.readouterr().out
+
+
+def test_a_run_must_end_before_the_invocation_does(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database, engine: FakeEngine
+) -> None:
+    request_id = _queue(db)
+    context.remaining_ms = [60_000]
+    before = time.monotonic()
+
+    execute_app.lambda_handler(
+        {"Records": [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "ok")]}, context
+    )
+
+    [deadline] = engine.deadlines
+    assert deadline is not None
+    # 60 s left minus the margin kept for the final writes
+    assert (
+        before + 60 - SAFETY_MARGIN_MS / 1000 <= deadline <= time.monotonic() + 60 - SAFETY_MARGIN_MS / 1000
+    )
+
+
+def test_a_run_out_of_time_is_recorded_as_timeout(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    request_id = _queue(db)
+    context.remaining_ms = [SAFETY_MARGIN_MS - 1]
+
+    execute_app.lambda_handler(
+        {"Records": [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "ok")]}, context
+    )
+
+    stored = SuiteRequestService(db).get(request_id)
+    assert stored.status is SuiteRequestStatus.FAILED
+    result = SuiteExecutionResult.model_validate_json(
+        bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+    )
+    assert result.outcome is Outcome.TIMEOUT

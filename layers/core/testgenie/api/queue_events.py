@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from testgenie.api.deadline import SAFETY_MARGIN_MS, run_deadline
 from testgenie.errors import TestGenieError, TransientError
 from testgenie.observability import logger, record_count, record_execution_metrics, record_queue_latency
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from testgenie.queue.service import SuiteRequestService
 
 DLQ_ARN_ENV = "SUITE_REQUEST_DLQ_ARN"
-# Besides one execution's budget, keep this much time to report the batch back to SQS.
-SAFETY_MARGIN_MS = 10_000
 
 
 class HandedBackError(Exception):
@@ -109,7 +108,7 @@ class QueueRecordHandler:
         if sent and sent.isdigit():
             record_queue_latency(time.time() * 1000 - int(sent))
         try:
-            result = self._executions().execute_queued(request_id)
+            result = self._executions().execute_queued(request_id, deadline=run_deadline(left))
         except TransientError as exc:
             logger.warning("transient failure; the message will be retried", extra={"error": exc.message})
             raise

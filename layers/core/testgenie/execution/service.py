@@ -48,8 +48,11 @@ class SuiteExecutionService:
         self._suite_requests = suite_requests
         self._executions = executions or SuiteExecutionRepository()
 
-    def execute(self, run: SuiteExecutionInput) -> SuiteExecutionResult:
-        """Run now. Raises ValidationError (400), NotFoundError (404), ConflictError (409)."""
+    def execute(self, run: SuiteExecutionInput, *, deadline: float | None = None) -> SuiteExecutionResult:
+        """Run now. Raises ValidationError (400), NotFoundError (404), ConflictError (409).
+
+        `deadline` (time.monotonic()) stops the run early with outcome `timeout`, still recorded.
+        """
         linked: SuiteRequest | None = None
         if run.suite_request_id is not None:
             linked = self._suite_requests.get(run.suite_request_id)
@@ -61,9 +64,11 @@ class SuiteExecutionService:
             claim = self._suite_requests.claim(linked.id)
             if claim is None:
                 raise self._not_claimable(linked.id)
-        return self._run_and_record(run.request, plan.phases, claim, run.trigger)
+        return self._run_and_record(run.request, plan.phases, claim, run.trigger, deadline)
 
-    def execute_queued(self, suite_request_id: UUID) -> SuiteExecutionResult | None:
+    def execute_queued(
+        self, suite_request_id: UUID, *, deadline: float | None = None
+    ) -> SuiteExecutionResult | None:
         """Run the plan stored on a queued request (SQS path).
 
         Returns None when the request is unknown or no longer claimable (a duplicate or stale delivery).
@@ -79,7 +84,7 @@ class SuiteExecutionService:
             return self._record_claimed_failure(
                 claim, request, Outcome.ERRORED, f"invalid plan: {exc.message}"
             )
-        return self._run_and_record(request, plan.phases, claim, claim.request.trigger)
+        return self._run_and_record(request, plan.phases, claim, claim.request.trigger, deadline)
 
     def _not_claimable(self, request_id: UUID) -> TestGenieError:
         try:
@@ -89,7 +94,12 @@ class SuiteExecutionService:
         return ConflictError(f"suite request is {current.status.value} and cannot be claimed")
 
     def _run_and_record(
-        self, request: SuiteExecutionRequest, planned: list[str], claim: Claim | None, trigger: Trigger
+        self,
+        request: SuiteExecutionRequest,
+        planned: list[str],
+        claim: Claim | None,
+        trigger: Trigger,
+        deadline: float | None,
     ) -> SuiteExecutionResult:
         execution_id = uuid4()
         started_at = datetime.now(UTC)
@@ -107,7 +117,11 @@ class SuiteExecutionService:
 
         try:
             result = self._engine.execute(
-                request, execution_id, on_progress=on_progress, should_stop=lambda: stop_requested
+                request,
+                execution_id,
+                on_progress=on_progress,
+                should_stop=lambda: stop_requested,
+                deadline=deadline,
             )
         except Exception as exc:  # an engine fault still leaves a row and a terminal status
             logger.exception("suite execution errored", extra={"execution_id": str(execution_id)})

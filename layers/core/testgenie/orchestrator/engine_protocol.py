@@ -25,6 +25,12 @@ class SuiteEngine(Protocol):
         execution_id: UUID,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,
+        *,
+        deadline: float | None = None,
     ) -> SuiteExecutionResult:
-        """Run the planned phases; the result carries execution_id. Raise only on engine faults."""
+        """Run the planned phases; the result carries execution_id. Raise only on engine faults.
+
+        `deadline` (time.monotonic()) ends the run early with outcome `timeout`, leaving time for
+        the final writes before the Lambda itself is stopped.
+        """
         ...

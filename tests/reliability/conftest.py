@@ -50,7 +50,7 @@ def copy_scenarios(root: Path, *names: str) -> Path:
 
 def query(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     with psycopg.connect(url, autocommit=True, row_factory=dict_row, connect_timeout=5) as conn:
-        return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+        return conn.execute(sql, params).fetchall()
 
 
 def fingerprint(url: str) -> dict[str, tuple[int, str]]:
@@ -157,7 +157,8 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
         workdir = tmp_path / f"stack{len(running)}"
         if visibility_timeout is not None:
             monkeypatch.setattr(e2e, "TEMPLATE", drill_template(workdir, visibility_timeout))
-        stack = start_stack(workdir, scenarios, database_url, **env)
+        extra: dict[str, Any] = dict(env)
+        stack = start_stack(workdir, scenarios, database_url, **extra)
         running.append(stack)
         return stack
 

@@ -256,7 +256,7 @@ class Generator:
         return self.rng.choice(choices)
 
     def bad_scenario(self) -> str:
-        bad_char = self.rng.choice([*" ./\\;'\"<>%$!*&|`\x00\t\n", "é", "漢"])
+        bad_char: str = self.rng.choice([*" ./\\;'\"<>%$!*&|`\x00\t\n", "é", "漢"])
         base = "".join(self.rng.choice(string.ascii_letters) for _ in range(self.rng.randint(0, 20)))
         if self.rng.random() < 0.2:
             return "a" * self.rng.randint(201, 5000)

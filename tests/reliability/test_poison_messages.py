@@ -47,7 +47,7 @@ def test_poison_messages_end_in_the_dlq_and_fail_their_requests(
 ) -> None:
     url = new_database()
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(REFUSE_POISON_CLAIMS)  # type: ignore[arg-type]
+        conn.execute(REFUSE_POISON_CLAIMS)
     scenarios = copy_scenarios(tmp_path / "scenarios", "rel-pass")
     # Redeliveries every second instead of every 90 minutes (the template's visibility timeout).
     stack = serve(scenarios, url, visibility_timeout=1)

@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import boto3
@@ -171,9 +170,7 @@ def test_killed_worker_is_reaped_and_the_request_runs_once(
     requeued = reaper.get(request_id)
     assert requeued.status.value == "queued"
     assert requeued.attempts == 1
-    messages: list[dict[str, Any]] = sqs.receive_message(QueueUrl=sqs_queue, MaxNumberOfMessages=10)[
-        "Messages"
-    ]
+    messages = sqs.receive_message(QueueUrl=sqs_queue, MaxNumberOfMessages=10)["Messages"]
     bodies = [json.loads(m["Body"]) for m in messages]
     # The first publish (at queue time) and the reaper's re-publish.
     assert bodies == [{"suiteRequestId": str(request_id)}] * 2

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 for extra in ("layers/core", "functions/execute", "local"):
@@ -49,7 +50,7 @@ def main() -> None:
     import execute_app
     from testgenie_local.runtime import FakeLambdaContext
 
-    context = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
+    context: Any = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
     response = execute_app.lambda_handler(sqs_record_event(args.request_id, args.receive_count), context)
     print(json.dumps(response), flush=True)
 

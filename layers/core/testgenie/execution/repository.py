@@ -31,12 +31,8 @@ _COMMON_JSON_FIELDS = (
     "'skipped', skipped, 'durationSeconds', duration_seconds, 'observationCount', observation_count)"
 )
 # json (text), not jsonb: cheaper to build; phases are stored without nulls, so stripping is safe.
-_SUMMARY_JSON = (
-    f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'trigger', trigger, 'durationMs', duration_ms))::text"
-)
-_RESULT_JSON = (
-    f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'warnings', warnings, 'phases', phases))::text"
-)
+_SUMMARY_JSON = f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'trigger', trigger, 'durationMs', duration_ms))::text"
+_RESULT_JSON = f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'warnings', warnings, 'phases', phases))::text"
 _NEWEST_FIRST = "ORDER BY completed_at DESC, id DESC"
 GET_SQL = f"SELECT {_RESULT_JSON} AS doc FROM suite_executions WHERE id = %s"
 

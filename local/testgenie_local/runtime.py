@@ -1,20 +1,22 @@
 """Loads a template function's handler in-process and invokes it the way Lambda would.
 
 Each invocation gets a fresh fake context whose `get_remaining_time_in_millis` honours the
-function's Timeout. Invocations of one function may run on several threads at once (Lambda would
-use several execution environments), bounded by `max_concurrency`; the layer's Database serializes
-the SQL itself.
+function's Timeout. A function keeps up to `max_concurrency` warm execution environments, each a
+daemon thread that runs one invocation at a time and keeps its own state (the layer's Database gives
+each environment its own connection), as Lambda does.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import queue
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,12 +93,16 @@ def load_handler(spec: FunctionSpec) -> Handler:
 
 
 class FunctionRuntime:
-    """One template function, invocable from several threads."""
+    """One template function, invocable from several threads.
+
+    Like Lambda, it keeps a fixed set of warm execution environments: worker threads that each run one
+    invocation at a time and keep their own state across invocations (a database connection each).
+    """
 
     def __init__(self, spec: FunctionSpec, handler: Handler, max_concurrency: int = 8) -> None:
         self.spec = spec
         self.handler = handler
-        self._slots = threading.BoundedSemaphore(max_concurrency)
+        self._environments = _Environments(max_concurrency, name=spec.logical_id)
         self.invocations = 0
         self._count_lock = threading.Lock()
 
@@ -110,8 +116,35 @@ class FunctionRuntime:
         )
 
     def invoke(self, event: Any) -> Any:
-        """Run the handler on `event`; exceptions propagate (the caller maps them as AWS would)."""
-        with self._slots:
-            with self._count_lock:
-                self.invocations += 1
-            return self.handler(event, self.context())
+        """Run the handler on `event` in a free environment (waiting for one when all are busy);
+        exceptions propagate (the caller maps them as AWS would)."""
+        with self._count_lock:
+            self.invocations += 1
+        context = self.context()  # the clock starts when the invocation is made, as in Lambda
+        return self._environments.run(self.handler, event, context)
+
+
+class _Environments:
+    """A fixed set of daemon threads (an abandoned invocation never holds the process open)."""
+
+    def __init__(self, size: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] = (
+            queue.SimpleQueue()
+        )
+        for index in range(max(1, size)):
+            threading.Thread(target=self._serve, name=f"{name}-env-{index}", daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            fn, args, future = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the caller, who maps it as AWS would
+                future.set_exception(exc)
+
+    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        future: Future[Any] = Future()
+        self._jobs.put((fn, args, future))
+        return future.result()

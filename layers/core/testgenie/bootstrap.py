@@ -2,12 +2,17 @@
 
 Handlers call these getters; tests build the same services directly with a test database or fakes.
 The read side (history) never imports the orchestrator or boto3.
+
+An execution environment is a thread: Lambda has exactly one; the local stack runs each function's
+warm environments as threads, and each gets its own services and database connection, as on AWS.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import TYPE_CHECKING
+import itertools
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
 from testgenie.execution.history import ExecutionHistoryService
@@ -18,15 +23,38 @@ if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.publisher import SuiteRequestPublisher
 
+T = TypeVar("T")
 
-@lru_cache(maxsize=1)
+_environment = threading.local()
+_generation = itertools.count(1)
+_current_generation = next(_generation)
+
+
+def _built(name: str, build: Callable[[], T]) -> T:
+    """This environment's `name`, built on first use (and again after reset())."""
+    cache: dict[str, Any] | None = getattr(_environment, "cache", None)
+    if cache is None or _environment.generation != _current_generation:
+        stale = (cache or {}).get("database")
+        if stale is not None:  # this environment's connection from before reset()
+            stale.close()
+        cache = _environment.cache = {}
+        _environment.generation = _current_generation
+    if name not in cache:
+        cache[name] = build()
+    value: T = cache[name]
+    return value
+
+
 def database() -> Database:
-    settings = get_settings()
-    # The secret is resolved on first connect, so a cold start that never touches SQL never pays for it.
-    return Database(
-        lambda: resolve_database_url(settings.database_url, settings.database_secret_arn),
-        connect_timeout=settings.db_connect_timeout_seconds,
-    )
+    def build() -> Database:
+        settings = get_settings()
+        # The secret is resolved on first connect: a cold start that never touches SQL never pays for it.
+        return Database(
+            lambda: resolve_database_url(settings.database_url, settings.database_secret_arn),
+            connect_timeout=settings.db_connect_timeout_seconds,
+        )
+
+    return _built("database", build)
 
 
 def _publisher(settings: Settings) -> SuiteRequestPublisher | None:
@@ -37,35 +65,42 @@ def _publisher(settings: Settings) -> SuiteRequestPublisher | None:
     return SqsPublisher(settings.suite_request_queue_url)
 
 
-@lru_cache(maxsize=1)
 def suite_request_service() -> SuiteRequestService:
-    settings = get_settings()
-    return SuiteRequestService(
-        database(),
-        _publisher(settings),
-        lease_seconds=settings.lease_seconds,
-        max_attempts=settings.max_attempts,
-        requeue_after_seconds=settings.requeue_after_seconds,
-    )
+    def build() -> SuiteRequestService:
+        settings = get_settings()
+        return SuiteRequestService(
+            database(),
+            _publisher(settings),
+            lease_seconds=settings.lease_seconds,
+            max_attempts=settings.max_attempts,
+            requeue_after_seconds=settings.requeue_after_seconds,
+        )
+
+    return _built("suite_request_service", build)
 
 
-@lru_cache(maxsize=1)
 def history_service() -> ExecutionHistoryService:
-    return ExecutionHistoryService(database())
+    return _built("history_service", lambda: ExecutionHistoryService(database()))
 
 
-@lru_cache(maxsize=1)
 def execution_service() -> SuiteExecutionService:
-    from testgenie.execution.service import SuiteExecutionService
-    from testgenie.orchestrator.engine import orchestrator_from_settings
+    def build() -> SuiteExecutionService:
+        from testgenie.execution.service import SuiteExecutionService
+        from testgenie.orchestrator.engine import orchestrator_from_settings
 
-    return SuiteExecutionService(
-        orchestrator_from_settings(get_settings()), database(), suite_request_service()
-    )
+        return SuiteExecutionService(
+            orchestrator_from_settings(get_settings()), database(), suite_request_service()
+        )
+
+    return _built("execution_service", build)
 
 
 def reset() -> None:
-    """Forget every built service (tests, and the local stack after it changes the environment)."""
-    for getter in (database, suite_request_service, history_service, execution_service):
-        getter.cache_clear()
+    """Forget every built service in every environment (tests, and the local stack after it changes
+    the environment variables); each environment rebuilds on its next call."""
+    global _current_generation
+    old: Database | None = (getattr(_environment, "cache", None) or {}).get("database")
+    if old is not None:
+        old.close()
+    _current_generation = next(_generation)
     get_settings.cache_clear()

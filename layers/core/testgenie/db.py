@@ -1,8 +1,8 @@
 """One PostgreSQL connection per execution environment, opened lazily, reconnected once.
 
 Lambda runs one request at a time per environment, so a pool would only hold idle connections
-against the database's limit. An environment is a thread: Lambda has one; the local stack runs each
-function's warm environments as a fixed set of threads, so each gets its own connection, as on AWS.
+against the database's limit. A Database is one connection; bootstrap builds one per environment
+(the local stack's environments are threads). The lock only guards against misuse across threads.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ class Database:
     def __init__(self, dsn: str | Callable[[], str], connect_timeout: int = 5) -> None:
         self._dsn = dsn
         self._connect_timeout = connect_timeout
-        self._local = threading.local()  # .conn: this environment's (thread's) connection
+        self._conn: Connection | None = None
+        self._lock = threading.RLock()
 
     def _resolve_dsn(self) -> str:
         return self._dsn() if callable(self._dsn) else self._dsn
@@ -47,11 +48,10 @@ class Database:
             raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
 
     def connection(self) -> Connection:
-        """This environment's open connection, (re)opened when missing or closed."""
-        conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed:
-            conn = self._local.conn = self._connect()
-        return conn
+        """The open connection, (re)opened when missing or closed."""
+        if self._conn is None or self._conn.closed:
+            self._conn = self._connect()
+        return self._conn
 
     def run(self, fn: Callable[[Connection], T]) -> T:
         """Run fn inside one transaction. A broken connection is reopened and fn retried once.
@@ -65,21 +65,22 @@ class Database:
         return self._with_retry(fn, transactional=False)
 
     def _with_retry(self, fn: Callable[[Connection], T], *, transactional: bool) -> T:
-        for attempt in (1, 2):
-            conn = self.connection()
-            try:
-                if not transactional:
-                    return fn(conn)
-                with conn.transaction():
-                    return fn(conn)
-            except psycopg.OperationalError as exc:
-                if not conn.closed and not conn.broken:
-                    raise  # a statement error (e.g. lock timeout), not a lost connection
-                self.close()
-                if attempt == 2:
-                    raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
-                logger.warning("database connection lost; reconnecting once", extra={"error": str(exc)})
-        raise AssertionError("unreachable")
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self.connection()
+                try:
+                    if not transactional:
+                        return fn(conn)
+                    with conn.transaction():
+                        return fn(conn)
+                except psycopg.OperationalError as exc:
+                    if not conn.closed and not conn.broken:
+                        raise  # a statement error (e.g. lock timeout), not a lost connection
+                    self.close()
+                    if attempt == 2:
+                        raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
+                    logger.warning("database connection lost; reconnecting once", extra={"error": str(exc)})
+            raise AssertionError("unreachable")
 
     def ping(self) -> bool:
         try:
@@ -89,9 +90,7 @@ class Database:
         return True
 
     def close(self) -> None:
-        """Close this environment's connection (the next use opens a new one)."""
-        conn: Connection | None = getattr(self._local, "conn", None)
-        self._local.conn = None
+        conn, self._conn = self._conn, None
         if conn is not None:
             with contextlib.suppress(psycopg.Error):
                 conn.close()

@@ -118,7 +118,8 @@ def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[st
     handler = QueueRecordHandler(bootstrap.execution_service, context, budget_ms)
     response = process_batch(event, context, handler)
     if handler.handed_back:
-        logger.info("records handed back for lack of time", extra={"count": handler.handed_back})
+        logger.info("records handed back for lack of time", extra={"count": len(handler.handed_back)})
+        bootstrap.suite_request_service().hand_back(handler.handed_back)
     return response
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from uuid import UUID, uuid4
 
+import boto3
 import pytest
 from testgenie import bootstrap
 from testgenie.api.deadline import SAFETY_MARGIN_MS
@@ -283,3 +284,31 @@ def test_a_run_out_of_time_is_recorded_as_timeout(
         bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
     )
     assert result.outcome is Outcome.TIMEOUT
+
+
+def test_records_handed_back_are_visible_again_at_once(
+    env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine
+) -> None:
+    sqs = boto3.client("sqs")
+    ids = [_queue(db) for _ in range(3)]
+    env.drain()  # what the POSTs published; this test delivers its own messages
+    for request_id in ids:
+        sqs.send_message(QueueUrl=env.url, MessageBody=json.dumps({"suiteRequestId": str(request_id)}))
+    received = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10, VisibilityTimeout=5400)[
+        "Messages"
+    ]
+    assert len(received) == 3
+    records = []
+    for message in received:
+        record = sqs_record(message["Body"], env.arn, message["MessageId"])
+        record["receiptHandle"] = message["ReceiptHandle"]
+        records.append(record)
+
+    response = execute_app.lambda_handler(
+        {"Records": records}, FakeLambdaContext(remaining_ms=[899_000, 30_000])
+    )
+
+    handed_back = {item["itemIdentifier"] for item in response["batchItemFailures"]}
+    assert len(handed_back) == 2
+    again = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10)["Messages"]
+    assert {m["MessageId"] for m in again} == handed_back  # not after the 5400 s visibility timeout

@@ -75,7 +75,7 @@ class QueueRecordHandler:
         self._context = context
         self._budget_ms = execution_budget_ms + SAFETY_MARGIN_MS
         self._started = 0
-        self.handed_back = 0
+        self.handed_back: list[str] = []  # receipt handles of the records handed back
 
     def _time_left_ms(self) -> int | None:
         if self._context is None:
@@ -101,7 +101,7 @@ class QueueRecordHandler:
         left = self._time_left_ms()
         if self._started and left is not None and left < self._budget_ms:
             # The first record always runs: a later invocation would have no more time than this one.
-            self.handed_back += 1
+            self.handed_back.append(record.receipt_handle)
             raise HandedBackError(f"only {left} ms left; handing the record back to the queue")
         self._started += 1
         sent = record.attributes.sent_timestamp

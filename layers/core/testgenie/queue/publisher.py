@@ -16,6 +16,10 @@ class SuiteRequestPublisher(Protocol):
         """Send one message per id; returns the ids that could NOT be sent."""
         ...
 
+    def release(self, receipt_handles: Iterable[str]) -> None:
+        """Make received messages visible again now (not after the visibility timeout)."""
+        ...
+
 
 def message_body(request_id: UUID) -> str:
     return json.dumps({"suiteRequestId": str(request_id)})
@@ -45,9 +49,24 @@ class SqsPublisher:
             failed.extend(chunk[int(entry["Id"])] for entry in response.get("Failed", []))
         return failed
 
+    def release(self, receipt_handles: Iterable[str]) -> None:
+        handles = list(receipt_handles)
+        for start in range(0, len(handles), 10):  # ChangeMessageVisibilityBatch takes at most 10
+            chunk = handles[start : start + 10]
+            self._sqs().change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    for i, handle in enumerate(chunk)
+                ],
+            )
+
 
 class NullPublisher:
     """No queue configured (synchronous-only deployments, tests): every id counts as published."""
 
     def publish(self, request_ids: Iterable[UUID]) -> list[UUID]:
         return []
+
+    def release(self, receipt_handles: Iterable[str]) -> None:
+        return None

@@ -91,6 +91,16 @@ class SuiteRequestService:
             logger.warning("some suite requests were not published", extra={"ids": [str(i) for i in failed]})
         return [i for i in ids if i not in failed]
 
+    def hand_back(self, receipt_handles: list[str]) -> None:
+        """Deliveries this invocation had no time for: visible again at once, so another invocation
+        takes them now instead of after the queue's (long) visibility timeout. Best effort."""
+        if not receipt_handles:
+            return
+        try:
+            self._publisher.release(receipt_handles)
+        except Exception:  # they still come back, only later
+            logger.exception("could not hand records back early; they return after the visibility timeout")
+
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, request_id: UUID) -> SuiteRequest:

@@ -143,15 +143,13 @@ def list_phases() -> JsonResponse:
 )
 def health() -> JsonResponse:
     try:
-        connected = bootstrap.database().ping()
-    except TestGenieError as exc:  # e.g. no DATABASE_URL: unhealthy, not a crash
+        queue = bootstrap.suite_request_service().snapshot()  # also proves the database answers
+    except TestGenieError as exc:  # database down, or no DATABASE_URL: unhealthy, not a crash
         logger.warning("health check failed", extra={"error": exc.message})
-        connected = False
-    body: dict[str, Any] = {
-        "status": "healthy" if connected else "unhealthy",
-        "dependencies": {"database": "connected" if connected else "disconnected"},
-    }
-    return json_response(HTTPStatus.OK if connected else HTTPStatus.SERVICE_UNAVAILABLE, body)
+        unhealthy = {"status": "unhealthy", "dependencies": {"database": "disconnected"}}
+        return json_response(HTTPStatus.SERVICE_UNAVAILABLE, unhealthy)
+    healthy = {"status": "healthy", "dependencies": {"database": "connected"}, "queue": queue.to_json_dict()}
+    return json_response(HTTPStatus.OK, healthy)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

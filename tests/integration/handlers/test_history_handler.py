@@ -178,12 +178,15 @@ def test_phases_are_the_catalog_in_run_order(history: Client) -> None:
 
 
 def test_health_is_200_with_a_database_and_503_without(
-    history: Client, monkeypatch: pytest.MonkeyPatch
+    history: Client, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    assert history.call("GET", f"{API}/health")[:2] == (
-        200,
-        {"status": "healthy", "dependencies": {"database": "connected"}},
-    )
+    queued, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
+    status, body, _ = history.call("GET", f"{API}/health")
+    assert status == 200
+    assert body["status"] == "healthy"
+    assert body["dependencies"] == {"database": "connected"}
+    assert body["queue"]["total"] == body["queue"]["queued"] == body["queue"]["pending"] == 1
+    assert body["queue"]["oldestQueuedAt"] == queued.to_json_dict()["createdAt"]
     from testgenie import bootstrap
 
     bootstrap.database().close()

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 from testgenie.errors import ValidationError
 from testgenie.execution.record import SuiteExecutionSummary
 from testgenie.models_base import CamelModel
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
@@ -134,3 +134,7 @@ class HealthDependencies(CamelModel):
 class Health(CamelModel):
     status: Literal["healthy", "unhealthy"]
     dependencies: HealthDependencies
+    queue: SuiteRequestSnapshot | None = Field(
+        default=None,
+        description="suite requests per status (the seed's queue snapshot); absent when unhealthy",
+    )

@@ -73,10 +73,6 @@ class SuiteRequest(CamelModel):
     def estimated_queue_time_seconds(self) -> int:
         return estimate_queue_time(len(self.requested_types), self.coverage_target)
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in TERMINAL
-
     def execution_request(self) -> SuiteExecutionRequest:
         """The plan stored on this row, as the engine takes it."""
         return SuiteExecutionRequest(

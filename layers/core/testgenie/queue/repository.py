@@ -201,12 +201,6 @@ class SuiteRequestRepository:
         ).fetchone()
         return row["oldest"] if row else None
 
-    def now(self, conn: Connection) -> datetime:
-        row = conn.execute("SELECT NOW() AS now").fetchone()
-        assert row is not None
-        value: datetime = row["now"]
-        return value
-
 
 def _from_row(row: dict[str, Any]) -> SuiteRequest:
     return SuiteRequest(

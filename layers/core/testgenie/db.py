@@ -60,8 +60,9 @@ class Database:
         """
         return self._with_retry(fn, transactional=True)
 
-    def read(self, fn: Callable[[Connection], T]) -> T:
-        """Run a read of ONE statement in autocommit (no BEGIN/COMMIT round trips); retried like run."""
+    def statement(self, fn: Callable[[Connection], T]) -> T:
+        """Run fn that issues ONE statement, in autocommit: the statement is its own transaction, with
+        no BEGIN/COMMIT round trips (reads, single conditional UPDATEs). Retried like run."""
         return self._with_retry(fn, transactional=False)
 
     def _with_retry(self, fn: Callable[[Connection], T], *, transactional: bool) -> T:
@@ -84,7 +85,7 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            self.read(lambda conn: conn.execute("SELECT 1").fetchone())
+            self.statement(lambda conn: conn.execute("SELECT 1").fetchone())
         except DatabaseUnavailableError:
             return False
         return True

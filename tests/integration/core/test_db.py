@@ -62,9 +62,9 @@ def test_statement_errors_are_not_retried(db: Database) -> None:
     assert calls == [1]
 
 
-def test_reads_run_without_an_explicit_transaction_and_reconnect_too(database_url: str) -> None:
+def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too(database_url: str) -> None:
     db = Database(database_url)
-    first = db.read(
+    first = db.statement(
         lambda conn: conn.execute(
             "SELECT pg_backend_pid() AS pid, now() = statement_timestamp() AS auto"
         ).fetchone()
@@ -74,6 +74,6 @@ def test_reads_run_without_an_explicit_transaction_and_reconnect_too(database_ur
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first["pid"],))
 
-    again = db.read(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
+    again = db.statement(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
     assert again is not None
     assert again["pid"] != first["pid"]

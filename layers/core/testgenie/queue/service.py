@@ -104,13 +104,13 @@ class SuiteRequestService:
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, request_id: UUID) -> SuiteRequest:
-        found = self._db.read(lambda conn: self._requests.get(conn, request_id))
+        found = self._db.statement(lambda conn: self._requests.get(conn, request_id))
         if found is None:
             raise NotFoundError(REQUEST_NOT_FOUND)
         return found
 
     def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
-        return self._db.read(lambda conn: self._requests.list_recent(conn, status, limit))
+        return self._db.statement(lambda conn: self._requests.list_recent(conn, status, limit))
 
     def snapshot(self) -> SuiteRequestSnapshot:
         def work(conn: Connection) -> SuiteRequestSnapshot:
@@ -124,12 +124,12 @@ class SuiteRequestService:
 
     def claim(self, request_id: UUID) -> Claim | None:
         """Atomically take a queued request; None when it is missing or not claimable."""
-        return self._db.run(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
+        return self._db.statement(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
 
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
         request_id = claim.request.id
-        state = self._db.run(
+        state = self._db.statement(
             lambda conn: self._requests.record_progress(
                 conn, request_id, claim.token, progress, self.lease_seconds
             )

@@ -43,6 +43,7 @@ from testgenie.orchestrator.engine import orchestrator_from_settings  # noqa: E4
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
 from testgenie.queue.service import SuiteRequestService  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
+from testgenie_local.polling import wait_for  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
 
@@ -61,17 +62,6 @@ def write_scenario(root: Path) -> Path:
         json.dumps({"phases": {"structure": {"requiredPaths": ["README.md"]}}}, indent=2)
     )
     return root
-
-
-def wait_for(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 def terminal_count(url: str) -> int:

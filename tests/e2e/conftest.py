@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testgenie_local.polling import wait_for
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,18 +25,6 @@ E2E_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 TEMPLATE = Path(os.environ.get("TESTGENIE_E2E_TEMPLATE", REPO_ROOT / "template.yaml"))
 START_TIMEOUT = 180.0
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll until `predicate()` is truthy; return its value, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass

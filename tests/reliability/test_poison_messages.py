@@ -81,7 +81,7 @@ def test_poison_messages_end_in_the_dlq_and_fail_their_requests(
         wait_for(
             settled, 40, "the poison messages to be dead-lettered and the queues to drain", interval=0.25
         )
-    except AssertionError as exc:
+    except TimeoutError as exc:
         raise AssertionError(f"{exc}; last seen: {seen}; poison: {poison}") from None
 
     states = request_states(url, poison + healthy)

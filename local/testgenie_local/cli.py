@@ -264,34 +264,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     client = _client(args)
     page: dict[str, Any] = client.get("/executions", scenario=args.scenario, limit=args.limit)
-    if args.json:
-        _out(json.dumps(page, indent=2))
-        return EXIT_OK
-    rows = []
-    for item in page.get("items") or []:
+
+    def row(item: dict[str, Any]) -> list[str]:
         summary = item.get("phaseSummary") or {}
-        rows.append(
-            [
-                str(item.get("executionId")),
-                str(item.get("scenarioName")),
-                str(item.get("outcome")),
-                str(item.get("preset") or "-"),
-                f"{summary.get('passed', 0)}/{summary.get('total', 0)}",
-                _ms(item.get("durationMs")),
-                str(item.get("completedAt", ""))[:19].replace("T", " "),
-                str(item.get("trigger", "")),
-            ]
-        )
-    if not rows:
-        _out("no executions yet")
-        return EXIT_OK
-    _out(
-        _table(
-            rows,
-            ["execution", "scenario", "outcome", "preset", "passed", "time", "completed (UTC)", "trigger"],
-        )
-    )
-    return EXIT_OK
+        return [
+            str(item.get("executionId")),
+            str(item.get("scenarioName")),
+            str(item.get("outcome")),
+            str(item.get("preset") or "-"),
+            f"{summary.get('passed', 0)}/{summary.get('total', 0)}",
+            _ms(item.get("durationMs")),
+            _when(item.get("completedAt")),
+            str(item.get("trigger", "")),
+        ]
+
+    header = ["execution", "scenario", "outcome", "preset", "passed", "time", "completed (UTC)", "trigger"]
+    return _show_page(args, page, row, header, "no executions yet")
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -342,34 +330,43 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_requests(args: argparse.Namespace) -> int:
     client = _client(args)
     page: dict[str, Any] = client.get("/suite-requests", status=args.status, limit=args.limit)
+
+    def row(item: dict[str, Any]) -> list[str]:
+        progress = item.get("progress") or {}
+        done = f"{progress.get('completedPhases', 0)}/{progress.get('totalPhases', '?')}" if progress else "-"
+        return [
+            str(item.get("id")),
+            str(item.get("scenarioName")),
+            str(item.get("status")),
+            str(item.get("preset") or "-"),
+            done,
+            str(item.get("attempts", 0)),
+            str(item.get("trigger", "")),
+            _when(item.get("createdAt")),
+        ]
+
+    header = ["request", "scenario", "status", "preset", "phases", "attempts", "trigger", "created (UTC)"]
+    return _show_page(args, page, row, header, "no suite requests")
+
+
+def _when(timestamp: Any) -> str:
+    """An API timestamp as `YYYY-MM-DD HH:MM:SS` (UTC) for tables."""
+    return str(timestamp or "")[:19].replace("T", " ")
+
+
+def _show_page(
+    args: argparse.Namespace,
+    page: dict[str, Any],
+    row: Callable[[dict[str, Any]], list[str]],
+    header: list[str],
+    empty: str,
+) -> int:
+    """A list answer as JSON (--json), as a table, or as a line saying there is nothing."""
     if args.json:
         _out(json.dumps(page, indent=2))
         return EXIT_OK
-    rows = []
-    for item in page.get("items") or []:
-        progress = item.get("progress") or {}
-        done = f"{progress.get('completedPhases', 0)}/{progress.get('totalPhases', '?')}" if progress else "-"
-        rows.append(
-            [
-                str(item.get("id")),
-                str(item.get("scenarioName")),
-                str(item.get("status")),
-                str(item.get("preset") or "-"),
-                done,
-                str(item.get("attempts", 0)),
-                str(item.get("trigger", "")),
-                str(item.get("createdAt", ""))[:19].replace("T", " "),
-            ]
-        )
-    if not rows:
-        _out("no suite requests")
-        return EXIT_OK
-    _out(
-        _table(
-            rows,
-            ["request", "scenario", "status", "preset", "phases", "attempts", "trigger", "created (UTC)"],
-        )
-    )
+    rows = [row(item) for item in page.get("items") or []]
+    _out(_table(rows, header) if rows else empty)
     return EXIT_OK
 
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.rows import dict_row
 
-from testgenie.errors import ConfigurationError, DatabaseUnavailableError
+from testgenie.errors import ConfigurationError, DatabaseBusyError, DatabaseUnavailableError
 from testgenie.observability import logger
 
 T = TypeVar("T")
@@ -45,6 +45,8 @@ class Database:
                 application_name="testgenie",
             )
         except psycopg.OperationalError as exc:
+            if _is_busy(exc):
+                raise DatabaseBusyError(f"database busy: {_first_line(exc)}") from exc
             raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
 
     def connection(self) -> Connection:
@@ -102,16 +104,37 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def resolve_database_url(database_url: str | None, secret_arn: str | None) -> str:
-    """DATABASE_URL, or a Secrets Manager secret in the RDS JSON shape."""
-    if database_url:
-        return database_url
-    if not secret_arn:
-        raise ConfigurationError("set DATABASE_URL or DATABASE_SECRET_ARN")
-    import boto3  # lazily: only deployments that use a secret pay for boto3
+# SQLSTATE 53300 (too_many_connections); at connect time libpq gives only the server's text.
+_BUSY_MARKERS = ("too many connections", "too many clients", "connection slots are reserved")
 
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-    return dsn_from_secret(json.loads(raw))
+
+def _is_busy(exc: psycopg.OperationalError) -> bool:
+    return exc.sqlstate == "53300" or any(marker in str(exc) for marker in _BUSY_MARKERS)
+
+
+def resolve_database_url(
+    database_url: str | None, secret_arn: str | None, proxy_endpoint: str | None = None
+) -> str:
+    """DATABASE_URL, or a Secrets Manager secret in the RDS JSON shape; with an RDS Proxy endpoint,
+    the same credentials and database through the proxy's host."""
+    if database_url:
+        url = database_url
+    elif secret_arn:
+        import boto3  # lazily: only deployments that use a secret pay for boto3
+
+        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        url = dsn_from_secret(json.loads(raw))
+    else:
+        raise ConfigurationError("set DATABASE_URL or DATABASE_SECRET_ARN")
+    return with_host(url, proxy_endpoint) if proxy_endpoint else url
+
+
+def with_host(dsn: str, host: str) -> str:
+    """The connection string with another host (port, user, password, database, TLS kept)."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params.pop("hostaddr", None)
+    params["host"] = host
+    return psycopg.conninfo.make_conninfo("", **params)
 
 
 def dsn_from_secret(secret: dict[str, Any]) -> str:

@@ -33,3 +33,8 @@ class TransientError(TestGenieError):
 
 class DatabaseUnavailableError(TransientError):
     """PostgreSQL could not be reached, even after one reconnect."""
+
+
+class DatabaseBusyError(DatabaseUnavailableError):
+    """PostgreSQL refused a connection because its connection slots are taken (SQLSTATE 53300);
+    a retry a moment later usually succeeds (docs/deploying.md, connection budget)."""

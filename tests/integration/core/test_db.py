@@ -97,5 +97,5 @@ def test_a_url_from_the_secret_refuses_a_server_without_verified_tls(database_ur
         "dbname": params.get("dbname"),
     }
 
-    with pytest.raises(DatabaseUnavailableError, match="SSL|certificate"):
+    with pytest.raises(DatabaseUnavailableError, match=r"SSL|certificate"):
         Database(dsn_from_secret(secret)).connection()

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from moto import mock_aws
 from psycopg import sql
-from testgenie.db import Database, resolve_database_url, with_host
+from testgenie.db import PROXY_CA_BUNDLE, Database, resolve_database_url, through_proxy
 from testgenie.errors import DatabaseBusyError, DatabaseUnavailableError
 
 
@@ -138,7 +138,7 @@ def test_a_proxy_endpoint_replaces_the_host_of_the_url_and_keeps_the_rest(databa
     }
     # A real server reached "through a proxy" (its own host under another name) answers the same.
     host = str(psycopg.conninfo.conninfo_to_dict(database_url).get("host") or "127.0.0.1")
-    through = Database(resolve_database_url(with_host(database_url, "localhost"), None, host))
+    through = Database(resolve_database_url(through_proxy(database_url, "localhost"), None, host))
     assert through.ping()
     through.close()
 
@@ -153,11 +153,37 @@ def test_a_proxy_endpoint_replaces_the_host_of_the_secret() -> None:
     )
     url = resolve_database_url(None, secret["ARN"], "testgenie.proxy-abc.us-east-1.rds.amazonaws.com")
     params = psycopg.conninfo.conninfo_to_dict(url)
-    assert (params["host"], params["user"], params["dbname"]) == (
+    assert (params["host"], params["user"], params["dbname"], params["sslmode"]) == (
         "testgenie.proxy-abc.us-east-1.rds.amazonaws.com",
         "app",
         "tg",
+        "verify-full",
     )
+    # The proxy's certificate chains to the Amazon Trust roots, not to the RDS CAs.
+    assert params["sslrootcert"] == str(PROXY_CA_BUNDLE)
+    assert PROXY_CA_BUNDLE.read_text().count("BEGIN CERTIFICATE") == 5
     assert (
         psycopg.conninfo.conninfo_to_dict(resolve_database_url(None, secret["ARN"]))["host"] == "db.internal"
     )
+
+
+def test_a_url_from_the_secret_refuses_a_server_without_verified_tls(database_url: str) -> None:
+    """The test server has no certificate an RDS CA signed (nor TLS at all): verify-full refuses it,
+    where `prefer` would have connected in the clear."""
+    from psycopg.conninfo import conninfo_to_dict
+    from testgenie.db import dsn_from_secret
+
+    params = conninfo_to_dict(database_url)
+    host = str(params.get("host") or "")
+    if not host or host.startswith("/"):
+        pytest.skip("TLS does not apply over a unix socket")
+    secret = {
+        "host": host,
+        "port": params.get("port") or 5432,
+        "username": params.get("user") or "postgres",
+        "password": params.get("password") or "unused",
+        "dbname": params.get("dbname"),
+    }
+
+    with pytest.raises(DatabaseUnavailableError, match=r"SSL|certificate"):
+        Database(dsn_from_secret(secret)).connection()

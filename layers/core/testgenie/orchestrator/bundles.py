@@ -27,7 +27,10 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from pydantic import Field
+
 from testgenie.errors import ValidationError
+from testgenie.models_base import CamelModel
 
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 MAX_EXTRACTED_BYTES = 128 * 1024 * 1024
@@ -37,7 +40,7 @@ FETCH_TIMEOUT_SECONDS = 60
 SKIP_DIRS = frozenset(
     {".git", "node_modules", "__pycache__", ".venv", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 )
-_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1024 * 1024
 
 
@@ -59,41 +62,23 @@ class BundleLimits:
 DEFAULT_LIMITS = BundleLimits()
 
 
-@dataclass(frozen=True)
-class BundleRef:
-    """Where a run's bundle is and which bytes it must be. `digest` is the source digest of a run."""
+class BundleRef(CamelModel):
+    """Where a run's bundle is and which bytes it must be (the runner protocol carries it as is).
 
-    scenario: str
-    url: str  # a pre-signed https GET, or file:/// for folder sources
-    digest: str  # "sha256:<64 hex>" of the archive's bytes
-    size: int
+    `sha256` is the source digest of a run: history records it as `sha256:<hex>` (source_digest).
+    """
 
-    def __post_init__(self) -> None:
-        if not _DIGEST_RE.match(self.digest):
-            raise ValueError(f"bundle digest must be 'sha256:<64 hex digits>', got {self.digest!r}")
-        if not self.url.startswith(("https://", "http://", "file:///")):
-            raise ValueError("bundle url must be http(s):// or file:///")
+    url: str = Field(min_length=1, pattern=r"^(https?://|file:///)")  # pre-signed GET, or a packed folder
+    sha256: str = Field(pattern=SHA256_RE.pattern)
+    size_bytes: int = Field(ge=0)
 
     @property
-    def hex(self) -> str:
-        return self.digest.removeprefix("sha256:")
-
-    def to_json(self) -> dict[str, object]:
-        return {"scenario": self.scenario, "url": self.url, "digest": self.digest, "size": self.size}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, object]) -> BundleRef:
-        """ValueError when a field is missing or malformed."""
-        scenario, url, digest, size = (data.get(k) for k in ("scenario", "url", "digest", "size"))
-        if not (isinstance(scenario, str) and isinstance(url, str) and isinstance(digest, str)):
-            raise ValueError("bundle needs string 'scenario', 'url' and 'digest'")
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ValueError("bundle 'size' must be a non-negative integer")
-        return cls(scenario, url, digest, size)
+    def source_digest(self) -> str:
+        return f"sha256:{self.sha256}"
 
 
 def bundle_digest(data: bytes | Path) -> str:
-    """'sha256:<hex>' of an archive's bytes (or of a file's)."""
+    """The sha256 (64 hex digits) of an archive's bytes, or of a file's."""
     digest = hashlib.sha256()
     if isinstance(data, Path):
         with data.open("rb") as handle:
@@ -101,7 +86,7 @@ def bundle_digest(data: bytes | Path) -> str:
                 digest.update(block)
     else:
         digest.update(data)
-    return f"sha256:{digest.hexdigest()}"
+    return digest.hexdigest()
 
 
 # -- reading an archive --------------------------------------------------------------------------
@@ -261,7 +246,9 @@ def pack_folder(folder: Path, extra: Mapping[str, Path] | None = None) -> bytes:
 
 
 def default_cache_dir() -> Path:
-    return Path(tempfile.gettempdir()) / "testgenie" / "bundles"
+    """TESTGENIE_BUNDLE_CACHE (the local runner sets a folder of the runner user), else /tmp/testgenie/bundles."""
+    configured = os.environ.get("TESTGENIE_BUNDLE_CACHE", "").strip()
+    return Path(configured) if configured else Path(tempfile.gettempdir()) / "testgenie" / "bundles"
 
 
 def _download(url: str, limit: int) -> bytes:
@@ -288,22 +275,27 @@ class BundleCache:
         self._lock = threading.Lock()
 
     def _path(self, ref: BundleRef) -> Path:
-        return self.root / f"{ref.hex}.tar.gz"
+        return self.root / f"{ref.sha256}.tar.gz"
 
     def archive(self, ref: BundleRef) -> bytes:
-        """The bundle's bytes: from the cache when they still match the digest, else downloaded."""
+        """The bundle's bytes: from the cache when they still match the digest, else downloaded.
+
+        The bytes returned are the ones hashed (read once into memory), so nothing can swap the
+        file between the check and the extraction.
+        """
         path = self._path(ref)
         with contextlib.suppress(OSError):
             data = path.read_bytes()
-            if bundle_digest(data) == ref.digest:
+            if bundle_digest(data) == ref.sha256:
                 return data
         with self._lock:
-            data = _download(ref.url, self.limits.archive_bytes)
+            cap = self.limits.archive_bytes
+            data = _download(ref.url, ref.size_bytes if 0 < ref.size_bytes < cap else cap)
             self.downloads += 1
-            if bundle_digest(data) != ref.digest:
+            if bundle_digest(data) != ref.sha256:
                 raise BundleFetchError(
-                    f"scenario bundle of '{ref.scenario}' does not match its digest {ref.digest}: "
-                    "it changed after the run was planned; queue the run again"
+                    "scenario bundle does not match its digest sha256:"
+                    f"{ref.sha256[:12]}…: it changed after the run was planned; queue the run again"
                 )
             self._store(path, data)
         return data

@@ -25,6 +25,7 @@ from testgenie.errors import ValidationError
 from testgenie.orchestrator.bundles import (
     DEFAULT_LIMITS,
     MAX_ARCHIVE_BYTES,
+    SHA256_RE,
     BundleCache,
     BundleLimits,
     BundleRef,
@@ -93,13 +94,13 @@ class LocalScenarioSource:
         data = pack_folder(folder)
         digest = bundle_digest(data)
         self.packed_dir.mkdir(parents=True, exist_ok=True)
-        path = self.packed_dir / f"{digest.removeprefix('sha256:')}.tar.gz"
+        path = self.packed_dir / f"{digest}.tar.gz"
         if not path.is_file():
             fd, tmp = tempfile.mkstemp(dir=self.packed_dir, prefix=".incoming-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, path)
-        return BundleRef(name, path.resolve().as_uri(), digest, len(data))
+        return BundleRef(url=path.resolve().as_uri(), sha256=digest, size_bytes=len(data))
 
 
 def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
@@ -109,11 +110,13 @@ def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMIT
     extract_bundle(archive.read_bytes(), dest, limits)
 
 
-def _bundle_root(extracted: Path, name: str) -> Path:
+def _bundle_root(extracted: Path, name: str | None) -> Path:
     """Bundles made with `tar -C scenarios -czf x.tar.gz <name>` hold one top folder: use it."""
     entries = [p for p in extracted.iterdir() if p.name != _MARKER]
-    if len(entries) == 1 and entries[0].is_dir() and entries[0].name == name:
-        return entries[0]
+    if len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+        if top.name == name or (top / ".testgenie" / "testing.json").is_file():
+            return top
     return extracted
 
 
@@ -173,8 +176,8 @@ class S3ScenarioSource:
     def _digest(self, key: str, head: Mapping[str, Any]) -> str:
         """The digest `testgenie push` recorded; objects uploaded otherwise are hashed once per ETag."""
         marked = str((head.get("Metadata") or {}).get(DIGEST_METADATA, ""))
-        if len(marked) == 64 and all(c in "0123456789abcdef" for c in marked):
-            return f"sha256:{marked}"
+        if SHA256_RE.match(marked):
+            return marked
         etag = str(head.get("ETag", "")).strip('"')
         if (key, etag) not in self._digests:
             self._digests[(key, etag)] = bundle_digest(self._get(key, etag))
@@ -185,7 +188,9 @@ class S3ScenarioSource:
         url = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
-        return BundleRef(name, str(url), self._digest(key, head), int(head.get("ContentLength", 0)))
+        return BundleRef(
+            url=str(url), sha256=self._digest(key, head), size_bytes=int(head.get("ContentLength", 0))
+        )
 
     def locate(self, name: str) -> Path:
         key, head = self._head(name)
@@ -239,7 +244,7 @@ class Workspace:
     home: Path
     tmp: Path
     reports: Path
-    digest: str | None = None  # "sha256:…" of the bundle the copy was made from (None: a folder copy)
+    sha256: str | None = None  # digest of the bundle the copy was made from (None: a folder copy)
 
     def clear_reports(self) -> None:
         """Empty the reports folder between phases, so each phase reads only the reports it wrote."""
@@ -273,9 +278,10 @@ def prepare_workspace(
 
 @contextmanager
 def fresh_workspace(
-    ref: BundleRef,
+    bundle: BundleRef,
     execution_id: UUID | str,
     *,
+    scenario: str | None = None,
     cache: BundleCache | None = None,
     parent: Path | None = None,
 ) -> Iterator[Workspace]:
@@ -283,13 +289,14 @@ def fresh_workspace(
 
     Raises UnsafeArchiveError or BundleFetchError (both ValidationErrors, with a message for users).
     """
-    data = (cache or BundleCache()).archive(ref)
+    cache = cache or BundleCache()
+    data = cache.archive(bundle)
     root = Path(tempfile.mkdtemp(prefix=f"testgenie-{execution_id}-", dir=parent))
     try:
         tree = root / "scenario"
         tree.mkdir()
-        extract_bundle(data, tree, (cache.limits if cache else DEFAULT_LIMITS))
-        yield _new_workspace(root, _bundle_root(tree, ref.scenario), ref.digest)
+        extract_bundle(data, tree, cache.limits)
+        yield _new_workspace(root, _bundle_root(tree, scenario), bundle.sha256)
     finally:
         remove_tree(root)
 

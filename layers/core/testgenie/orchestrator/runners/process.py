@@ -31,6 +31,19 @@ _TAIL_BYTES = 8192
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 Command = str | Sequence[str]
+# What the runner offers is listed in docs/scenarios.md ("What the runner offers").
+MISSING_MODULE_REMEDIATION = (
+    "The runner has Python 3.13 with only the toolchain (pytest and the plugins in "
+    "layers/toolchain/requirements.txt). List the packages your tests import in a requirements file, "
+    'declare it in .testgenie/testing.json as "python": {"requirements": "<file>"}, and publish the '
+    "scenario with `testgenie push`, which vendors them into the bundle for the runner's platform."
+)
+MISSING_COMMAND_REMEDIATION = (
+    "The runner offers /bin/sh, the basic POSIX tools and `python` (3.13, with the toolchain) — nothing "
+    "else is installed. Call Python tools as `python -m <tool>` and declare them in the scenario's "
+    'python requirements ("python": {"requirements": …} in testing.json, vendored by `testgenie push`), '
+    "or ship the tool inside the scenario (exit code 127: the shell could not find it)."
+)
 
 
 @dataclass
@@ -207,15 +220,15 @@ def classify_failure(result: CommandResult) -> Failure:
     tail = result.tail.lower()
     if result.returncode == 127 or "command not found" in tail:
         return Failure(
-            f"{text}: a command was not found",
+            f"{text}: a command was not found on the runner",
             Classification.MISSING_DEPENDENCY,
-            "Install the missing tool or put it on PATH (exit code 127 means the shell could not find it).",
+            MISSING_COMMAND_REMEDIATION,
         )
     if "no module named" in tail:
         return Failure(
-            f"{text}: a Python module is missing",
+            f"{text}: a Python module is missing on the runner",
             Classification.MISSING_DEPENDENCY,
-            "Install the missing Python module where the scenario's commands run.",
+            MISSING_MODULE_REMEDIATION,
         )
     if result.returncode == 126:
         return Failure(

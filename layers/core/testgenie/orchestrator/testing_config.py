@@ -58,9 +58,7 @@ def _parse_relative_path(value: object) -> str:
         raise ValueError("a path is a non-empty string")
     parts = value.replace("\\", "/").split("/")
     if value.startswith(("/", "\\", "~")) or ":" in parts[0] or "\x00" in value or ".." in parts:
-        raise ValueError(
-            f"'{value}' must be a path inside the scenario: relative to its root, without '..'"
-        )
+        raise ValueError(f"'{value}' must be a path inside the scenario: relative to its root, without '..'")
     return value
 
 

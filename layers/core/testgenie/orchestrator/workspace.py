@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from testgenie.errors import ValidationError
+from testgenie.observability import logger
 from testgenie.orchestrator.bundles import (
     DEFAULT_LIMITS,
     MAX_ARCHIVE_BYTES,
@@ -85,7 +86,7 @@ class LocalScenarioSource:
         name = validate_scenario_name(name)
         path = self.root / name
         if not path.is_dir():
-            raise ValidationError(f"scenario '{name}' was not found under {self.root}")
+            raise scenario_not_found(name, self.describe())
         return path
 
     def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
@@ -99,8 +100,15 @@ class LocalScenarioSource:
             fd, tmp = tempfile.mkstemp(dir=self.packed_dir, prefix=".incoming-")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
+            os.chmod(tmp, 0o644)  # a runner of another user reads it too
             os.replace(tmp, path)
         return BundleRef(url=path.resolve().as_uri(), sha256=digest, size_bytes=len(data))
+
+
+def scenario_not_found(name: str, where: str) -> ValidationError:
+    """The 400 names the scenario, never the service's folder or bucket (logged for operators)."""
+    logger.info("scenario not found", extra={"scenario": name, "source": where})
+    return ValidationError(f"scenario '{name}' was not found")
 
 
 def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
@@ -159,7 +167,7 @@ class S3ScenarioSource:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
-                raise ValidationError(f"scenario '{name}' was not found under {self.describe()}") from None
+                raise scenario_not_found(name, self.describe()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")

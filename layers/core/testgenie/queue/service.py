@@ -14,7 +14,7 @@ from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.cursor import encode_cursor
 from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter
 from testgenie.observability import logger
-from testgenie.orchestrator.models import Outcome, PhaseResult
+from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus
 from testgenie.queue.models import (
     Claim,
     QueueSuiteRequestInput,
@@ -68,13 +68,14 @@ class SuiteRequestService:
         payload: QueueSuiteRequestInput,
         trigger: Trigger = Trigger.API,
         idempotency_key: str | None = None,
+        rerun_of: UUID | None = None,
     ) -> tuple[SuiteRequest, bool]:
         """Validate, insert, then publish after commit. Returns (request, created).
 
         A publish that fails leaves the row queued; the reaper re-publishes queued rows older than
         REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
         """
-        request = build_suite_request(payload, trigger)
+        request = build_suite_request(payload, trigger, rerun_of)
         key = idempotency_key.strip() if idempotency_key else None
         if key is not None and not 1 <= len(key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
@@ -82,6 +83,15 @@ class SuiteRequestService:
         if created:
             self._publish([stored.id])
         return stored, created
+
+    def rerun(self, execution_id: UUID, failed_only: bool = False) -> SuiteRequest:
+        """Queue the plan of a recorded execution again (trigger `rerun`, linked by rerunOf); with
+        failed_only, only the phases that failed in it."""
+        record = self._db.statement(lambda conn: self._executions.get_by_id(conn, execution_id))
+        if record is None:
+            raise NotFoundError("execution not found")
+        request, _ = self.queue(rerun_payload(record, failed_only), Trigger.RERUN, rerun_of=execution_id)
+        return request
 
     def _publish(self, ids: list[UUID]) -> list[UUID]:
         try:
@@ -243,7 +253,9 @@ class SuiteRequestService:
         return report
 
 
-def build_suite_request(payload: QueueSuiteRequestInput, trigger: Trigger) -> SuiteRequest:
+def build_suite_request(
+    payload: QueueSuiteRequestInput, trigger: Trigger, rerun_of: UUID | None = None
+) -> SuiteRequest:
     """The seed's validation and defaults (reference §3.2), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
@@ -262,8 +274,27 @@ def build_suite_request(payload: QueueSuiteRequestInput, trigger: Trigger) -> Su
         skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
         fail_fast=payload.fail_fast,
         trigger=trigger,
+        rerun_of=rerun_of,
         created_at=now,
         updated_at=now,
+    )
+
+
+def rerun_payload(record: SuiteExecutionRecord, failed_only: bool) -> QueueSuiteRequestInput:
+    """The plan as the original was asked for (requested), or only its failed phases."""
+    asked = record.requested or {}
+    phases, skip = asked.get("phases"), asked.get("skip")
+    if failed_only:
+        phases = [phase.name for phase in record.phases if phase.status == PhaseStatus.FAILED]
+        skip = None
+        if not phases:
+            raise ValidationError("the execution has no failed phases; rerun it without failedOnly")
+    return QueueSuiteRequestInput(
+        scenario_name=record.scenario_name,
+        preset=asked.get("preset") or record.preset_used,
+        phases=phases,
+        skip=skip,
+        fail_fast=bool(asked.get("failFast", False)),
     )
 
 

@@ -8,10 +8,10 @@ from uuid import uuid4
 
 import pytest
 from testgenie.db import Connection, Database
-from testgenie.execution.record import SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository, latest_sql, list_sql
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
+from testgenie.records import SuiteExecutionSummary
 
 from tests.support import make_record
 

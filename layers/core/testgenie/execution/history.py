@@ -23,19 +23,21 @@ class ExecutionHistoryService:
 
     def list(self, scenario: str | None = None, limit: int = 50, offset: int = 0) -> str:
         """`{"items": [summary, ...], "count": n}`, newest first; count is this page's length."""
-        items = self._db.statement(lambda conn: self._executions.list_recent(conn, scenario, limit, offset))
+        items = self._db.run_statement(
+            lambda conn: self._executions.list_recent(conn, scenario, limit, offset)
+        )
         return f'{{"items": [{", ".join(items)}], "count": {len(items)}}}'
 
     def get(self, execution_id: UUID) -> str:
         """One execution with its phases (JSON)."""
-        document = self._db.statement(lambda conn: self._executions.get_json(conn, execution_id))
+        document = self._db.run_statement(lambda conn: self._executions.get_json(conn, execution_id))
         if document is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return document
 
     def latest(self, scenario: str | None = None) -> str:
         """The most recently completed execution (JSON), optionally of one scenario."""
-        document = self._db.statement(lambda conn: self._executions.latest(conn, scenario))
+        document = self._db.run_statement(lambda conn: self._executions.latest(conn, scenario))
         if document is None:
             raise NotFoundError(
                 "no execution recorded yet" if not scenario else f"no execution of '{scenario}' yet"

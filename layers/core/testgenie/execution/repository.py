@@ -9,8 +9,8 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.orchestrator.models import PhaseResult
+from testgenie.records import SuiteExecutionRecord
 
 MAX_EXECUTION_HISTORY = 50
 

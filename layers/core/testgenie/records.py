@@ -44,6 +44,7 @@ class SuiteExecutionRecord(BaseModel):
     trigger: Trigger = Trigger.API
     requested: dict[str, Any] | None = None
     warnings: list[str] | None = None
+    source_digest: str | None = None
 
     @property
     def summary(self) -> PhaseSummary:
@@ -73,6 +74,7 @@ class SuiteExecutionRecord(BaseModel):
             trigger=trigger,
             requested=requested,
             warnings=list(result.warnings) if result.warnings else None,
+            source_digest=result.source_digest,
         )
 
     def to_execution_result(self) -> SuiteExecutionResult:
@@ -88,6 +90,7 @@ class SuiteExecutionRecord(BaseModel):
             phases=list(self.phases),
             phase_summary=self.summary,
             warnings=list(self.warnings) if self.warnings else None,
+            source_digest=self.source_digest,
         )
 
 
@@ -105,6 +108,7 @@ class SuiteExecutionSummary(CamelModel):
     trigger: Trigger
     duration_ms: int
     phase_summary: PhaseSummary
+    source_digest: str | None = None
 
 
 class ExecutionWriter(Protocol):

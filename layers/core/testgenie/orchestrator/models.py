@@ -52,6 +52,18 @@ class TestCounts(CamelModel):
     skipped: int = 0
 
 
+# Failing tests kept per phase, and the length of a failure signature (docs/api.md).
+MAX_FAILING_TESTS_PER_PHASE = 20
+MAX_SIGNATURE_CHARS = 200
+
+
+class FailingTest(CamelModel):
+    """A test that failed or errored: its full name and a short signature (exception type + first line)."""
+
+    name: str
+    signature: str = ""
+
+
 class PhaseResult(CamelModel):
     name: str
     status: PhaseStatus
@@ -63,6 +75,7 @@ class PhaseResult(CamelModel):
     remediation: str | None = None
     observations: list[Observation] | None = None
     tests: TestCounts | None = None
+    failing_tests: list[FailingTest] | None = None
 
     @staticmethod
     def seconds_from_ms(duration_ms: int) -> int:
@@ -146,6 +159,8 @@ class SuiteExecutionResult(CamelModel):
     phases: list[PhaseResult] = Field(default_factory=list)
     phase_summary: PhaseSummary = Field(default_factory=PhaseSummary)
     warnings: list[str] | None = None
+    # The digest of the scenario source that ran (bundle digest or a local folder's tree hash).
+    source_digest: str | None = None
 
     @model_validator(mode="after")
     def _success_only_when_passed(self) -> SuiteExecutionResult:

@@ -28,7 +28,13 @@ PYTHON_313 = sorted(glob.glob("/root/.pyenv/versions/3.13.*/bin/python")) or sor
     glob.glob("/usr/bin/python3.13")
 )
 
-pytestmark = pytest.mark.skipif(not PYTHON_313, reason="no Python 3.13 interpreter on this machine")
+pytestmark = [
+    pytest.mark.skipif(not PYTHON_313, reason="no Python 3.13 interpreter on this machine"),
+    pytest.mark.skipif(
+        not (REPO / "layers" / "core" / "testgenie" / "runner" / "phase.py").is_file(),
+        reason="the runner (testgenie.runner) is not on this branch yet",
+    ),
+]
 
 
 @pytest.fixture(scope="session")

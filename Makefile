@@ -20,8 +20,9 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
+# make run PORT=3001 when 3000 is taken; RUN_ARGS passes more quickstart options.
 run: $(STAMP)
-	$(BIN)/testgenie quickstart
+	$(BIN)/testgenie quickstart $(if $(PORT),--port $(PORT)) $(RUN_ARGS)
 
 test: $(STAMP) $(TOOLS)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

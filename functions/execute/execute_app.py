@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
-from testgenie.api.deadline import run_deadline
-from testgenie.api.http import (
+from testgenie.entrypoints.deadline import run_deadline
+from testgenie.entrypoints.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
     NOT_FOUND_DOC,
@@ -29,20 +29,21 @@ from testgenie.api.http import (
     model_doc,
     serve,
 )
-from testgenie.api.models import SuiteExecutionBody, SuiteRequestBody
-from testgenie.api.params import parse_uuid
-from testgenie.api.queue_events import (
+from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.params import parse_uuid
+from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
+from testgenie.entrypoints.sqs import (
     DeadLetterRecordHandler,
     QueueRecordHandler,
     is_dead_letter_batch,
     process_batch,
 )
-from testgenie.api.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.errors import ValidationError
 from testgenie.history.models import PinState, RerunBody
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.queue.models import SuiteRequest, Trigger
+from testgenie.queue.models import SuiteRequest
+from testgenie.records import Trigger
 from testgenie.settings import get_settings
 
 app = build_resolver()
@@ -69,7 +70,7 @@ IdempotencyKey = Annotated[
         **_ERRORS,
     },
 )
-def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
+def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonResponse:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
     result = bootstrap.execution_service().execute(body.to_input(), deadline=run_deadline(left))
@@ -88,7 +89,7 @@ def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
     },
 )
 def queue_suite_request(
-    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
+    body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
     if idempotency_key is not None and not idempotency_key.isprintable():
         raise ValidationError("Idempotency-Key must be printable text")
@@ -125,7 +126,7 @@ def cancel_suite_request(requestId: str) -> JsonResponse:
 def rerun_execution(executionId: str, body: Annotated[RerunBody | None, Body()] = None) -> JsonResponse:
     execution = parse_uuid(executionId, "execution id")
     failed_only = body.failed_only if body is not None else False
-    request = bootstrap.suite_request_service().rerun(execution, failed_only)
+    request = bootstrap.rerun_service().rerun(execution, failed_only)
     return json_response(HTTPStatus.CREATED, request.to_json_dict())
 
 

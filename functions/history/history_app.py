@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
-from testgenie.api.http import (
+from testgenie.entrypoints.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
     NOT_FOUND_DOC,
@@ -27,8 +27,8 @@ from testgenie.api.http import (
     serve,
     text_doc,
 )
-from testgenie.api.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
-from testgenie.api.params import (
+from testgenie.entrypoints.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
+from testgenie.entrypoints.params import (
     CursorQuery,
     IncludeTotalQuery,
     LimitQuery,
@@ -48,18 +48,17 @@ from testgenie.api.params import (
     parse_uuid,
 )
 from testgenie.errors import TestGenieError, ValidationError
-from testgenie.history.filters import (
-    EXECUTIONS_CURSOR,
-    SCENARIOS_CURSOR,
-    SUITE_REQUESTS_CURSOR,
-    execution_filter,
-    parse_keyset,
-    suite_request_filter,
-)
+from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.queue.models import SuiteRequest, SuiteRequestStatus
+from testgenie.paging import parse_keyset
+from testgenie.queue.models import (
+    SUITE_REQUESTS_CURSOR,
+    SuiteRequest,
+    SuiteRequestStatus,
+    suite_request_filter,
+)
 from testgenie.settings import get_settings
 
 app = build_resolver()

@@ -110,6 +110,19 @@ class RunningStack:
             raise AssertionError(f"the stack did not stop within {timeout:.0f}s: {self.tail()}") from None
 
 
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`testgenie …` as a user types it (without TESTGENIE_API_URL from the test's environment)."""
+    env = {k: v for k, v in os.environ.items() if k != "TESTGENIE_API_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "testgenie_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
 def stack_env(database_url: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "AWS_ENDPOINT"))}
     if database_url is not None:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
 from testgenie.execution.history import ExecutionHistoryService
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.publisher import SuiteRequestPublisher
@@ -77,6 +79,7 @@ def suite_request_service() -> SuiteRequestService:
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
+            executions=SuiteExecutionRepository(),
         )
 
     return _built("suite_request_service", build)
@@ -84,6 +87,15 @@ def suite_request_service() -> SuiteRequestService:
 
 def history_service() -> ExecutionHistoryService:
     return _built("history_service", lambda: ExecutionHistoryService(database()))
+
+
+def rerun_service() -> RerunService:
+    def build() -> RerunService:
+        from testgenie.execution.reruns import RerunService
+
+        return RerunService(database(), suite_request_service())
+
+    return _built("rerun_service", build)
 
 
 def retention_service() -> RetentionService:

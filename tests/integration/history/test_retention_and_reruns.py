@@ -14,13 +14,13 @@ from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.execution.reruns import RerunService
 from testgenie.execution.retention import RetentionService
 from testgenie.orchestrator.models import PhaseResult
 from testgenie.queue.models import Trigger
-from testgenie.queue.service import SuiteRequestService
 from testgenie_local.polling import wait_for
 
-from tests.support import run_record
+from tests.support import run_record, suite_requests
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -128,7 +128,7 @@ def test_rerun_queues_the_same_plan_or_only_the_failed_phases(db: Database) -> N
     record = run_record("web", NOW, {"lint": "passed", "unit": "failed", "docs": "failed"})
     record = record.model_copy(update={"requested": {"preset": "smoke", "skip": ["docs"], "failFast": True}})
     _store(db, [record])
-    service = SuiteRequestService(db)
+    service = RerunService(db, suite_requests(db))
 
     same = service.rerun(record.id)
     failed = service.rerun(record.id, failed_only=True)
@@ -136,13 +136,13 @@ def test_rerun_queues_the_same_plan_or_only_the_failed_phases(db: Database) -> N
     assert (same.trigger, same.rerun_of, same.scenario_name) == (Trigger.RERUN, record.id, "web")
     assert (same.preset, same.phases, same.skip, same.fail_fast) == ("smoke", None, ["docs"], True)
     assert (failed.phases, failed.skip, failed.rerun_of) == (["unit", "docs"], None, record.id)
-    assert service.get(failed.id).to_json_dict()["rerunOf"] == str(record.id)
+    assert suite_requests(db).get(failed.id).to_json_dict()["rerunOf"] == str(record.id)
 
 
 def test_rerun_errors(db: Database) -> None:
     passed = run_record("web", NOW, {"unit": "passed"})
     _store(db, [passed])
-    service = SuiteRequestService(db)
+    service = RerunService(db, suite_requests(db))
     with pytest.raises(ValidationError, match="no failed phases"):
         service.rerun(passed.id, failed_only=True)
     with pytest.raises(NotFoundError, match="execution not found"):

@@ -58,7 +58,7 @@ class RetentionService:
         self._executions = executions or SuiteExecutionRepository()
 
     def pin(self, execution_id: UUID, pinned: bool) -> dict[str, object]:
-        found = self._db.statement(lambda conn: self._executions.set_pinned(conn, execution_id, pinned))
+        found = self._db.run_statement(lambda conn: self._executions.set_pinned(conn, execution_id, pinned))
         if not found:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return {"executionId": str(execution_id), "pinned": pinned}

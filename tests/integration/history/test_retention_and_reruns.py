@@ -12,12 +12,11 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.reruns import RerunService
 from testgenie.execution.retention import RetentionService
 from testgenie.orchestrator.models import PhaseResult
-from testgenie.queue.models import Trigger
+from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 
 from tests.support import run_record, suite_requests

@@ -262,8 +262,11 @@ class LocalStack:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
-            # Each warm environment gets its own copy of the handler module, as in Lambda.
-            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler, load=partial(load_handler, fn))
+            # As many warm environments (so connections) as the template reserves, as on AWS; each
+            # gets its own copy of the handler module, as in Lambda.
+            self.runtimes[fn.logical_id] = FunctionRuntime(
+                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+            )
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None

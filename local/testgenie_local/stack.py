@@ -261,7 +261,8 @@ class LocalStack:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
-            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler)
+            # As many warm environments (so connections) as the template reserves, as on AWS.
+            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler, fn.reserved_concurrency or 8)
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None

@@ -18,6 +18,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 from wsgiref.types import WSGIApplication
@@ -260,7 +261,11 @@ class LocalStack:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
-            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler)
+            # As many warm environments (so connections) as the template reserves, as on AWS; each
+            # gets its own copy of the handler module, as in Lambda.
+            self.runtimes[fn.logical_id] = FunctionRuntime(
+                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+            )
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None

@@ -146,6 +146,7 @@ class FunctionSpec:
     sqs_sources: list[SqsSource] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     layers: list[Path] = field(default_factory=list)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions (the connection budget)
 
     @property
     def module_name(self) -> str:
@@ -480,6 +481,7 @@ def _function(
     if not isinstance(handler, str) or "." not in handler or not isinstance(code_uri, str):
         return None  # an inline or image function: nothing the local stack can load
     timeout = int(resolver.resolve(merged.get("Timeout", DEFAULT_TIMEOUT_SECONDS)))
+    reserved = resolver.resolve(merged.get("ReservedConcurrentExecutions"))
     layer_names = [_logical_of(item) for item in merged.get("Layers") or []]
     layer_paths = [layers[name] for name in layer_names if name is not None and name in layers]
     routes: list[HttpRoute] = []
@@ -542,6 +544,7 @@ def _function(
         sqs_sources=sqs,
         schedules=schedules,
         layers=[p.resolve() for p in layer_paths],
+        reserved_concurrency=int(reserved) if reserved is not None else None,
     )
 
 

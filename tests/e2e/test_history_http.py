@@ -64,16 +64,19 @@ def test_cli_history_filters_scenarios_stats_compare_and_rerun(stack: RunningSta
     assert page["count"] >= 2
     assert {item["outcome"] for item in page["items"]} == {"failed"}
     table = run_cli(*cli, "history", "--phase", "lint", "--phase-status", "failed", "--limit", "3")
-    assert table.returncode == 0 and "e2e-fail" in table.stdout, table.stderr
+    assert table.returncode == 0, table.stderr
+    assert "e2e-fail" in table.stdout
 
     scenarios = run_cli(*cli, "scenarios")
     assert scenarios.returncode == 0
     assert "e2e-fail" in scenarios.stdout
     stats = run_cli(*cli, "stats", "e2e-fail", "--window", "10")
-    assert stats.returncode == 0 and "lint" in stats.stdout, stats.stderr
+    assert stats.returncode == 0, stats.stderr
+    assert "lint" in stats.stdout
     newest = page["items"][0]["executionId"]
     compare = run_cli(*cli, "compare", newest)
-    assert compare.returncode == 0 and "lint" in compare.stdout, compare.stderr
+    assert compare.returncode == 0, compare.stderr
+    assert "lint" in compare.stdout
 
     rerun = run_cli(*cli, "rerun", newest, "--failed-only", "--wait")
     assert rerun.returncode == 1, rerun.stderr  # the rerun of a failing lint fails again

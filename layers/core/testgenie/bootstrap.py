@@ -74,6 +74,8 @@ def suite_request_service() -> SuiteRequestService:
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
+            # Lazily: the read side builds this service too and never loads the orchestrator.
+            plan_validator=lambda request: execution_service().validate_plan(request),
         )
 
     return _built("suite_request_service", build)

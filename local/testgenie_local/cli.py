@@ -25,6 +25,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     suites.configure_run,
     browse.configure_history,
     browse.configure_show,
+    browse.configure_log,
     browse.configure_requests,
     browse.configure_cancel,
     tools.configure_push,
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for configure in COMMANDS:
         configure(sub)
+    for command in sub.choices.values():
+        # `--json` after the command too (`testgenie history --json`, as with `gh`); SUPPRESS keeps
+        # the top-level value when it is not repeated here.
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

@@ -9,8 +9,10 @@ function in-process, and the function's answer is mapped back to HTTP.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -380,6 +382,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return  # requests are logged once, in _handle
 
 
+class PortInUse(OSError):
+    """The gateway's port is taken; the message names it and, with a hint, the way out."""
+
+    def __init__(self, host: str, port: int, hint: str = "") -> None:
+        way_out = f"; {hint.format(other=port + 1)}" if hint else ""
+        super().__init__(errno.EADDRINUSE, f"port {port} on {host} is already in use{way_out}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def ensure_port_free(host: str, port: int, hint: str = "") -> None:
+    """PortInUse when `port` is taken (checked before a slow start; 0 always is free)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port, hint) from None
+            raise
+
+
 class Gateway:
     """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread.
 
@@ -393,8 +420,14 @@ class Gateway:
         port: int = 0,
         log: Any = None,
         mount: WSGIApplication | None = None,
+        busy_hint: str = "",
     ) -> None:
-        self._server = _Server((host, port), _RequestHandler)
+        try:
+            self._server = _Server((host, port), _RequestHandler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port, busy_hint) from None
+            raise
         self._server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
         self._thread: threading.Thread | None = None
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
 from testgenie.execution.history import ExecutionHistoryService
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
@@ -50,7 +51,9 @@ def database() -> Database:
         settings = get_settings()
         # The secret is resolved on first connect: a cold start that never touches SQL never pays for it.
         return Database(
-            lambda: resolve_database_url(settings.database_url, settings.database_secret_arn),
+            lambda: resolve_database_url(
+                settings.database_url, settings.database_secret_arn, settings.database_proxy_endpoint
+            ),
             connect_timeout=settings.db_connect_timeout_seconds,
         )
 
@@ -74,6 +77,7 @@ def suite_request_service() -> SuiteRequestService:
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
+            executions=SuiteExecutionRepository(),
             # Lazily: the read side builds this service too and never loads the orchestrator.
             plan_validator=lambda request: execution_service().validate_plan(request),
         )

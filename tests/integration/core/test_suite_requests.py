@@ -9,12 +9,14 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
+from testgenie.history.cursor import decode_cursor
+from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter, clamp_limit
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
+from testgenie.records import SuiteExecutionRecord, Trigger
 
-from tests.support import make_record
+from tests.support import make_record, suite_requests
 
 
 class RecordingPublisher:
@@ -37,7 +39,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 def service(db: Database, publisher: RecordingPublisher) -> SuiteRequestService:
-    return SuiteRequestService(db, publisher, lease_seconds=60, max_attempts=2, requeue_after_seconds=60)
+    return suite_requests(db, publisher, lease_seconds=60, max_attempts=2, requeue_after_seconds=60)
 
 
 def _queue(service: SuiteRequestService, **fields: object) -> UUID:
@@ -124,7 +126,7 @@ def test_queue_validation_messages(
     with pytest.raises(ValidationError) as info:
         service.queue(QueueSuiteRequestInput.model_validate(fields))
     assert info.value.message == message
-    assert service.list() == []
+    assert service.list() == ([], None)
     assert publisher.sent == []
 
 
@@ -142,7 +144,7 @@ def test_idempotency_key_returns_the_first_request(
 
     assert (created_first, created_second) == (True, False)
     assert second.id == first.id
-    assert len(service.list()) == 1
+    assert len(service.list()[0]) == 1
     assert publisher.sent == [first.id]
 
 
@@ -153,7 +155,7 @@ def test_idempotency_key_length_is_validated(service: SuiteRequestService) -> No
 
 def test_a_failed_publish_keeps_the_row_and_the_reaper_republishes_it(db: Database) -> None:
     broken = RecordingPublisher(fail=True)
-    service = SuiteRequestService(db, broken, requeue_after_seconds=1)
+    service = suite_requests(db, broken, requeue_after_seconds=1)
     request, created = service.queue(QueueSuiteRequestInput(scenario_name="demo"))
     assert created
     assert service.get(request.id).status == SuiteRequestStatus.QUEUED
@@ -174,10 +176,16 @@ def test_list_newest_first_with_status_filter_and_cap(service: SuiteRequestServi
     ids = [_queue(service) for _ in range(3)]
     service.cancel(ids[0])
 
-    assert [r.id for r in service.list()] == list(reversed(ids))
-    assert [r.id for r in service.list(SuiteRequestStatus.CANCELLED)] == [ids[0]]
-    assert len(service.list(limit=2)) == 2
-    assert len(service.list(limit=500)) == 3
+    assert [r.id for r in service.list()[0]] == list(reversed(ids))
+    cancelled = SuiteRequestFilter(status=SuiteRequestStatus.CANCELLED.value)
+    assert [r.id for r in service.list(cancelled)[0]] == [ids[0]]
+    first, cursor = service.list(keyset=Keyset(limit=2))
+    assert len(first) == 2
+    assert cursor is not None
+    rest, last = service.list(keyset=Keyset(limit=2, after=decode_cursor(SUITE_REQUESTS_CURSOR, cursor)))
+    assert [r.id for r in [*first, *rest]] == list(reversed(ids))
+    assert last is None
+    assert len(service.list(keyset=Keyset(limit=clamp_limit(500)))[0]) == 3
 
 
 def test_snapshot_counts_by_status_and_reports_the_oldest_pending(
@@ -206,12 +214,12 @@ def test_get_unknown_is_not_found(service: SuiteRequestService) -> None:
 
 
 def test_twenty_threads_claiming_one_request_exactly_one_wins(database_url: str, db: Database) -> None:
-    request_id = _queue(SuiteRequestService(db))
+    request_id = _queue(suite_requests(db))
     barrier = threading.Barrier(20)
     wins: list[int] = []
 
     def worker() -> None:
-        own = SuiteRequestService(Database(database_url))  # one connection per worker, as in Lambda
+        own = suite_requests(Database(database_url))  # one connection per worker, as in Lambda
         barrier.wait()
         claim = own.claim(request_id)
         if claim is not None:
@@ -224,7 +232,7 @@ def test_twenty_threads_claiming_one_request_exactly_one_wins(database_url: str,
         thread.join()
 
     assert wins == [1]
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert (stored.status, stored.attempts) == (SuiteRequestStatus.RUNNING, 1)
 
 
@@ -304,7 +312,7 @@ def test_a_failure_between_the_insert_and_the_status_update_leaves_neither(db: D
             super().create(conn, record)
             raise RuntimeError("crash after the insert, before commit")
 
-    service = SuiteRequestService(db, executions=ExplodingExecutions())
+    service = suite_requests(db, executions=ExplodingExecutions())
     request_id = _queue(service)
     claim = service.claim(request_id)
     assert claim is not None
@@ -422,7 +430,7 @@ def test_reaper_ignores_live_leases_and_honours_cancel(service: SuiteRequestServ
 
 
 def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Database) -> None:
-    setup = SuiteRequestService(db, max_attempts=1)
+    setup = suite_requests(db, max_attempts=1)
     ids = [_queue(setup) for _ in range(10)]
     for request_id in ids:
         assert setup.claim(request_id) is not None
@@ -433,7 +441,7 @@ def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Databas
     failed: list[UUID] = []
 
     def reap() -> None:
-        reaper = SuiteRequestService(Database(database_url), max_attempts=1)
+        reaper = suite_requests(Database(database_url), max_attempts=1)
         barrier.wait()
         failed.extend(reaper.reap_expired().failed)
 

@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
-from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.cursor import encode_cursor
+from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter
 from testgenie.observability import logger
 from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
 from testgenie.queue.models import (
@@ -21,13 +21,13 @@ from testgenie.queue.models import (
     SuiteRequest,
     SuiteRequestSnapshot,
     SuiteRequestStatus,
-    Trigger,
     normalize_coverage,
     normalize_priority,
     normalize_types,
 )
 from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
 from testgenie.queue.repository import SuiteRequestRepository
+from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
 
 REQUEST_NOT_FOUND = "suite request not found"
@@ -48,11 +48,11 @@ class SuiteRequestService:
         db: Database,
         publisher: SuiteRequestPublisher | None = None,
         *,
+        executions: ExecutionWriter,
         lease_seconds: int = 960,
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
         requests: SuiteRequestRepository | None = None,
-        executions: SuiteExecutionRepository | None = None,
         plan_validator: Callable[[SuiteExecutionRequest], object] | None = None,
     ) -> None:
         self._db = db
@@ -61,7 +61,7 @@ class SuiteRequestService:
         self.max_attempts = max_attempts
         self._requeue_after = requeue_after_seconds
         self._requests = requests or SuiteRequestRepository()
-        self._executions = executions or SuiteExecutionRepository()
+        self._executions = executions
         # The engine's plan(): a plan that can never run is a 400 at queue time, as for POST /executions.
         self._validate_plan = plan_validator
 
@@ -91,7 +91,7 @@ class SuiteRequestService:
         try:
             stored, created = self._db.run(insert)
         except CommitOutcomeUnknownError:  # read back: stored means created; absent means never committed
-            found = self._db.statement(lambda conn: self._requests.get(conn, request.id))
+            found = self._db.run_statement(lambda conn: self._requests.get(conn, request.id))
             stored, created = (found, True) if found is not None else self._db.run(insert)
         if created:
             self._publish([stored.id])
@@ -126,13 +126,20 @@ class SuiteRequestService:
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, request_id: UUID) -> SuiteRequest:
-        found = self._db.statement(lambda conn: self._requests.get(conn, request_id))
+        found = self._db.run_statement(lambda conn: self._requests.get(conn, request_id))
         if found is None:
             raise NotFoundError(REQUEST_NOT_FOUND)
         return found
 
-    def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
-        return self._db.statement(lambda conn: self._requests.list_recent(conn, status, limit))
+    def list(
+        self, query: SuiteRequestFilter | None = None, keyset: Keyset | None = None
+    ) -> tuple[list[SuiteRequest], str | None]:
+        """A page newest first, and the cursor of the next page (None on the last)."""
+        query, keyset = query or SuiteRequestFilter(), keyset or Keyset()
+        rows = self._db.run_statement(lambda conn: self._requests.list_recent(conn, query, keyset))
+        page = rows[: keyset.limit]
+        more = len(rows) > keyset.limit
+        return page, encode_cursor(SUITE_REQUESTS_CURSOR, page[-1].created_at, page[-1].id) if more else None
 
     def snapshot(self) -> SuiteRequestSnapshot:
         def work(conn: Connection) -> SuiteRequestSnapshot:
@@ -153,7 +160,7 @@ class SuiteRequestService:
         claim_id = uuid4()
 
         def take() -> Claim | None:
-            return self._db.statement(
+            return self._db.run_statement(
                 lambda conn: self._requests.claim(conn, request_id, self.lease_seconds, claim_id),
                 idempotent=False,
             )
@@ -162,7 +169,9 @@ class SuiteRequestService:
             return take()
         except CommitOutcomeUnknownError:
             mine = retry_transient(
-                lambda: self._db.statement(lambda conn: self._requests.claimed(conn, request_id, claim_id)),
+                lambda: self._db.run_statement(
+                    lambda conn: self._requests.claimed(conn, request_id, claim_id)
+                ),
                 what="reading back a claim whose answer was lost",
                 deadline=deadline,
             )
@@ -171,7 +180,7 @@ class SuiteRequestService:
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
         request_id = claim.request.id
-        state = self._db.statement(
+        state = self._db.run_statement(
             lambda conn: self._requests.record_progress(
                 conn, request_id, claim.token, progress, self.lease_seconds
             )
@@ -355,20 +364,6 @@ def terminal_status(outcome: Outcome) -> SuiteRequestStatus:
     return SuiteRequestStatus.FAILED
 
 
-def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool = False) -> dict[str, Any]:
-    """The progress JSON of a suite request: what ran, how it went, what comes next."""
-    done = [{"name": r.name, "status": r.status.value, "durationMs": r.duration_ms} for r in results]
-    remaining = planned[len(results) :]
-    progress: dict[str, Any] = {
-        "totalPhases": len(planned),
-        "completedPhases": len(results),
-        "phases": done,
-    }
-    if remaining and not final:
-        progress["currentPhase"] = remaining[0]
-    return progress
-
-
 def _terminal_record(
     request: SuiteRequest, outcome: Outcome, reason: str, trigger: Trigger
 ) -> SuiteExecutionRecord:
@@ -376,18 +371,14 @@ def _terminal_record(
     phases = [
         PhaseResult.model_validate(p) for p in (request.progress or {}).get("phases", []) if "name" in p
     ]
-    now = datetime.now(UTC)
-    return SuiteExecutionRecord(
-        id=uuid4(),
-        suite_request_id=request.id,
+    return failed_record(
         scenario_name=request.scenario_name,
-        preset_used=request.preset,
-        success=False,
-        phases=phases,
-        started_at=min(request.created_at, now),
-        completed_at=now,
+        reason=reason,
+        started_at=request.created_at,
         outcome=outcome,
+        phases=phases,
+        suite_request_id=request.id,
+        preset=request.preset,
         trigger=trigger,
         requested=request.execution_request().requested(),
-        warnings=[reason],
     )

@@ -9,9 +9,9 @@ from uuid import UUID
 from pydantic import Field, field_validator
 
 from testgenie.errors import ValidationError
-from testgenie.execution.record import SuiteExecutionSummary
 from testgenie.models_base import CamelModel
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
+from testgenie.records import SuiteExecutionSummary
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
@@ -43,7 +43,7 @@ def check_scenario_name(value: str) -> str:
     return value
 
 
-class SuiteExecutionBody(CamelModel):
+class SuiteExecutionHttpBody(CamelModel):
     """POST /executions: run a suite now (the seed's suiteExecutionPayload; unknown fields ignored)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
@@ -88,7 +88,7 @@ class SuiteExecutionBody(CamelModel):
         return SuiteExecutionInput(request=request, suite_request_id=link)
 
 
-class SuiteRequestBody(QueueSuiteRequestInput):
+class SuiteRequestHttpBody(QueueSuiteRequestInput):
     """POST /suite-requests: the seed's QueueSuiteRequestInput, plus text the database can store."""
 
     @field_validator(*_TEXT_FIELDS)
@@ -109,11 +109,14 @@ class ErrorBody(CamelModel):
 class ExecutionPage(CamelModel):
     items: list[SuiteExecutionSummary]
     count: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+    total: int | None = Field(default=None, description="matching executions (only with includeTotal=true)")
 
 
 class SuiteRequestPage(CamelModel):
     items: list[SuiteRequest]
     count: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
 
 
 class PhaseDescriptor(CamelModel):

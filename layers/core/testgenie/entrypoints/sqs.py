@@ -139,6 +139,7 @@ class QueueRecordHandler:
             )
             return "acknowledged"
         if result is None:
+            self._started -= 1  # a duplicate ran nothing: the next record may still run in this invocation
             logger.info("duplicate or stale suite request message acknowledged")
             record_count("DuplicateMessages")
             return "duplicate"

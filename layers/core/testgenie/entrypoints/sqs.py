@@ -1,6 +1,6 @@
 """SQS batches for the execute function (never imported by the history function).
 
-DESIGN §6: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
+docs/api.md: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
 - malformed body            -> acknowledged and logged (retrying cannot fix it);
 - duplicate / stale message -> acknowledged (the request is no longer claimable);
 - TransientError            -> reported in batchItemFailures, so SQS redelivers it;
@@ -11,7 +11,6 @@ Records from the dead-letter queue fail their request with an execution row sayi
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,8 +28,6 @@ from testgenie.observability import logger, record_count, record_execution_metri
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.service import SuiteRequestService
-
-DLQ_ARN_ENV = "SUITE_REQUEST_DLQ_ARN"
 
 
 class HandedBackError(Exception):
@@ -55,9 +52,8 @@ def parse_message(body: str | None) -> UUID | None:
         return None
 
 
-def is_dead_letter_batch(event: dict[str, Any]) -> bool:
-    """True when the records come from the dead-letter queue (SUITE_REQUEST_DLQ_ARN)."""
-    dlq_arn = os.environ.get(DLQ_ARN_ENV, "").strip()
+def is_dead_letter_batch(event: dict[str, Any], dlq_arn: str | None) -> bool:
+    """True when the records come from the dead-letter queue (Settings.suite_request_dlq_arn)."""
     records = event.get("Records") or []
     return bool(dlq_arn) and any(r.get("eventSourceARN") == dlq_arn for r in records if isinstance(r, dict))
 

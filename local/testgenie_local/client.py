@@ -101,6 +101,7 @@ class ApiClient:
         self.sign = (self.host not in LOCAL_HOSTS) if sign is None else sign
         self.retry = retry
         self.on_retry = on_retry
+        self._session: Any = None  # botocore's, made on the first signed request
 
     def url(self, path: str, query: dict[str, Any] | None = None) -> str:
         url = f"{self.base_url}{API_PREFIX}{path}"
@@ -147,8 +148,34 @@ class ApiClient:
         all_headers = {"accept": "application/json", **(headers or {})}
         if data is not None:
             all_headers["content-type"] = "application/json"
+        answer = self.send(method, url, data=data, headers=all_headers, timeout=timeout)
+        if answer.status >= 400:
+            raise ApiError(
+                answer.status,
+                _error_message(answer.status, answer.body),
+                retry_after=_seconds(answer.headers.get("retry-after")),
+                ours=_is_service_error(answer.body),
+            )
+        return answer
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Response:
+        """One exchange with the API, SigV4-signed when this client signs; a 4xx/5xx is an answer too.
+
+        `testgenie ui` forwards the browser's requests through here, so they are signed the same way.
+        """
+        all_headers = dict(headers or {})
         if self.sign:
-            all_headers = _sigv4_headers(method, url, data, all_headers, self.host)
+            if self._session is None:
+                self._session = signing_session()
+            all_headers = _sigv4_headers(method, url, data, all_headers, self.host, self._session)
         request = urllib.request.Request(url, data=data, method=method, headers=all_headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as answer:  # noqa: S310
@@ -156,13 +183,7 @@ class ApiClient:
                     answer.status, {k.lower(): v for k, v in answer.headers.items()}, answer.read()
                 )
         except urllib.error.HTTPError as err:
-            raw = err.read()
-            raise ApiError(
-                err.code,
-                _error_message(err.code, raw),
-                retry_after=_seconds(err.headers.get("Retry-After")),
-                ours=_is_service_error(raw),
-            ) from None
+            return Response(err.code, {k.lower(): v for k, v in (err.headers or {}).items()}, err.read())
         except urllib.error.URLError as err:
             raise ApiError(
                 0, f"cannot reach the Test Genie API at {self.base_url}: {_reason(err.reason)}"
@@ -216,16 +237,13 @@ def _error_message(status: int, raw: bytes) -> str:
 
 
 def _sigv4_headers(
-    method: str, url: str, data: bytes | None, headers: dict[str, str], host: str
+    method: str, url: str, data: bytes | None, headers: dict[str, str], host: str, session: Any = None
 ) -> dict[str, str]:
     """Sign for API Gateway (service execute-api) with the usual AWS credential chain."""
-    try:
-        import botocore.session
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-    except ImportError:
-        raise ApiError(0, "signing requests for a deployed API needs botocore (pip install boto3)") from None
-    session = botocore.session.Session()
+    session = session or signing_session()  # first: it names botocore when it is missing
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
     credentials = session.get_credentials()
     if credentials is None:
         raise ApiError(
@@ -236,3 +254,12 @@ def _sigv4_headers(
     aws_request = AWSRequest(method=method, url=url, data=data or b"", headers=headers)
     SigV4Auth(credentials, "execute-api", region).add_auth(aws_request)
     return dict(aws_request.headers.items())
+
+
+def signing_session() -> Any:
+    """A botocore session (the usual credential chain); kept by a client that signs many requests."""
+    try:
+        import botocore.session
+    except ImportError:
+        raise ApiError(0, "signing requests for a deployed API needs botocore (pip install boto3)") from None
+    return botocore.session.Session()

@@ -28,6 +28,7 @@ _ENV_FIELDS: dict[str, str] = {
     "LOG_TAIL_BYTES": "log_tail_bytes",
     "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
     "MIGRATIONS_DIR": "migrations_dir",
+    "RETENTION_DAYS": "retention_days",
 }
 
 
@@ -55,6 +56,8 @@ class Settings(BaseModel):
     log_tail_bytes: int = Field(default=256 * 1024, ge=1024)
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
     migrations_dir: Path | None = None
+    # Executions older than this many days are deleted (unless pinned); 0 keeps everything.
+    retention_days: int = Field(default=0, ge=0, le=36_500)
 
     @model_validator(mode="after")
     def _one_artifact_store(self) -> Settings:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
+from testgenie.observability import logger
 from testgenie.orchestrator.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
 from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
@@ -120,6 +121,7 @@ class SuiteOrchestrator:
         results: list[PhaseResult] = []
         warnings: list[str] = []
         stopped: Outcome | None = None
+        source_digest = self._source_digest(request.scenario_name)  # of the files about to be copied
         with prepare_workspace(scenario_dir, execution_id, self.workspace_parent) as workspace:
             # Plan from the copy, so what runs is exactly what was validated.
             plan, config = self._plan_in(request, workspace.scenario_dir)
@@ -171,7 +173,18 @@ class SuiteOrchestrator:
             phases=results,
             phase_summary=summarize_phases(results),
             warnings=warnings or None,
+            source_digest=source_digest,
         )
+
+    def _source_digest(self, scenario: str) -> str | None:
+        """What ran exactly: the bundle's digest (a folder is packed reproducibly, so it is a tree
+        hash of the folder). History uses it to tell flaky from changed (docs/api.md); a digest that
+        cannot be had never fails the run."""
+        try:
+            return self.scenarios.bundle(scenario).source_digest
+        except Exception:
+            logger.warning("no source digest for the run", extra={"scenario": scenario})
+            return None
 
     @staticmethod
     def _ask_stop(should_stop: StopCheck, warnings: list[str]) -> bool:
@@ -311,6 +324,7 @@ class SuiteOrchestrator:
             remediation=remediation,
             observations=observations or None,
             tests=report.tests,
+            failing_tests=report.failing_tests or None,
         )
 
 

@@ -100,10 +100,6 @@ class SuiteRequestHttpBody(QueueSuiteRequestInput):
         return check_scenario_name(value)
 
 
-class ErrorBody(CamelModel):
-    error: str
-
-
 class ExecutionPage(CamelModel):
     items: list[SuiteExecutionSummary]
     count: int

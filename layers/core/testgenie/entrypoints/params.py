@@ -15,7 +15,7 @@ MAX_OFFSET = 1_000_000
 # The orchestrator's SCENARIO_NAME_RE: a name that cannot exist is refused, not searched for.
 _SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
-# No upper bound on purpose: larger values are clamped to MAX_PAGE, as the seed does (its clients
+# No upper bound on purpose: larger values are clamped to MAX_PAGE (docs/api.md; existing clients
 # send limit=100), never refused.
 LimitQuery = Annotated[
     int,

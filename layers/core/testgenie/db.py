@@ -11,6 +11,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -20,6 +21,9 @@ from testgenie.errors import ConfigurationError, DatabaseUnavailableError
 from testgenie.observability import logger
 
 T = TypeVar("T")
+# The Amazon RDS certificate authorities, shipped in the layer (`make rds-ca`; docs/database.md):
+# a connection built from the secret verifies the server's certificate and host name against them.
+RDS_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "rds-ca-bundle.pem"
 Connection = psycopg.Connection[dict[str, Any]]
 
 
@@ -115,6 +119,9 @@ def resolve_database_url(database_url: str | None, secret_arn: str | None) -> st
 
 
 def dsn_from_secret(secret: dict[str, Any]) -> str:
+    """A libpq URL from the RDS secret shape; TLS is `verify-full` against RDS_CA_BUNDLE unless the
+    secret says otherwise (`sslmode`, `sslrootcert`), so a server that cannot prove it is the database
+    is refused instead of trusted (`prefer` would accept anyone in the path)."""
     missing = [key for key in ("host", "username", "password") if not secret.get(key)]
     if missing:
         raise ConfigurationError(f"database secret is missing {', '.join(missing)}")
@@ -124,5 +131,6 @@ def dsn_from_secret(secret: dict[str, Any]) -> str:
         user=str(secret["username"]),
         password=str(secret["password"]),
         dbname=str(secret.get("dbname") or secret.get("database") or "postgres"),
-        sslmode=str(secret.get("sslmode", "prefer")),
+        sslmode=str(secret.get("sslmode") or "verify-full"),
+        sslrootcert=str(secret.get("sslrootcert") or RDS_CA_BUNDLE),
     )

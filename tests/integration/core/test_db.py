@@ -77,3 +77,25 @@ def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too
     again = db.statement(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
     assert again is not None
     assert again["pid"] != first["pid"]
+
+
+def test_a_url_from_the_secret_refuses_a_server_without_verified_tls(database_url: str) -> None:
+    """The test server has no certificate an RDS CA signed (nor TLS at all): verify-full refuses it,
+    where `prefer` would have connected in the clear."""
+    from psycopg.conninfo import conninfo_to_dict
+    from testgenie.db import dsn_from_secret
+
+    params = conninfo_to_dict(database_url)
+    host = str(params.get("host") or "")
+    if not host or host.startswith("/"):
+        pytest.skip("TLS does not apply over a unix socket")
+    secret = {
+        "host": host,
+        "port": params.get("port") or 5432,
+        "username": params.get("user") or "postgres",
+        "password": params.get("password") or "unused",
+        "dbname": params.get("dbname"),
+    }
+
+    with pytest.raises(DatabaseUnavailableError, match=r"SSL|certificate"):
+        Database(dsn_from_secret(secret)).connection()

@@ -78,3 +78,38 @@ def test_each_environment_builds_its_own_services_and_reset_rebuilds_them(
     assert there[0] is not here  # another environment (thread) has its own
     bootstrap.reset()
     assert bootstrap.database() is not here
+
+
+def test_dsn_from_a_secret_verifies_the_server_against_the_shipped_rds_bundle() -> None:
+    import ssl
+
+    from psycopg.conninfo import conninfo_to_dict
+    from testgenie.db import RDS_CA_BUNDLE
+
+    params = conninfo_to_dict(dsn_from_secret({"host": "db.internal", "username": "app", "password": "p"}))
+
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == str(RDS_CA_BUNDLE)
+    # The bundle ships with the layer and holds the RDS certificate authorities (2024 roots included).
+    context = ssl.create_default_context(cafile=str(params["sslrootcert"]))
+    assert context.cert_store_stats()["x509_ca"] >= 100
+    subjects = {
+        value
+        for cert in context.get_ca_certs()
+        for rdn in cert["subject"]
+        for key, value in rdn
+        if key == "commonName"
+    }
+    assert "Amazon RDS us-east-1 Root CA RSA2048 G1" in subjects
+
+
+def test_a_secret_may_choose_its_own_tls_settings() -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(
+        dsn_from_secret(
+            {"host": "h", "username": "u", "password": "p", "sslmode": "require", "sslrootcert": "/x"}
+        )
+    )
+
+    assert (params["sslmode"], params["sslrootcert"]) == ("require", "/x")

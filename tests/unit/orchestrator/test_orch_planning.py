@@ -67,6 +67,17 @@ def test_invalid_requests_are_validation_errors(request_fields: dict[str, Any], 
         plan(**request_fields)
 
 
+def test_many_copies_of_a_phase_give_one_warning_per_name() -> None:
+    result = plan(phases=["unit"] * 1000 + ["docs", "DOCS"] * 500, skip=["bogus"] * 300)
+
+    assert result.phases == ["unit", "docs"]
+    assert result.warnings == [
+        "phase 'unit' was requested more than once; it runs once",
+        "phase 'docs' was requested more than once; it runs once",
+        "skip: phase 'bogus' is not defined; ignored",
+    ]
+
+
 def test_warnings_for_duplicates_ignored_preset_and_unknown_skip() -> None:
     result = plan(phases=["unit", "unit"], preset="quick", skip=["bogus"])
     assert result.warnings == [

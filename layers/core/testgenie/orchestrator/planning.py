@@ -128,14 +128,16 @@ def build_plan(
 
     if explicit:
         desired: list[str] = []
+        repeated: list[str] = []  # one warning per repeated name, however many copies
         for raw in explicit:
             name = normalize_name(raw)
             if name not in phases.specs:
                 raise ValidationError(f"phase '{raw}' is not defined (known: {_known(phases.specs)})")
-            if name in desired:
-                warnings.append(f"phase '{name}' was requested more than once; it runs once")
-                continue
-            desired.append(name)
+            if name not in desired:
+                desired.append(name)
+            elif name not in repeated:
+                repeated.append(name)
+        warnings.extend(f"phase '{name}' was requested more than once; it runs once" for name in repeated)
         if request.preset and request.preset.strip():
             warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
         for name in desired:
@@ -158,7 +160,7 @@ def build_plan(
         name = normalize_name(raw)
         if not name:
             continue
-        if name not in phases.specs:
+        if name not in phases.specs and name not in skip:
             warnings.append(f"skip: phase '{raw}' is not defined; ignored")
         skip.add(name)
     selected = [name for name in desired if name not in skip]

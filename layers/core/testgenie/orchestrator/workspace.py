@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from testgenie.errors import ValidationError
+from testgenie.observability import logger
 from testgenie.orchestrator.planning import validate_scenario_name
 from testgenie.runner.protocol import BundleRef
 
@@ -60,8 +61,14 @@ class LocalScenarioSource:
         name = validate_scenario_name(name)
         path = self.root / name
         if not path.is_dir():
-            raise ValidationError(f"scenario '{name}' was not found under {self.root}")
+            raise scenario_not_found(name, self.describe())
         return path
+
+
+def scenario_not_found(name: str, where: str) -> ValidationError:
+    """The 400 names the scenario, never the service's folder or bucket (logged for operators)."""
+    logger.info("scenario not found", extra={"scenario": name, "source": where})
+    return ValidationError(f"scenario '{name}' was not found")
 
 
 def _check_member(member: tarfile.TarInfo, dest: Path) -> None:
@@ -143,7 +150,7 @@ class S3ScenarioSource:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
-                raise ValidationError(f"scenario '{name}' was not found under {self.describe()}") from None
+                raise scenario_not_found(name, self.describe()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")

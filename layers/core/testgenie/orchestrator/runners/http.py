@@ -1,14 +1,23 @@
-"""HTTP checks shared by smoke, dependencies, integration, playbooks and performance (stdlib only)."""
+"""HTTP checks shared by smoke, dependencies, integration, playbooks and performance (stdlib only).
+
+A request's timeout bounds the WHOLE request (connect, send, headers, body), not each socket read:
+urllib's timeout is per read, so a server sending one byte a second would never time out and a phase
+would overrun its deadline (and in Lambda, the final-write margin). docs/scenarios.md.
+"""
 
 from __future__ import annotations
 
+import http.client
+import io
 import re
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import Failure, PhaseContext, PhaseReport, PhaseTimeout
@@ -69,8 +78,107 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+class DeadlineSocket:
+    """A connected socket whose every read and write waits only until one deadline (time.monotonic()).
+
+    http.client reads through `makefile("rb")`, so the file is built on this object: each recv sets
+    the socket's timeout to the time left; a timeout that fires early (clock rounding) is retried.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._io_refs = 0
+        self._closed = False
+
+    def _arm(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request's deadline passed")
+        self._sock.settimeout(left)
+
+    def recv_into(self, buffer: memoryview | bytearray, nbytes: int = 0, flags: int = 0) -> int:
+        while True:
+            self._arm()
+            try:
+                return self._sock.recv_into(buffer, nbytes, flags)
+            except TimeoutError:
+                continue  # _arm raises once the deadline has really passed
+
+    def sendall(self, data: bytes | memoryview, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None, **_: object) -> io.BufferedReader:
+        if mode != "rb":
+            raise ValueError("only binary reads are supported")
+        self._io_refs += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"), buffering or io.DEFAULT_BUFFER_SIZE)  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:
+        self._io_refs -= 1
+        if self._closed and self._io_refs <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        # Like socket.socket: the real close waits for the response's file to be closed.
+        self._closed = True
+        if self._io_refs <= 0:
+            self._sock.close()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._sock, name)
+
+
+class _DeadlineConnection(http.client.HTTPConnection):
+    deadline = 0.0  # set per request by _open_bounded
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = DeadlineSocket(self.sock, self.deadline)
+
+
+class _DeadlineHttpsConnection(http.client.HTTPSConnection):
+    deadline = 0.0
+
+    def connect(self) -> None:
+        super().connect()  # TCP connect and TLS handshake, each bounded by the request's timeout
+        self.sock = DeadlineSocket(self.sock, self.deadline)
+
+
+class _DeadlineRequest(urllib.request.Request):
+    deadline = 0.0
+
+
+def _open_bounded(
+    handler: urllib.request.AbstractHTTPHandler,
+    connection_class: type[_DeadlineConnection | _DeadlineHttpsConnection],
+    req: urllib.request.Request,
+) -> http.client.HTTPResponse:
+    deadline = req.deadline if isinstance(req, _DeadlineRequest) else time.monotonic() + MAX_REQUEST_SECONDS
+
+    def connection(host: str, **kwargs: Any) -> http.client.HTTPConnection:
+        conn = connection_class(host, **kwargs)
+        conn.deadline = deadline
+        return conn
+
+    return handler.do_open(connection, req)
+
+
+class _DeadlineHttpHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return _open_bounded(self, _DeadlineConnection, req)
+
+
+class _DeadlineHttpsHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return _open_bounded(self, _DeadlineHttpsConnection, req)  # default TLS context: verified
+
+
 # No proxies from the service's environment: checks talk to the scenario's own endpoints.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect())
+_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirect(), _DeadlineHttpHandler(), _DeadlineHttpsHandler()
+)
 
 
 def http_request(
@@ -81,7 +189,9 @@ def http_request(
     body: bytes | None = None,
     timeout: float = 30.0,
 ) -> HttpResponse:
-    request = urllib.request.Request(url, data=body, method=method, headers=dict(headers or {}))  # noqa: S310
+    """One request; `timeout` (seconds) bounds the whole of it, from connect to the last body byte."""
+    request = _DeadlineRequest(url, data=body, method=method, headers=dict(headers or {}))
+    request.deadline = time.monotonic() + timeout
     started = time.perf_counter()
     try:
         with _OPENER.open(request, timeout=timeout) as response:

@@ -9,12 +9,12 @@ from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport, PhaseTimeout
 from testgenie.orchestrator.runners.commands import run_commands_and_tests
 from testgenie.orchestrator.runners.http import (
+    MAX_REQUEST_SECONDS,
     ConfigProblem,
     HttpResponse,
     Unreachable,
     expand,
     http_request,
-    request_timeout,
     resolve_url,
 )
 from testgenie.orchestrator.testing_config import PerformanceConfig, Probe
@@ -35,10 +35,11 @@ def run_probe(ctx: PhaseContext, probe: Probe, report: PhaseReport) -> None:
     except ConfigProblem as exc:
         report.fail(f"{label}: {exc}", Classification.MISCONFIGURATION, "Fix the probe in testing.json.")
         return
-    timeout = request_timeout(ctx)
 
     def one(_: int) -> HttpResponse | str:
-        if ctx.remaining() <= 0:
+        # The time left when THIS request starts: a later request must not get the phase's whole budget.
+        timeout = min(ctx.remaining(), MAX_REQUEST_SECONDS)
+        if timeout <= 0:
             return "phase deadline reached"
         try:
             return http_request(probe.method, url, headers=headers, timeout=timeout)

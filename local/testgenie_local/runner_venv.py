@@ -35,7 +35,10 @@ class RunnerVenvError(Exception):
 
 def requirement_files(repo: Path = REPO_ROOT) -> list[Path]:
     """The runner's declared packages: the core layer's, and the toolchain layer's once it exists."""
-    files = [repo / "layers" / "core" / "requirements.txt", repo / "layers" / "toolchain" / "requirements.txt"]
+    files = [
+        repo / "layers" / "core" / "requirements.txt",
+        repo / "layers" / "toolchain" / "requirements.txt",
+    ]
     return [path for path in files if path.is_file()]
 
 
@@ -69,13 +72,20 @@ def _build(python: str, files: list[Path], target: Path) -> None:
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.building-"))
     try:
         subprocess.run([python, "-m", "venv", str(staging)], check=True, capture_output=True)
-        pip = [str(staging / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        pip = [
+            str(staging / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ]
         args = [arg for path in files for arg in ("-r", str(path))]
         done = subprocess.run([*pip, *args], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RunnerVenvError(f"pip could not build the runner venv: {done.stderr.strip()[-2000:]}")
         (staging / _STAMP).write_text("\n".join(str(path) for path in files) + "\n")
-        os.chmod(staging, 0o755)  # mkdtemp made it private; the runner user must read it
+        os.chmod(staging, 0o755)  # noqa: S103 - mkdtemp made it private; the runner user must read it
         # Renaming is safe: bin/python finds its venv through pyvenv.cfg next to it (the bin/ scripts
         # keep the staging path, and nothing here uses them).
         os.replace(staging, target)
@@ -93,7 +103,7 @@ def ensure_runner_venv(repo: Path = REPO_ROOT, say: Callable[[str], None] | None
     if (target / _STAMP).is_file():
         return runner_python
     VENV_PARENT.mkdir(parents=True, exist_ok=True)
-    os.chmod(VENV_PARENT, 0o755)  # the unprivileged runner must reach the venv (and nothing more)
+    os.chmod(VENV_PARENT, 0o755)  # noqa: S103 - the unprivileged runner must reach the venv (and nothing more)
     with (VENV_PARENT / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not (target / _STAMP).is_file():

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,9 +24,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
+from testgenie_local.bundle import bundle as pack_scenario
 from testgenie_local.gateway import Gateway
+from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
+from testgenie_local.runner_host import LocalRunnerFunction, runner_identity
+from testgenie_local.runner_venv import ensure_runner_venv
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
@@ -40,6 +45,13 @@ _WIRING = (
     "ARTIFACTS_BUCKET",
     "ARTIFACTS_DIR",
     "SCENARIOS_SOURCE",
+    "AWS_ENDPOINT_URL_LAMBDA",
+    "ARTIFACTS_UPLOAD_URL",
+    "ARTIFACTS_UPLOAD_SECRET",
+)
+NOT_ISOLATED = (
+    "warning: local runs are not isolated: the runner runs as {user}, the stack's own user (only a "
+    "stack started as root can run it as nobody), so a scenario can read this stack's environment"
 )
 
 
@@ -87,11 +99,14 @@ class LocalStack:
         self.mappings: list[EventSourceMapping] = []
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
+        self.invocables: dict[str, LocalRunnerFunction] = {}
+        self.endpoint: LambdaEndpoint | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        self._upload_secret = secrets.token_hex(32)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -201,7 +216,7 @@ class LocalStack:
             "DATABASE_URL": self.database_url,
             "DATABASE_SECRET_ARN": None,
             "SUITE_REQUEST_QUEUE_URL": queue_url,
-            "SCENARIOS_SOURCE": str(scenarios),
+            "SCENARIOS_SOURCE": self._scenario_source(from_template.get("SCENARIOS_SOURCE"), scenarios),
             "ARTIFACTS_BUCKET": None,
             "ARTIFACTS_DIR": None,
         }
@@ -213,10 +228,63 @@ class LocalStack:
             )
         else:
             env["ARTIFACTS_DIR"] = str(data_dir / "artifacts")
+        artifacts_dir = Path(env["ARTIFACTS_DIR"]) if env["ARTIFACTS_DIR"] else None
+        env.update(self._start_invocables(template, from_template, artifacts_dir))
         for key, value in from_template.items():
             if key not in _WIRING and key not in env and key not in os.environ:
                 env[key] = value
         self._set_env(env)
+
+    def _scenario_source(self, declared: str | None, folder: Path) -> str:
+        """The template's s3:// source when the stack holds its bucket, filled from the folder at start,
+        so every local run fetches its bundle by URL as on AWS; else the folder itself."""
+        assert self.aws is not None
+        if not declared or not declared.startswith("s3://"):
+            return str(folder)
+        bucket, _, prefix = declared[len("s3://") :].partition("/")
+        if bucket not in self.aws.bucket_names.values():
+            return str(folder)
+        s3 = self.aws.s3()
+        names = []
+        for scenario in sorted(folder.iterdir()):
+            if (scenario / ".testgenie" / "testing.json").is_file():
+                key = f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/")
+                s3.put_object(Bucket=bucket, Key=key, Body=pack_scenario(scenario))
+                names.append(scenario.name)
+        self.options.say(f"scenarios: {len(names)} bundles from {folder} in {declared}")
+        return declared
+
+    def _start_invocables(
+        self, template: Template, from_template: dict[str, str], artifacts_dir: Path | None
+    ) -> dict[str, str | None]:
+        """The functions the service invokes itself (the runner): separate processes behind a local
+        Lambda Invoke endpoint. The runner is any function another one names in its environment."""
+        names = sorted(
+            value
+            for value in set(from_template.values())
+            if value in template.functions
+            and not (template.functions[value].routes or template.functions[value].sqs_sources)
+        )
+        if not names:
+            return {}
+        python = ensure_runner_venv(template.root, say=self.options.say)
+        identity = runner_identity()
+        if not identity.isolated:
+            self.options.say(NOT_ISOLATED.format(user=identity.user))
+        for name in names:
+            self.invocables[name] = LocalRunnerFunction(template.functions[name], python, identity)
+        self.endpoint = LambdaEndpoint(
+            self.invocables,
+            artifacts_dir=artifacts_dir,
+            upload_secret=self._upload_secret,
+            host=self.options.host,
+        )
+        self.endpoint.start()
+        return {
+            "AWS_ENDPOINT_URL_LAMBDA": self.endpoint.url,
+            "ARTIFACTS_UPLOAD_URL": self.endpoint.upload_url if artifacts_dir else None,
+            "ARTIFACTS_UPLOAD_SECRET": self._upload_secret if artifacts_dir else None,
+        }
 
     def _set_env(self, env: dict[str, str | None]) -> None:
         for key in env:
@@ -308,6 +376,10 @@ class LocalStack:
                 testgenie.bootstrap.reset()
             except Exception:  # noqa: S110 - best effort on the way out
                 pass
+        if self.endpoint is not None:
+            self.endpoint.stop()
+        for function in self.invocables.values():
+            function.close()
         if self.aws is not None:
             self.aws.stop()
         if self.postgres is not None:

@@ -8,7 +8,6 @@ boto3 is imported lazily, only by S3ScenarioSource.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import sys
@@ -25,7 +24,6 @@ from uuid import UUID
 from testgenie.errors import ValidationError
 from testgenie.observability import logger
 from testgenie.orchestrator.planning import validate_scenario_name
-from testgenie.runner.protocol import BundleRef
 
 if TYPE_CHECKING:
     from testgenie.settings import Settings
@@ -154,28 +152,15 @@ class S3ScenarioSource:
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")
-        target = self._cached(name, key, str(head.get("ETag", "")).strip('"'))
+        etag = str(head.get("ETag", "")).strip('"')
+        digest = hashlib.sha256(etag.encode()).hexdigest()[:16]
+        target = self.cache_dir / name / digest
+        if (target / _MARKER).exists():
+            return _bundle_root(target, name)
+        with self._lock:
+            if not (target / _MARKER).exists():
+                self._download(name, key, etag, target)
         return _bundle_root(target, name)
-
-    def bundle(self, name: str, expires_seconds: int = 3600) -> tuple[Path, BundleRef]:
-        """The extracted copy (to plan from) and a pre-signed GET of the very bytes it came from."""
-        folder = self.locate(name)
-        marker = folder / _MARKER if (folder / _MARKER).exists() else folder.parent / _MARKER
-        meta = json.loads(marker.read_text())
-        url = self.client.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.bucket, "Key": self.key(validate_scenario_name(name))},
-            ExpiresIn=expires_seconds,
-        )
-        return folder, BundleRef(url=url, sha256=meta["sha256"], size_bytes=meta["size"])
-
-    def _cached(self, name: str, key: str, etag: str) -> Path:
-        target = self.cache_dir / name / hashlib.sha256(etag.encode()).hexdigest()[:16]
-        if not (target / _MARKER).exists():
-            with self._lock:
-                if not (target / _MARKER).exists():
-                    self._download(name, key, etag, target)
-        return target
 
     def _download(self, name: str, key: str, etag: str, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -189,9 +174,7 @@ class S3ScenarioSource:
             extracted = staging / "tree"
             extracted.mkdir()
             safe_extract(archive, extracted)
-            # The digest the runner checks its own download against (docs/architecture.md).
-            meta = {"etag": etag, "sha256": _sha256_of(archive), "size": archive.stat().st_size}
-            (extracted / _MARKER).write_text(json.dumps(meta))
+            (extracted / _MARKER).write_text(etag)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(extracted, target)
             # Older versions of this scenario are no longer needed.
@@ -200,14 +183,6 @@ class S3ScenarioSource:
                     shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def scenario_source_from_settings(settings: Settings) -> ScenarioSource:

@@ -45,8 +45,12 @@ URL_LIFETIME_SECONDS = 3600
 
 
 class BundleSource(Protocol):
-    def bundle(self, name: str, expires_seconds: int = URL_LIFETIME_SECONDS) -> tuple[Path, BundleRef]:
-        """The scenario's extracted copy (to plan from) and a pre-signed GET of its exact bytes."""
+    def locate(self, name: str) -> Path:
+        """The scenario's folder, to plan from (read, never run)."""
+        ...
+
+    def bundle(self, name: str, expires_in: int = URL_LIFETIME_SECONDS) -> BundleRef:
+        """A GET URL of the scenario's archive (pre-signed on S3) and the archive's digest."""
         ...
 
 
@@ -140,18 +144,22 @@ class RunnerPhases:
 
     @contextmanager
     def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
-        scenario_dir, bundle = self.bundles.bundle(validate_scenario_name(request.scenario_name))
-        plan, _config = plan_scenario(request, scenario_dir, self.default_phase_timeout)
+        name = validate_scenario_name(request.scenario_name)
+        # The reference first: should the scenario be pushed again in between, the runner refuses
+        # bytes that are not these (digest), rather than running what was not planned unseen.
+        bundle = self.bundles.bundle(name, URL_LIFETIME_SECONDS)
+        plan, _config = plan_scenario(request, self.bundles.locate(name), self.default_phase_timeout)
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 
 def _bundle_source(scenarios: ScenarioSource) -> BundleSource:
     if not isinstance(scenarios, S3ScenarioSource):
+        # A folder's file:// bundles are readable only on this machine (and in-process tests).
         raise ConfigurationError(
             f"the runner fetches scenarios by URL: SCENARIOS_SOURCE must be s3://bucket/prefix, "
             f"not the folder {scenarios.describe()}"
         )
-    return scenarios
+    return scenarios  # type: ignore[return-value]  # until S3ScenarioSource.bundle lands
 
 
 def runner_orchestrator(settings: Settings) -> SuiteOrchestrator:

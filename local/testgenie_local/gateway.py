@@ -20,6 +20,12 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+from wsgiref.types import WSGIApplication
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Response
 
 from testgenie_local.runtime import FunctionRuntime
 from testgenie_local.template import HttpRoute
@@ -33,69 +39,58 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 
 @dataclass(frozen=True)
 class Route:
-    method: str
-    path: str
+    method: str  # upper case, or "ANY"
+    path: str  # the template's path ("/api/v1/executions/{executionId}"), or "$default"
     runtime: FunctionRuntime
-    segments: tuple[str, ...]
 
     @property
     def route_key(self) -> str:
         return "$default" if self.path == "$default" else f"{self.method} {self.path}"
 
-    def match(self, method: str, path: str) -> dict[str, str] | None:
-        if self.method not in ("ANY", method):
-            return None
-        if self.path == "$default":
-            return {}
-        parts = _split(path)
-        params: dict[str, str] = {}
-        for index, segment in enumerate(self.segments):
-            found = _PARAM_RE.match(segment)
-            if found and found.group(2):  # {proxy+}: the rest of the path, at least one segment
-                rest = parts[index:]
-                if not rest:
-                    return None
-                params[found.group(1)] = unquote("/".join(rest))
-                return params
-            if index >= len(parts):
-                return None
-            if found:
-                if not parts[index]:
-                    return None
-                params[found.group(1)] = unquote(parts[index])
-            elif segment != unquote(parts[index]):
-                return None
-        return params if len(parts) == len(self.segments) else None
 
-
-def _split(path: str) -> list[str]:
-    stripped = path.strip("/")
-    return stripped.split("/") if stripped else []
+def werkzeug_rule(path: str) -> str:
+    """An API Gateway path as a werkzeug rule: `{id}` is one segment, `{proxy+}` the rest."""
+    parts = []
+    for segment in path.split("/"):
+        found = _PARAM_RE.match(segment)
+        if found is None:
+            parts.append(segment)
+        else:
+            parts.append(f"<{'path:' if found.group(2) else ''}{found.group(1)}>")
+    return "/".join(parts)
 
 
 class Router:
+    """The template's HttpApi routes on a `werkzeug.routing.Map`.
+
+    werkzeug ranks a literal segment above a parameter and a parameter above a greedy `{proxy+}`,
+    which is how API Gateway picks among overlapping routes; `$default` takes what nothing else does.
+    """
+
     def __init__(self, routes: Sequence[tuple[HttpRoute, FunctionRuntime]]) -> None:
-        built = [Route(r.method, r.path, runtime, tuple(_split(r.path))) for r, runtime in routes]
-        # The most specific route first, the way API Gateway picks among overlapping routes.
-        self.routes = sorted(built, key=_specificity)
+        self.routes = [Route(r.method, r.path, runtime) for r, runtime in routes]
+        self._default = next((r for r in self.routes if r.path == "$default"), None)
+        rules = [
+            Rule(
+                werkzeug_rule(route.path),
+                endpoint=index,
+                methods=None if route.method == "ANY" else [route.method],
+            )
+            for index, route in enumerate(self.routes)
+            if route.path != "$default"
+        ]
+        self._map = Map(rules, strict_slashes=False, merge_slashes=False)
 
     def find(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
-        for route in self.routes:
-            params = route.match(method, path)
-            if params is not None:
-                return route, params
-        return None
-
-
-def _specificity(route: Route) -> tuple[Any, ...]:
-    if route.path == "$default":
-        return (1, ())
-    ranks = []
-    for segment in route.segments:
-        found = _PARAM_RE.match(segment)
-        ranks.append(2 if found and found.group(2) else 1 if found else 0)
-    # Compare position by position (a literal wins at the first difference); then ANY after a verb.
-    return (0, (*ranks, 3), route.method == "ANY")
+        """The route for `method` on the raw (still percent-encoded) `path`, and its parameters."""
+        try:
+            index, params = self._map.bind("localhost").match(path, method)
+        except HTTPException:  # NotFound, MethodNotAllowed (API Gateway answers 404 for both)
+            return (self._default, {}) if self._default is not None else None
+        route = self.routes[index]
+        if route.method not in ("ANY", method):  # werkzeug lets HEAD in on GET; API Gateway does not
+            return (self._default, {}) if self._default is not None else None
+        return route, {name: unquote(value) for name, value in params.items()}
 
 
 # -- events ---------------------------------------------------------------------------------------
@@ -228,53 +223,133 @@ def _gateway_error(status: int, message: str) -> HttpAnswer:
 # -- server ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class IncomingRequest:
+    """One HTTP request as read off the socket (path and query still percent-encoded)."""
+
+    method: str
+    raw_path: str
+    raw_query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+    host: str
+
+
+def _domain(host: str) -> str:
+    """The Host header without its port (`[::1]:3000` -> `[::1]`)."""
+    return host.rsplit(":", 1)[0] if host.rfind(":") > host.rfind("]") else host
+
+
+class GatewayApp:
+    """Answers one request: the API route's function, else the mounted WSGI app, else API Gateway's 404.
+
+    `mount` is any WSGI application (a static-files app, a werkzeug `Map`-based app): it gets every
+    request no template route matches, so pages can live at `/` while the API stays under `/api/v1`.
+    """
+
+    def __init__(self, router: Router, log: Any, mount: WSGIApplication | None = None) -> None:
+        self.router = router
+        self.log = log
+        self.mount = mount
+
+    def answer(self, request: IncomingRequest) -> tuple[HttpAnswer, str]:
+        """The answer, and who gave it (for the request log)."""
+        found = self.router.find(request.method, request.raw_path)
+        if found is not None:
+            return self._invoke(*found, request), found[0].runtime.name
+        if self.mount is not None:
+            return self._mounted(request), "mounted app"
+        return _gateway_error(404, "Not Found"), "no route"
+
+    def _invoke(self, route: Route, params: dict[str, str], request: IncomingRequest) -> HttpAnswer:
+        event = build_event(
+            route=route,
+            path_params=params,
+            method=request.method,
+            raw_path=request.raw_path,
+            raw_query=request.raw_query,
+            headers=request.headers,
+            body=request.body,
+            source_ip=request.source_ip,
+            domain=_domain(request.host),
+        )
+        try:
+            return map_response(route.runtime.invoke(event))
+        except Exception:
+            self.log(f"{route.runtime.name} raised on {route.route_key}", exc_info=True)
+            return _gateway_error(500, "Internal Server Error")
+
+    def _mounted(self, request: IncomingRequest) -> HttpAnswer:
+        assert self.mount is not None
+        passed = [(k, v) for k, v in request.headers if k.lower() not in {"host", "content-length"}]
+        environ = EnvironBuilder(
+            path=unquote(request.raw_path),
+            base_url=f"http://{request.host}",
+            query_string=request.raw_query,
+            method=request.method,
+            headers=passed,
+            data=request.body,
+            environ_base={"REMOTE_ADDR": request.source_ip},
+        ).get_environ()
+        try:
+            response = Response.from_app(self.mount, environ, buffered=True)
+        except Exception:
+            self.log(f"the mounted app raised on {request.method} {request.raw_path}", exc_info=True)
+            return _gateway_error(500, "Internal Server Error")
+        if response.status_code == 404:  # the API's own 404 shape, whoever was asked
+            return _gateway_error(404, "Not Found")
+        return HttpAnswer(response.status_code, response.headers.to_wsgi_list(), response.get_data())
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    router: Router
-    log: Any
+    app: GatewayApp
+
+
+class _BadRequest(Exception):
+    """The request cannot be read; answered with `answer` and the connection closed."""
+
+    def __init__(self, answer: HttpAnswer) -> None:
+        self.answer = answer
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    timeout = 10.0  # seconds a socket read may wait; an idle or stalled client never holds a thread
 
     def _handle(self) -> None:
         started = time.monotonic()
-        split = urlsplit(self.path)
-        raw_path = split.path or "/"
-        method = self.command.upper()
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            self._send(_gateway_error(413, "Request Entity Too Large"))
-            return
-        body = self.rfile.read(length) if length else b""
-        found = self.server.router.find(method, raw_path)
-        if found is None:
-            self._send(_gateway_error(404, "Not Found"))
-            return
-        route, params = found
-        host = self.headers.get("host", f"127.0.0.1:{self.server.server_address[1]}")
-        event = build_event(
-            route=route,
-            path_params=params,
-            method=method,
-            raw_path=raw_path,
-            raw_query=split.query,
-            headers=list(self.headers.items()),
-            body=body,
-            source_ip=self.client_address[0],
-            domain=host.split(":", 1)[0],
-        )
         try:
-            result = route.runtime.invoke(event)
-            answer = map_response(result)
-        except Exception:
-            self.server.log(f"{route.runtime.name} raised on {route.route_key}", exc_info=True)
-            answer = _gateway_error(500, "Internal Server Error")
+            request = self._read()
+        except _BadRequest as refusal:
+            self.close_connection = True  # what is left of the body must not be read as a request
+            self._send(refusal.answer)
+            return
+        answer, by = self.server.app.answer(request)
         self._send(answer)
         elapsed = int((time.monotonic() - started) * 1000)
-        self.server.log(f"{method} {self.path} -> {answer.status} ({route.runtime.name}, {elapsed} ms)")
+        self.server.app.log(f"{request.method} {self.path} -> {answer.status} ({by}, {elapsed} ms)")
+
+    def _read(self) -> IncomingRequest:
+        split = urlsplit(self.path)
+        return IncomingRequest(
+            method=self.command.upper(),
+            raw_path=split.path or "/",
+            raw_query=split.query,
+            headers=list(self.headers.items()),
+            body=self._read_body(),
+            source_ip=self.client_address[0],
+            host=self.headers.get("host", f"127.0.0.1:{self.server.server_address[1]}"),
+        )
+
+    def _read_body(self) -> bytes:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_BODY_BYTES:
+            raise _BadRequest(_gateway_error(413, "Request Entity Too Large"))
+        return self.rfile.read(length) if length else b""
 
     def _send(self, answer: HttpAnswer) -> None:
         self.send_response(answer.status)
@@ -286,6 +361,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(answer.body)))
         self.send_header("apigw-requestid", uuid.uuid4().hex[:16])
+        if self.close_connection:
+            self.send_header("connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(answer.body)
@@ -304,7 +381,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
 
 class Gateway:
-    """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread."""
+    """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread.
+
+    `mount`: an optional WSGI app for every path no template route takes (see GatewayApp).
+    """
 
     def __init__(
         self,
@@ -312,10 +392,10 @@ class Gateway:
         host: str = "127.0.0.1",
         port: int = 0,
         log: Any = None,
+        mount: WSGIApplication | None = None,
     ) -> None:
         self._server = _Server((host, port), _RequestHandler)
-        self._server.router = Router(routes)
-        self._server.log = log or (lambda *a, **k: None)
+        self._server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
         self._thread: threading.Thread | None = None
 
     @property

@@ -6,8 +6,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from testgenie_local.cli import EXIT_OK, EXIT_SUITE_FAILED, ProgressView, print_result, wait_for_request
 from testgenie_local.client import ApiClient
+from testgenie_local.commands.common import EXIT_OK, EXIT_SUITE_FAILED
+from testgenie_local.console import ProgressView, print_result
+from testgenie_local.follow import follow_request
 from testgenie_local.serve import describe, run_with_stack
 from testgenie_local.stack import LocalStack, StackInfo
 
@@ -35,7 +37,7 @@ def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:
     request = client.post("/suite-requests", body)
     request_id = str(request["id"])
     print(f"  queued suite request {request_id}; the SQS poller hands it to ExecuteFunction\n", flush=True)
-    final = wait_for_request(client, request_id, timeout=args.wait_timeout, interval=0.3, view=ProgressView())
+    final = follow_request(client, request_id, timeout=args.wait_timeout, interval=0.3, view=ProgressView())
     print(flush=True)
     execution_id = final.get("executionId")
     result = client.get(f"/executions/{execution_id}") if execution_id else None

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
+from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
 from testgenie_local.bundle import bundle as pack_scenario
@@ -71,6 +72,8 @@ class StackOptions:
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
     end_child_processes: bool = False
+    # A WSGI app for the paths no API route takes (pages at `/`; see gateway.GatewayApp).
+    mount: WSGIApplication | None = None
     say: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -167,6 +170,7 @@ class LocalStack:
             host=opts.host,
             port=opts.port,
             log=_gateway_log,
+            mount=opts.mount,
         )
         self._start_pollers(template)
         self._start_schedules(template)

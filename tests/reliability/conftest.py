@@ -24,6 +24,7 @@ from testgenie_local.postgres import PostgresServer, create_database, drop_datab
 import tests.e2e.conftest as e2e
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import RunningStack, start_stack
+from tests.reliability.tcp_proxy import CuttingProxy
 
 RELIABILITY_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 TERMINAL = ("completed", "failed", "cancelled")
@@ -166,3 +167,11 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[
     for stack in running:
         with contextlib.suppress(AssertionError):  # a stack killed after the grace period
             stack.stop()
+
+
+@pytest.fixture
+def cutting_proxy(database_url: str) -> Iterator[CuttingProxy]:
+    """A proxy to the session's database that can lose the server's answer to a chosen statement."""
+    proxy = CuttingProxy(database_url)
+    yield proxy
+    proxy.close()

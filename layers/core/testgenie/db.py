@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.rows import dict_row
 
-from testgenie.errors import ConfigurationError, DatabaseUnavailableError
+from testgenie.errors import CommitOutcomeUnknownError, ConfigurationError, DatabaseUnavailableError
 from testgenie.observability import logger
 
 T = TypeVar("T")
@@ -58,30 +58,40 @@ class Database:
         return self._conn
 
     def run(self, fn: Callable[[Connection], T]) -> T:
-        """Run fn inside one transaction. A broken connection is reopened and fn retried once.
-
-        The retry is safe because a transaction on a connection that broke never committed.
-        """
+        """Run fn inside one transaction. A connection that broke before COMMIT is reopened and fn
+        retried once (that transaction never committed); one that broke during COMMIT raises
+        CommitOutcomeUnknownError (it may have committed: the caller reads the state back)."""
         return self._with_retry(fn, transactional=True)
 
-    def statement(self, fn: Callable[[Connection], T]) -> T:
+    def statement(self, fn: Callable[[Connection], T], *, idempotent: bool = True) -> T:
         """Run fn that issues ONE statement, in autocommit: the statement is its own transaction, with
-        no BEGIN/COMMIT round trips (reads, single conditional UPDATEs). Retried like run."""
-        return self._with_retry(fn, transactional=False)
+        no BEGIN/COMMIT round trips (reads, single conditional UPDATEs). A lost connection is retried
+        once when `idempotent` (reads, writes that may run twice); otherwise the statement may have
+        committed and CommitOutcomeUnknownError is raised."""
+        return self._with_retry(fn, transactional=False, idempotent=idempotent)
 
-    def _with_retry(self, fn: Callable[[Connection], T], *, transactional: bool) -> T:
+    def _with_retry(
+        self, fn: Callable[[Connection], T], *, transactional: bool, idempotent: bool = True
+    ) -> T:
         with self._lock:
             for attempt in (1, 2):
                 conn = self.connection()
+                committing = not transactional and not idempotent  # a lone write commits as it runs
                 try:
                     if not transactional:
                         return fn(conn)
                     with conn.transaction():
-                        return fn(conn)
+                        result = fn(conn)
+                        committing = True  # leaving the block sends COMMIT
+                    return result
                 except psycopg.OperationalError as exc:
                     if not conn.closed and not conn.broken:
                         raise  # a statement error (e.g. lock timeout), not a lost connection
                     self.close()
+                    if committing:
+                        raise CommitOutcomeUnknownError(
+                            f"database connection lost while committing: {_first_line(exc)}"
+                        ) from exc
                     if attempt == 2:
                         raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
                     logger.warning("database connection lost; reconnecting once", extra={"error": str(exc)})

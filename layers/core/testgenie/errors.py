@@ -33,3 +33,9 @@ class TransientError(TestGenieError):
 
 class DatabaseUnavailableError(TransientError):
     """PostgreSQL could not be reached, even after one reconnect."""
+
+
+class CommitOutcomeUnknownError(DatabaseUnavailableError):
+    """The connection broke during or after a write reached the server (e.g. the answer to COMMIT was
+    lost): the write may be stored or not. Never retried blindly; the caller reads the state back and
+    acts on what is there (docs/database.md, "What can go wrong")."""

@@ -38,7 +38,11 @@ def _tables(url: str) -> set[str]:
 def test_applies_every_file_in_order_then_is_a_no_op(empty_db: str, migrations_copy: Path) -> None:
     applied = migrate(empty_db, migrations_copy)
 
-    assert applied == ["0001_suite_requests.sql", "0002_suite_executions.sql"]
+    assert applied[:3] == [
+        "0001_suite_requests.sql",
+        "0002_suite_executions.sql",
+        "0003_request_reason_and_claims.sql",
+    ]
     assert {"suite_requests", "suite_executions", "schema_migrations"} <= _tables(empty_db)
     with psycopg.connect(empty_db) as conn:
         recorded = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
@@ -49,9 +53,9 @@ def test_applies_every_file_in_order_then_is_a_no_op(empty_db: str, migrations_c
 
 def test_applies_only_new_files(empty_db: str, migrations_copy: Path) -> None:
     migrate(empty_db, migrations_copy)
-    (migrations_copy / "0003_extra.sql").write_text("CREATE TABLE extra (id INT);")
+    (migrations_copy / "9001_extra.sql").write_text("CREATE TABLE extra (id INT);")
 
-    assert migrate(empty_db, migrations_copy) == ["0003_extra.sql"]
+    assert migrate(empty_db, migrations_copy) == ["9001_extra.sql"]
     assert "extra" in _tables(empty_db)
 
 
@@ -65,16 +69,17 @@ def test_refuses_an_edited_applied_file(empty_db: str, migrations_copy: Path) ->
 
 
 def test_a_failing_file_is_rolled_back_and_reported(empty_db: str, migrations_copy: Path) -> None:
-    (migrations_copy / "0003_broken.sql").write_text(
+    (migrations_copy / "9001_broken.sql").write_text(
         "CREATE TABLE half (id INT); SELECT * FROM missing_table;"
     )
 
-    with pytest.raises(MigrationError, match=r"migration 0003_broken\.sql failed"):
+    with pytest.raises(MigrationError, match=r"migration 9001_broken\.sql failed"):
         migrate(empty_db, migrations_copy)
     assert "half" not in _tables(empty_db)  # one transaction per file
     with psycopg.connect(empty_db) as conn:
         versions = [r[0] for r in conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-    assert versions == ["0001", "0002"]
+    assert versions[:3] == ["0001", "0002", "0003"]
+    assert "9001" not in versions
 
 
 def test_rejects_badly_named_files(empty_db: str, migrations_copy: Path) -> None:
@@ -101,4 +106,5 @@ def test_concurrent_migrators_apply_each_file_once(empty_db: str, migrations_cop
         thread.join()
 
     assert errors == []
-    assert sorted(len(r) for r in results) == [0, 0, 0, 2]
+    every_file = len(load_migrations(migrations_copy))
+    assert sorted(len(r) for r in results) == [0, 0, 0, every_file]

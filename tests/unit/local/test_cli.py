@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from testgenie_local.aws import LocalAws
 from testgenie_local.bundle import BundleError, bundle, push_scenario
-from testgenie_local.cli import ProgressView, _plan_body, build_parser, main
+from testgenie_local.cli import build_parser, main
 from testgenie_local.client import ApiClient, _error_message
+from testgenie_local.commands.common import plan_body
+from testgenie_local.console import ProgressView
 
 
 def test_plan_arguments_become_the_request_body() -> None:
@@ -27,14 +29,14 @@ def test_plan_arguments_become_the_request_body() -> None:
             "--fail-fast",
         ]
     )
-    assert _plan_body(args) == {
+    assert plan_body(args) == {
         "scenarioName": "hello-python",
         "preset": "quick",
         "phases": ["unit", "lint"],
         "skip": ["docs"],
         "failFast": True,
     }
-    assert _plan_body(build_parser().parse_args(["run", "x"])) == {"scenarioName": "x"}
+    assert plan_body(build_parser().parse_args(["run", "x"])) == {"scenarioName": "x"}
 
 
 def test_error_messages_come_from_the_api_body() -> None:

@@ -5,6 +5,7 @@ import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,15 +13,18 @@ from testgenie_local.gateway import Gateway, Route, Router, build_event, map_res
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.template import FunctionSpec, HttpRoute, Template
 
+_RUNTIME = FunctionRuntime(
+    FunctionSpec("F", code_uri=Path("."), handler="m.h", timeout_seconds=3, environment={}),
+    lambda e, c: None,
+)
+
 
 def _route(path: str, method: str = "GET") -> Route:
-    runtime = FunctionRuntime(
-        FunctionSpec(
-            "F", code_uri=__import__("pathlib").Path("."), handler="m.h", timeout_seconds=3, environment={}
-        ),
-        lambda e, c: None,
-    )
-    return Route(method, path, runtime, tuple(p for p in path.strip("/").split("/") if p))
+    return Route(method, path, _RUNTIME)
+
+
+def _router(*routes: tuple[str, str]) -> Router:
+    return Router([(HttpRoute(method, path, "E"), _RUNTIME) for path, method in routes])
 
 
 def test_event_has_the_payload_2_0_shape() -> None:
@@ -99,16 +103,12 @@ def test_event_without_query_params_or_body_omits_them_and_binary_is_base64() ->
 
 
 def test_router_prefers_literal_segments_and_extracts_parameters() -> None:
-    router = Router([])
-    router.routes = sorted(
-        [
-            _route("/api/v1/things/{id}"),
-            _route("/api/v1/things/latest"),
-            _route("/api/v1/things/{id}/parts/{name}/log"),
-            _route("/api/v1/{proxy+}", "ANY"),
-            _route("/api/v1/things", "POST"),
-        ],
-        key=__import__("testgenie_local.gateway", fromlist=["_specificity"])._specificity,
+    router = _router(
+        ("/api/v1/things/{id}", "GET"),
+        ("/api/v1/things/latest", "GET"),
+        ("/api/v1/things/{id}/parts/{name}/log", "GET"),
+        ("/api/v1/{proxy+}", "ANY"),
+        ("/api/v1/things", "POST"),
     )
     assert _find(router, "GET", "/api/v1/things/latest") == ("/api/v1/things/latest", {})
     assert _find(router, "GET", "/api/v1/things/abc") == ("/api/v1/things/{id}", {"id": "abc"})
@@ -208,3 +208,29 @@ def test_gateway_answers_like_api_gateway_on_misses_and_crashes(gateway: Gateway
 def test_unrouted_methods_get_api_gateways_404(gateway: Gateway, method: str) -> None:
     status, _, body = _call(f"{gateway.url}/api/v1/things", method)
     assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+
+
+def _pages(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """A WSGI app standing in for a dashboard: `/` is a page, anything else its own 404."""
+    if environ["PATH_INFO"] == "/":
+        start_response("200 OK", [("content-type", "text/html"), ("x-seen-query", environ["QUERY_STRING"])])
+        return [b"<h1>dashboard</h1>"]
+    start_response("404 NOT FOUND", [("content-type", "text/plain")])
+    return [b"no such page"]
+
+
+def test_a_mounted_wsgi_app_serves_what_no_api_route_takes(template: Template, fake_app: Any) -> None:
+    spec = template.functions["WorkFunction"]
+    runtime = FunctionRuntime(spec, load_handler(spec))
+    gw = Gateway([(r, runtime) for r in spec.routes], mount=_pages)
+    gw.start()
+    try:
+        status, headers, body = _call(f"{gw.url}/?tab=runs")
+        assert (status, headers["content-type"], body) == (200, "text/html", b"<h1>dashboard</h1>")
+        assert headers["x-seen-query"] == "tab=runs"
+        status, headers, _ = _call(f"{gw.url}/api/v1/things/t-1")
+        assert (status, headers["x-route"]) == (200, "GET /api/v1/things/{id}")
+        status, _, body = _call(f"{gw.url}/api/v1/nothing")
+        assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+    finally:
+        gw.stop()

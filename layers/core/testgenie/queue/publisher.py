@@ -16,8 +16,9 @@ class SuiteRequestPublisher(Protocol):
         """Send one message per id; returns the ids that could NOT be sent."""
         ...
 
-    def release(self, receipt_handles: Iterable[str]) -> None:
-        """Make received messages visible again now (not after the visibility timeout)."""
+    def release(self, receipt_handles: Iterable[str], visibility_timeout: int = 0) -> None:
+        """Make received messages visible again in `visibility_timeout` seconds (not after the
+        queue's visibility timeout)."""
         ...
 
 
@@ -49,14 +50,14 @@ class SqsPublisher:
             failed.extend(chunk[int(entry["Id"])] for entry in response.get("Failed", []))
         return failed
 
-    def release(self, receipt_handles: Iterable[str]) -> None:
+    def release(self, receipt_handles: Iterable[str], visibility_timeout: int = 0) -> None:
         handles = list(receipt_handles)
         for start in range(0, len(handles), 10):  # ChangeMessageVisibilityBatch takes at most 10
             chunk = handles[start : start + 10]
             self._sqs().change_message_visibility_batch(
                 QueueUrl=self._queue_url,
                 Entries=[
-                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                    {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": visibility_timeout}
                     for i, handle in enumerate(chunk)
                 ],
             )
@@ -68,5 +69,5 @@ class NullPublisher:
     def publish(self, request_ids: Iterable[UUID]) -> list[UUID]:
         return []
 
-    def release(self, receipt_handles: Iterable[str]) -> None:
+    def release(self, receipt_handles: Iterable[str], visibility_timeout: int = 0) -> None:
         return None

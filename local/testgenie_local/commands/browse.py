@@ -1,0 +1,140 @@
+"""Looking at what ran: `history`, `show`, `requests`, and `cancel`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from testgenie_local.client import ApiClient, ApiError
+from testgenie_local.commands.common import EXIT_OK, Subparsers, client
+from testgenie_local.console import ProgressView, ms, out, print_json, print_page, print_result, when
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    page: dict[str, Any] = client(args).get("/executions", scenario=args.scenario, limit=args.limit)
+
+    def row(item: dict[str, Any]) -> list[str]:
+        summary = item.get("phaseSummary") or {}
+        return [
+            str(item.get("executionId")),
+            str(item.get("scenarioName")),
+            str(item.get("outcome")),
+            str(item.get("preset") or "-"),
+            f"{summary.get('passed', 0)}/{summary.get('total', 0)}",
+            ms(item.get("durationMs")),
+            when(item.get("completedAt")),
+            str(item.get("trigger", "")),
+        ]
+
+    header = ["execution", "scenario", "outcome", "preset", "passed", "time", "completed (UTC)", "trigger"]
+    print_page(page, row, header, "no executions yet", as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    api = client(args)
+    try:
+        result: dict[str, Any] = api.get(f"/executions/{args.id}")
+    except ApiError as exc:
+        if exc.status != 404:
+            raise
+        # Perhaps a suite request id: show its state, and its execution once there is one.
+        request: dict[str, Any] = api.get(f"/suite-requests/{args.id}")
+        if args.json:
+            print_json(request)
+            return EXIT_OK
+        out(f"suite request {args.id}: {request.get('status')} ({request.get('scenarioName')})")
+        if request.get("progress"):
+            out("\n".join(ProgressView().render(request)[1:]))
+        if not request.get("executionId"):
+            return EXIT_OK
+        result = api.get(f"/executions/{request['executionId']}")
+    if args.json:
+        print_json(result)
+        return EXIT_OK
+    print_result(result)
+    for phase in result.get("phases") or []:
+        if phase.get("status") == "failed":
+            _print_failure(api, str(result["executionId"]), phase, args.log_lines)
+    return EXIT_OK
+
+
+def _print_failure(api: ApiClient, execution_id: str, phase: dict[str, Any], log_lines: int) -> None:
+    out(f"\n── {phase.get('name')} failed: {phase.get('error') or ''}")
+    if phase.get("classification"):
+        out(f"   classification: {phase['classification']}")
+    if phase.get("remediation"):
+        out(f"   remediation: {phase['remediation']}")
+    try:
+        log = api.request("GET", f"/executions/{execution_id}/phases/{phase['name']}/log").text
+    except ApiError:
+        return
+    tail = log.splitlines()[-log_lines:]
+    if tail:
+        out(f"   last {len(tail)} log lines:")
+        for line in tail:
+            out(f"   │ {line}")
+
+
+def cmd_requests(args: argparse.Namespace) -> int:
+    page: dict[str, Any] = client(args).get("/suite-requests", status=args.status, limit=args.limit)
+
+    def row(item: dict[str, Any]) -> list[str]:
+        progress = item.get("progress") or {}
+        done = f"{progress.get('completedPhases', 0)}/{progress.get('totalPhases', '?')}" if progress else "-"
+        return [
+            str(item.get("id")),
+            str(item.get("scenarioName")),
+            str(item.get("status")),
+            str(item.get("preset") or "-"),
+            done,
+            str(item.get("attempts", 0)),
+            str(item.get("trigger", "")),
+            when(item.get("createdAt")),
+        ]
+
+    header = ["request", "scenario", "status", "preset", "phases", "attempts", "trigger", "created (UTC)"]
+    print_page(page, row, header, "no suite requests", as_json=args.json)
+    return EXIT_OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    request: dict[str, Any] = client(args).post(f"/suite-requests/{args.id}/cancel")
+    if args.json:
+        print_json(request)
+    elif request.get("status") == "cancelled":
+        out(f"suite request {args.id} cancelled")
+    else:
+        out(
+            f"suite request {args.id}: cancel requested; it stops after its current phase ({request.get('status')})"
+        )
+    return EXIT_OK
+
+
+def configure_history(sub: Subparsers) -> None:
+    history = sub.add_parser("history", help="recent executions (a table)")
+    history.add_argument("--scenario")
+    history.add_argument("--limit", type=int, default=20)
+    history.set_defaults(func=cmd_history)
+
+
+def configure_show(sub: Subparsers) -> None:
+    show = sub.add_parser("show", help="one execution (or suite request): phases, failures, log tails")
+    show.add_argument("id")
+    show.add_argument("--log-lines", type=int, default=20)
+    show.set_defaults(func=cmd_show)
+
+
+def configure_requests(sub: Subparsers) -> None:
+    requests = sub.add_parser("requests", help="recent suite requests")
+    requests.add_argument(
+        "--status", choices=["queued", "delegated", "running", "completed", "failed", "cancelled"]
+    )
+    requests.add_argument("--limit", type=int, default=20)
+    requests.set_defaults(func=cmd_requests)
+
+
+def configure_cancel(sub: Subparsers) -> None:
+    cancel = sub.add_parser("cancel", help="cancel a suite request")
+    cancel.add_argument("id")
+    cancel.set_defaults(func=cmd_cancel)

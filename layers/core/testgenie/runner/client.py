@@ -127,7 +127,7 @@ class LambdaRunnerClient:
             error_kind, raw = future.result(timeout=max(0.0, wait_seconds))
         except FutureTimeout:
             raise RunnerFailure(
-                f"the runner gave no answer within {wait_seconds:.0f}s", timed_out=True
+                f"the runner gave no answer within {wait_seconds:.1f}s", timed_out=True
             ) from None
         except Exception as exc:
             timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()

@@ -102,3 +102,27 @@ def test_the_coordinator_knows_the_runner_and_waits_long_enough(
     assert int(variables["RUNNER_TIMEOUT_SECONDS"]) == runner["Timeout"]
     # The longest phase the stack allows, plus the bundle fetch and log upload, fits the runner's Timeout.
     assert runner["Timeout"] >= template["Parameters"]["PhaseTimeoutSeconds"]["MaxValue"] + 30
+
+
+def test_the_coordinator_consumes_its_two_queues_without_a_managed_sqs_policy(
+    translated: dict[str, Any], template: dict[str, Any]
+) -> None:
+    role = translated["Resources"]["ExecuteFunctionRole"]["Properties"]
+    managed = json.dumps(role.get("ManagedPolicyArns", []))
+    assert "AWSLambdaSQSQueueExecutionRole" not in managed
+    assert "AWSLambdaBasicExecutionRole" not in managed  # logs:* on every log group
+    queues = [{"Fn::GetAtt": ["SuiteRequestQueue", "Arn"]}, {"Fn::GetAtt": ["SuiteRequestDLQ", "Arn"]}]
+    receiving: list[Any] = []
+    for statement in _role_statements(translated, "ExecuteFunctionRole"):
+        if not any(a.startswith("sqs:") for a in _actions(statement)):
+            continue
+        resources = (
+            statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        )
+        assert all(resource in queues for resource in resources), statement
+        if "sqs:ReceiveMessage" in _actions(statement):
+            receiving.extend(resources)
+    assert receiving == queues, "both event sources, and only they, need ReceiveMessage"
+    # A function with its own role ignores SAM `Policies`: a policy added there would silently not apply.
+    assert "Policies" not in template["Resources"]["ExecuteFunction"]["Properties"]
+    assert "Policies" not in template["Resources"]["RunnerFunction"]["Properties"]

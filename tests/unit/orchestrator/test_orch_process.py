@@ -61,6 +61,10 @@ def test_exit_codes_are_classified(tmp_path: Path) -> None:
     )
     (tmp_path / "noexec.sh").write_text("echo hi\n")
     assert classify_failure(run("./noexec.sh", tmp_path)).classification == Classification.MISCONFIGURATION
+    no_module = classify_failure(run(["python3", "-c", "import surely_not_installed_xyz"], tmp_path))
+    assert no_module.classification == Classification.MISSING_DEPENDENCY
+    assert '"python": {"requirements"' in no_module.remediation
+    assert "testgenie push" in no_module.remediation
     failing = run("exit 3", tmp_path)
     assert failing.returncode == 3
     assert classify_failure(failing).classification == Classification.TEST_FAILURE

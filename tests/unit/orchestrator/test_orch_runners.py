@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from orch_helpers import outcome, phase_context, run_phase
+from testgenie.errors import ValidationError
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import PhaseTimeout, RunState, TestCase
 from testgenie.orchestrator.runners.performance import percentile
+from testgenie.orchestrator.testing_config import parse_testing_config
 
 ScenarioFactory = Any
 
@@ -37,9 +39,12 @@ def test_structure_passes_fails_and_skips(make_scenario: ScenarioFactory) -> Non
     assert outcome(report) == "failed"
     assert ".testgenie/extra/settings.json is not valid JSON" in report.failures[0].message
 
-    escaping = {"phases": {"structure": {"requiredPaths": ["../good/README.md"]}}}
-    report = run_phase(phase_context(make_scenario("esc", escaping), "structure", escaping))
-    assert "outside the scenario" in report.failures[0].message
+    # An escaping path never reaches the runner: testing.json refuses it (a 400 when planned).
+    escaping = '{"phases": {"structure": {"requiredPaths": ["../good/README.md"]}}}'
+    with pytest.raises(
+        ValidationError, match=r"phases\.structure\.requiredPaths\[0\]: '\.\./good/README\.md' must be"
+    ):
+        parse_testing_config(escaping)
 
     assert outcome(run_phase(phase_context(make_scenario("bare"), "structure"))) == "skipped"
 

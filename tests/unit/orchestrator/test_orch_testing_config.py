@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -123,3 +125,32 @@ def test_the_example_in_docs_is_a_valid_config() -> None:
     config = parse_testing_config(example)
     jsonschema.validate(json.loads(example), schema_of_testing_json())
     assert list(config.phases.custom()) == ["seed-data"]
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ({"python": {"requirements": "/etc/passwd"}}, "python.requirements"),
+        ({"python": {"requirements": "../other/requirements.txt"}}, "python.requirements"),
+        ({"phases": {"structure": {"requiredPaths": ["ok", "/abs"]}}}, "phases.structure.requiredPaths[1]"),
+        ({"phases": {"docs": {"paths": ["docs/../../x/*.md"]}}}, "phases.docs.paths[0]"),
+        ({"phases": {"docs": {"exclude": ["C:/x"]}}}, "phases.docs.exclude[0]"),
+        ({"phases": {"unit": {"junit": ["../../reports/*.xml"]}}}, "phases.unit.junit[0]"),
+        ({"phases": {"playbooks": {"dir": "/srv/playbooks"}}}, "phases.playbooks.dir"),
+        ({"phases": {"business": {"dir": "~/reqs"}}}, "phases.business.dir"),
+        ({"phases": {"seed": {"commands": ["x"], "junit": ["/tmp/x.xml"]}}}, "phases.seed.junit[0]"),
+    ],
+)
+def test_absolute_or_escaping_paths_are_refused_naming_the_field(config: dict[str, Any], field: str) -> None:
+    with pytest.raises(
+        ValidationError, match=rf"{re.escape(field)}: '.*' must be a path inside the scenario"
+    ):
+        parse_testing_config(json.dumps(config))
+
+
+def test_python_requirements_are_declared_relative_to_the_scenario() -> None:
+    config = parse_testing_config('{"python": {"requirements": "requirements-test.txt"}}')
+    assert config.python.requirements == "requirements-test.txt"
+    assert parse_testing_config("{}").python.requirements is None
+    with pytest.raises(ValidationError, match=r"python\.pip: Extra inputs are not permitted"):
+        parse_testing_config('{"python": {"pip": "x"}}')

@@ -70,13 +70,17 @@ def test_local_source(tmp_path: Path) -> None:
         ([("/etc/evil", b"x")], "escapes the scenario folder"),
         ([("../evil", b"x")], "escapes the scenario folder"),
         ([("a/../../evil", b"x")], "escapes the scenario folder"),
-        ([("link", ("sym", "/etc/passwd"))], "points outside the scenario"),
-        ([("link", ("sym", "../../outside"))], "points outside the scenario"),
-        ([("sub/link", ("sym", "../../x"))], "points outside the scenario"),
-        ([("hard", ("hard", "../outside"))], "points outside the scenario"),
+        ([("link", ("sym", "/etc/passwd"))], "is a symbolic link"),
+        ([("link", ("sym", "../../outside"))], "is a symbolic link"),
+        ([("sub/link", ("sym", "../../x"))], "is a symbolic link"),
+        ([("hard", ("hard", "../outside"))], "is a hard link"),
+        # A link chain: each step looks harmless, together they leave the folder.
+        ([("a", ("sym", "b")), ("b", ("sym", "c")), ("c", ("sym", "../../etc"))], "is a symbolic link"),
+        ([("ok.txt", b"fine"), ("hard", ("hard", "ok.txt"))], "is a hard link"),
         ([("pipe", "fifo")], "device or FIFO"),
         ([("dev", "dev")], "device or FIFO"),
-        ([("ok.txt", b"fine"), ("link", ("sym", "/tmp")), ("link/x", b"through the link")], "outside"),
+        ([("ok.txt", b"fine"), ("link", ("sym", "/tmp")), ("link/x", b"through the link")], "symbolic"),
+        ([("twice.txt", b"a"), ("twice.txt", b"b")], "appears twice"),
     ],
 )
 def test_malicious_tarballs_are_refused_and_nothing_is_written(
@@ -92,15 +96,16 @@ def test_malicious_tarballs_are_refused_and_nothing_is_written(
     assert not (tmp_path / "evil").exists()
 
 
-def test_safe_links_inside_the_bundle_are_kept(tmp_path: Path) -> None:
+def test_even_a_link_inside_the_bundle_is_refused(tmp_path: Path) -> None:
     archive = tmp_path / "ok.tar.gz"
     archive.write_bytes(
         tarball([("docs", "dir"), ("docs/a.md", b"# a"), ("README.md", ("sym", "docs/a.md"))])
     )
     dest = tmp_path / "out"
     dest.mkdir()
-    safe_extract(archive, dest)
-    assert (dest / "README.md").read_text() == "# a"
+    with pytest.raises(UnsafeArchiveError, match="copy the file instead of linking it"):
+        safe_extract(archive, dest)
+    assert list(dest.iterdir()) == []  # what was extracted before the link is gone again
 
 
 def test_a_corrupt_bundle_is_a_validation_error(tmp_path: Path) -> None:

@@ -52,6 +52,29 @@ def _parse_command(value: object) -> str | tuple[str, ...]:
     raise ValueError("a command is a non-empty shell line or a non-empty array of arguments")
 
 
+def _parse_relative_path(value: object) -> str:
+    """A path or glob inside the scenario: relative, no '..', no drive, no NUL (else a 400)."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("a path is a non-empty string")
+    parts = value.replace("\\", "/").split("/")
+    if value.startswith(("/", "\\", "~")) or ":" in parts[0] or "\x00" in value or ".." in parts:
+        raise ValueError(f"'{value}' must be a path inside the scenario: relative to its root, without '..'")
+    return value
+
+
+# Every path and glob in testing.json stays inside the scenario's copy.
+RelativePath = Annotated[
+    str,
+    PlainValidator(_parse_relative_path),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "description": "Relative to the scenario's root; absolute paths and '..' are refused.",
+            "not": {"pattern": "(^[/\\\\~])|(^[^/]*:)|((^|[/\\\\])\\.\\.([/\\\\]|$))"},
+        }
+    ),
+]
 TimeoutSeconds = Annotated[
     int,
     PlainValidator(parse_timeout),
@@ -121,7 +144,7 @@ class PhaseConfig(ConfigModel):
     timeout: TimeoutSeconds | None = None
     commands: list[Command] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
-    junit: list[str] = Field(
+    junit: list[RelativePath] = Field(
         default_factory=list,
         description="Globs (relative to the scenario) of JUnit XML files the commands write, besides "
         "$TESTGENIE_REPORTS_DIR/*.xml.",
@@ -129,7 +152,7 @@ class PhaseConfig(ConfigModel):
 
 
 class StructureConfig(PhaseConfig):
-    required_paths: list[str] = Field(default_factory=list)
+    required_paths: list[RelativePath] = Field(default_factory=list)
 
 
 class DependenciesConfig(PhaseConfig):
@@ -139,8 +162,8 @@ class DependenciesConfig(PhaseConfig):
 
 
 class DocsConfig(PhaseConfig):
-    paths: list[str] = Field(default_factory=lambda: ["**/*.md"])
-    exclude: list[str] = Field(default_factory=list)
+    paths: list[RelativePath] = Field(default_factory=lambda: ["**/*.md"])
+    exclude: list[RelativePath] = Field(default_factory=list)
 
 
 class HttpChecksConfig(PhaseConfig):
@@ -152,11 +175,11 @@ class UnitConfig(PhaseConfig):
 
 
 class PlaybooksConfig(PhaseConfig):
-    dir: str = "playbooks"
+    dir: RelativePath = "playbooks"
 
 
 class BusinessConfig(PhaseConfig):
-    dir: str = "requirements"
+    dir: RelativePath = "requirements"
 
 
 class PerformanceConfig(PhaseConfig):
@@ -206,6 +229,17 @@ class PhasesConfig(ConfigModel):
         return dict(self.__pydantic_extra__ or {})
 
 
+class PythonConfig(ConfigModel):
+    """A Python scenario's own test dependencies, beyond the runner's toolchain."""
+
+    requirements: RelativePath | None = Field(
+        default=None,
+        description="A pip requirements file (relative to the scenario) listing what the tests import "
+        "beyond the runner's toolchain; `testgenie push` resolves it for the runner's platform and "
+        "vendors the packages into the bundle (.testgenie/vendor/python, first on PYTHONPATH).",
+    )
+
+
 PresetPhases = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)]
 
 
@@ -222,6 +256,7 @@ class TestingConfig(ConfigModel):
     base_url: str | None = Field(default=None, description="Base of relative URLs; ${VAR} is expanded.")
     env: dict[str, str] = Field(default_factory=dict, description="Variables for every command.")
     phases: PhasesConfig = Field(default_factory=PhasesConfig)
+    python: PythonConfig = Field(default_factory=PythonConfig)
     presets: dict[str, PresetPhases] = Field(
         default_factory=dict, description="Named phase lists; they replace built-in presets of that name."
     )

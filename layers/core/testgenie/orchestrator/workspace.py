@@ -1,8 +1,9 @@
 """Where scenarios come from (a folder, or S3 bundles) and the private copy each run works in.
 
-S3 bundles are `<prefix>/<scenario>.tar.gz`, cached per ETag and extracted safely: absolute paths,
-`..`, links that leave the folder, devices and FIFOs are refused before anything is written.
-boto3 is imported lazily, only by S3ScenarioSource.
+The coordinator plans from a source's folder (`locate`) and hands the runner a BundleRef
+(`bundle`): a URL and the sha256 digest of the archive. The runner makes every run's workspace
+from a fresh, checked extraction of those bytes (`fresh_workspace`); nothing mutable is shared
+between runs. boto3 is imported lazily, only by S3ScenarioSource.
 """
 
 from __future__ import annotations
@@ -11,46 +12,72 @@ import hashlib
 import os
 import shutil
 import sys
-import tarfile
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
 from testgenie.errors import ValidationError
 from testgenie.observability import logger
+from testgenie.orchestrator.bundles import (
+    DEFAULT_LIMITS,
+    MAX_ARCHIVE_BYTES,
+    SHA256_RE,
+    BundleCache,
+    BundleLimits,
+    BundleRef,
+    UnsafeArchiveError,
+    bundle_digest,
+    extract_bundle,
+    pack_folder,
+    remove_tree,
+)
 from testgenie.orchestrator.planning import validate_scenario_name
 
 if TYPE_CHECKING:
     from testgenie.settings import Settings
 
+__all__ = ["UnsafeArchiveError"]
+
 # Caches and VCS data are never part of a run's copy (they are large and make runs differ).
 COPY_IGNORE = shutil.ignore_patterns(".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache")
-MAX_BUNDLE_BYTES = 512 * 1024 * 1024
+MAX_BUNDLE_BYTES = MAX_ARCHIVE_BYTES
+# Where `testgenie push` puts a scenario's declared Python test dependencies inside its bundle.
+VENDOR_RELPATH = ".testgenie/vendor/python"
+# The runner's toolchain (pytest and plugins) when it is not installed next to the runner's own
+# interpreter: /opt/python on Lambda (the ToolchainLayer).
+TOOLCHAIN_PATH_ENV = "TESTGENIE_TOOLCHAIN_PATH"
 _MARKER = ".testgenie-extracted"
-
-
-class UnsafeArchiveError(ValidationError):
-    """A scenario bundle that tries to write outside its folder (or holds devices)."""
+# S3 object metadata `testgenie push` writes: the sha256 of the bundle (x-amz-meta-sha256).
+DIGEST_METADATA = "sha256"
 
 
 class ScenarioSource(Protocol):
     def locate(self, name: str) -> Path:
-        """A folder holding the scenario (read it, never write it); ValidationError when unknown."""
+        """A folder holding the scenario, to plan from (read it, never write it or run it)."""
+        ...
+
+    def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
+        """Where the runner fetches the scenario's archive, and its digest; ValidationError when unknown."""
         ...
 
     def describe(self) -> str: ...
 
 
+def _packed_dir() -> Path:
+    return Path(tempfile.gettempdir()) / "testgenie" / "packed"
+
+
 class LocalScenarioSource:
     """Scenarios as folders under one root (a checkout, or an EFS mount in Lambda)."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(self, root: Path | str, packed_dir: Path | None = None) -> None:
         self.root = Path(root)
+        self.packed_dir = packed_dir or _packed_dir()
 
     def describe(self) -> str:
         return str(self.root)
@@ -62,6 +89,21 @@ class LocalScenarioSource:
             raise scenario_not_found(name, self.describe())
         return path
 
+    def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
+        """The folder packed as a reproducible archive (same files, same digest), as a file:/// URL."""
+        folder = self.locate(name)
+        data = pack_folder(folder)
+        digest = bundle_digest(data)
+        self.packed_dir.mkdir(parents=True, exist_ok=True)
+        path = self.packed_dir / f"{digest}.tar.gz"
+        if not path.is_file():
+            fd, tmp = tempfile.mkstemp(dir=self.packed_dir, prefix=".incoming-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.chmod(tmp, 0o644)  # a runner of another user reads it too
+            os.replace(tmp, path)
+        return BundleRef(url=path.resolve().as_uri(), sha256=digest, size_bytes=len(data))
+
 
 def scenario_not_found(name: str, where: str) -> ValidationError:
     """The 400 names the scenario, never the service's folder or bucket (logged for operators)."""
@@ -69,52 +111,29 @@ def scenario_not_found(name: str, where: str) -> ValidationError:
     return ValidationError(f"scenario '{name}' was not found")
 
 
-def _check_member(member: tarfile.TarInfo, dest: Path) -> None:
-    name = member.name
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or name.startswith(("/", "\\")) or ".." in pure.parts or ":" in pure.parts[0]:
-        raise UnsafeArchiveError(f"unsafe scenario bundle: member '{name}' escapes the scenario folder")
-    if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        raise UnsafeArchiveError(f"unsafe scenario bundle: member '{name}' is a device or FIFO")
-    target = (dest / name).resolve()
-    if not target.is_relative_to(dest):
-        raise UnsafeArchiveError(f"unsafe scenario bundle: member '{name}' escapes the scenario folder")
-    if member.issym() or member.islnk():
-        link = PurePosixPath(member.linkname)
-        base = (dest / name).parent if member.issym() else dest
-        resolved = (base / member.linkname).resolve() if not link.is_absolute() else Path(link)
-        if link.is_absolute() or not resolved.is_relative_to(dest):
-            raise UnsafeArchiveError(
-                f"unsafe scenario bundle: link '{name}' -> '{member.linkname}' points outside the scenario"
-            )
+def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
+    """Extract a bundle file into an empty folder (see bundles.extract_bundle for what is refused)."""
+    if archive.stat().st_size > limits.archive_bytes:
+        raise ValidationError(f"scenario bundle {archive.name} is larger than {limits.archive_bytes} bytes")
+    extract_bundle(archive.read_bytes(), dest, limits)
 
 
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Check every member first, then extract (with the stdlib's `data` filter as a second guard)."""
-    dest = dest.resolve()
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member, dest)
-            if sys.version_info >= (3, 12) or hasattr(tarfile, "data_filter"):
-                tar.extractall(dest, members=members, filter="data")
-            else:  # pragma: no cover - Python without extraction filters
-                tar.extractall(dest, members=members)  # noqa: S202 - every member checked above
-    except tarfile.TarError as exc:
-        raise ValidationError(f"scenario bundle {archive.name} is not a readable .tar.gz: {exc}") from None
-
-
-def _bundle_root(extracted: Path, name: str) -> Path:
+def _bundle_root(extracted: Path, name: str | None) -> Path:
     """Bundles made with `tar -C scenarios -czf x.tar.gz <name>` hold one top folder: use it."""
     entries = [p for p in extracted.iterdir() if p.name != _MARKER]
-    if len(entries) == 1 and entries[0].is_dir() and entries[0].name == name:
-        return entries[0]
+    if len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+        if top.name == name or (top / ".testgenie" / "testing.json").is_file():
+            return top
     return extracted
 
 
 class S3ScenarioSource:
-    """Scenarios as `s3://<bucket>/<prefix>/<name>.tar.gz`, extracted once per ETag into a cache folder."""
+    """Scenarios as `s3://<bucket>/<prefix>/<name>.tar.gz`.
+
+    `locate` extracts each digest once into a planning cache of the coordinator (which never runs
+    scenario code); `bundle` pre-signs a GET for the runner.
+    """
 
     def __init__(
         self, bucket: str, prefix: str = "", cache_dir: Path | None = None, client: Any = None
@@ -124,6 +143,7 @@ class S3ScenarioSource:
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "testgenie" / "scenario-cache"
         self._client = client
         self._lock = threading.Lock()
+        self._digests: dict[tuple[str, str], str] = {}  # (key, ETag) -> digest, for unmarked objects
 
     @property
     def client(self) -> Any:
@@ -139,41 +159,68 @@ class S3ScenarioSource:
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}.tar.gz" if self.prefix else f"{name}.tar.gz"
 
-    def locate(self, name: str) -> Path:
+    def _head(self, name: str) -> tuple[str, dict[str, Any]]:
         from botocore.exceptions import ClientError
 
-        name = validate_scenario_name(name)
-        key = self.key(name)
+        key = self.key(validate_scenario_name(name))
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
                 raise scenario_not_found(name, self.describe()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")
+        return key, head
+
+    def _get(self, key: str, etag: str) -> bytes:
+        # IfMatch: the bytes are those of the ETag that was just looked at.
+        response = self.client.get_object(Bucket=self.bucket, Key=key, IfMatch=etag)
+        data: bytes = response["Body"].read(MAX_BUNDLE_BYTES + 1)
+        if len(data) > MAX_BUNDLE_BYTES:
+            raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")
+        return data
+
+    def _digest(self, key: str, head: Mapping[str, Any]) -> str:
+        """The digest `testgenie push` recorded; objects uploaded otherwise are hashed once per ETag."""
+        marked = str((head.get("Metadata") or {}).get(DIGEST_METADATA, ""))
+        if SHA256_RE.match(marked):
+            return marked
         etag = str(head.get("ETag", "")).strip('"')
-        digest = hashlib.sha256(etag.encode()).hexdigest()[:16]
-        target = self.cache_dir / name / digest
+        if (key, etag) not in self._digests:
+            self._digests[(key, etag)] = bundle_digest(self._get(key, etag))
+        return self._digests[(key, etag)]
+
+    def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
+        key, head = self._head(name)
+        url = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return BundleRef(
+            url=str(url), sha256=self._digest(key, head), size_bytes=int(head.get("ContentLength", 0))
+        )
+
+    def locate(self, name: str) -> Path:
+        key, head = self._head(name)
+        etag = str(head.get("ETag", "")).strip('"')
+        # One folder per object version (ETag); the planning copy is the coordinator's alone.
+        target = self.cache_dir / name / hashlib.sha256(etag.encode()).hexdigest()[:16]
         if (target / _MARKER).exists():
             return _bundle_root(target, name)
         with self._lock:
             if not (target / _MARKER).exists():
-                self._download(name, key, etag, target)
+                self._download(key, etag, target)
         return _bundle_root(target, name)
 
-    def _download(self, name: str, key: str, etag: str, target: Path) -> None:
+    def _download(self, key: str, etag: str, target: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=".staging-"))
         try:
-            archive = staging / "bundle.tar.gz"
-            # IfMatch: the bytes are those of the ETag the cache folder is named after.
-            response = self.client.get_object(Bucket=self.bucket, Key=key, IfMatch=etag)
-            with archive.open("wb") as handle:
-                shutil.copyfileobj(response["Body"], handle)
+            data = self._get(key, etag)
+            self._digests[(key, etag)] = bundle_digest(data)
             extracted = staging / "tree"
             extracted.mkdir()
-            safe_extract(archive, extracted)
+            extract_bundle(data, extracted)
             (extracted / _MARKER).write_text(etag)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(extracted, target)
@@ -205,6 +252,7 @@ class Workspace:
     home: Path
     tmp: Path
     reports: Path
+    sha256: str | None = None  # digest of the bundle the copy was made from (None: a folder copy)
 
     def clear_reports(self) -> None:
         """Empty the reports folder between phases, so each phase reads only the reports it wrote."""
@@ -215,21 +263,54 @@ class Workspace:
                 Path(entry.path).unlink(missing_ok=True)
 
 
+def _new_workspace(root: Path, scenario_dir: Path, digest: str | None) -> Workspace:
+    workspace = Workspace(root, scenario_dir, root / "home", root / "tmp", root / "reports", digest)
+    for folder in (workspace.home, workspace.tmp, workspace.reports):
+        folder.mkdir()
+    return workspace
+
+
 @contextmanager
 def prepare_workspace(
     source_dir: Path, execution_id: UUID | str, parent: Path | None = None
 ) -> Iterator[Workspace]:
-    """Copy the scenario into a fresh folder; remove everything when the run ends."""
+    """Copy a scenario folder into a fresh folder; remove everything when the run ends."""
     root = Path(tempfile.mkdtemp(prefix=f"testgenie-{execution_id}-", dir=parent))
     try:
         scenario_dir = root / "scenario"
         shutil.copytree(source_dir, scenario_dir, symlinks=True, ignore=COPY_IGNORE)
-        workspace = Workspace(root, scenario_dir, root / "home", root / "tmp", root / "reports")
-        for folder in (workspace.home, workspace.tmp, workspace.reports):
-            folder.mkdir()
-        yield workspace
+        yield _new_workspace(root, scenario_dir, None)
     finally:
-        shutil.rmtree(root, ignore_errors=True)
+        remove_tree(root)
+
+
+@contextmanager
+def fresh_workspace(
+    bundle: BundleRef,
+    execution_id: UUID | str,
+    *,
+    scenario: str | None = None,
+    cache: BundleCache | None = None,
+    parent: Path | None = None,
+) -> Iterator[Workspace]:
+    """The runner's workspace: a fresh extraction of the bundle's digest-checked bytes, removed after.
+
+    Raises UnsafeArchiveError or BundleFetchError (both ValidationErrors, with a message for users).
+    """
+    cache = cache or BundleCache()
+    data = cache.archive(bundle)
+    root = Path(tempfile.mkdtemp(prefix=f"testgenie-{execution_id}-", dir=parent))
+    try:
+        tree = root / "scenario"
+        tree.mkdir()
+        extract_bundle(data, tree, cache.limits)
+        yield _new_workspace(root, _bundle_root(tree, scenario), bundle.sha256)
+    finally:
+        remove_tree(root)
+
+
+def _search_path(*entries: str) -> str:
+    return os.pathsep.join(dict.fromkeys(entry for entry in entries if entry))
 
 
 def command_environment(
@@ -241,12 +322,20 @@ def command_environment(
     """The only variables a scenario's commands see. Nothing else of the service leaks through
     (no DATABASE_URL, no AWS_* credentials): the environment is built, not filtered.
 
-    The interpreter running the service comes first on PATH so that `python` in a scenario means a
-    Python with the same packages (pytest) as the orchestrator.
+    The interpreter running the runner comes first on PATH, so `python` in a scenario is the
+    runner's Python 3.13 with its toolchain; the scenario's vendored dependencies (from
+    `testgenie push`) come first on PYTHONPATH, then the toolchain layer (docs/scenarios.md).
     """
     env = os.environ if service_env is None else service_env
-    path = os.pathsep.join(
-        dict.fromkeys([os.path.dirname(sys.executable), *env.get("PATH", os.defpath).split(os.pathsep)])
+    vendor = workspace.scenario_dir / VENDOR_RELPATH
+    has_vendor = vendor.is_dir()
+    path = _search_path(
+        str(vendor / "bin") if has_vendor else "",
+        os.path.dirname(sys.executable),
+        *env.get("PATH", os.defpath).split(os.pathsep),
+    )
+    python_path = _search_path(
+        str(vendor) if has_vendor else "", *env.get(TOOLCHAIN_PATH_ENV, "").split(os.pathsep)
     )
     return {
         "PATH": path,
@@ -255,6 +344,7 @@ def command_environment(
         "TMPDIR": str(workspace.tmp),
         "PYTHONUNBUFFERED": "1",
         "PYTHONDONTWRITEBYTECODE": "1",
+        **({"PYTHONPATH": python_path} if python_path else {}),
         **scenario_env,
         "TESTGENIE_SCENARIO_DIR": str(workspace.scenario_dir),
         "TESTGENIE_EXECUTION_ID": str(execution_id),

@@ -8,6 +8,7 @@ from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
 from testgenie.orchestrator.runners.commands import run_commands_and_tests
 from testgenie.orchestrator.runners.http import run_http_checks
+from testgenie.orchestrator.runners.process import MISSING_COMMAND_REMEDIATION
 from testgenie.orchestrator.testing_config import DependenciesConfig
 
 
@@ -24,7 +25,7 @@ def run(ctx: PhaseContext, report: PhaseReport) -> None:
                 report.fail(
                     f"command '{command}' is not on PATH",
                     Classification.MISSING_DEPENDENCY,
-                    f"Install '{command}' where the scenario runs, or put it on PATH.",
+                    f"'{command}' is not on the runner. {MISSING_COMMAND_REMEDIATION}",
                 )
         for name in config.required_env:
             if ctx.env.get(name):

@@ -1,9 +1,14 @@
-"""Commands in their own process group: a timeout kills the whole group, so nothing outlives a phase."""
+"""Commands in their own process group, swept when they end: nothing a command started outlives it.
+
+The output cap is enforced twice: RLIMIT_FSIZE in the child (a write past the cap fails and the
+writer gets SIGXFSZ) and a poll of the output file's size that SIGKILLs the group at once.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import select
 import shlex
 import signal
@@ -17,6 +22,7 @@ from typing import IO
 
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import Failure, LogBuffer, PhaseContext, PhaseTimeout
+from testgenie.orchestrator.runners.containment import TOKEN_ENV, new_token, sweep
 
 # Time a group gets between SIGTERM and SIGKILL to write its last words into the log.
 TERM_GRACE_SECONDS = 2.0
@@ -25,6 +31,19 @@ _TAIL_BYTES = 8192
 MAX_OUTPUT_BYTES = 256 * 1024 * 1024
 
 Command = str | Sequence[str]
+# What the runner offers is listed in docs/scenarios.md ("What the runner offers").
+MISSING_MODULE_REMEDIATION = (
+    "The runner has Python 3.13 with only the toolchain (pytest and the plugins in "
+    "layers/toolchain/requirements.txt). List the packages your tests import in a requirements file, "
+    'declare it in .testgenie/testing.json as "python": {"requirements": "<file>"}, and publish the '
+    "scenario with `testgenie push`, which vendors them into the bundle for the runner's platform."
+)
+MISSING_COMMAND_REMEDIATION = (
+    "The runner offers /bin/sh, the basic POSIX tools and `python` (3.13, with the toolchain) — nothing "
+    "else is installed. Call Python tools as `python -m <tool>` and declare them in the scenario's "
+    'python requirements ("python": {"requirements": …} in testing.json, vendored by `testgenie push`), '
+    "or ship the tool inside the scenario (exit code 127: the shell could not find it)."
+)
 
 
 @dataclass
@@ -131,16 +150,23 @@ def run_command(
     if remaining <= 0:
         raise PhaseTimeout(f"no time left to run: {display}")
     started = time.monotonic()
+    token = new_token()
+    file_limit = max_output_bytes + 1
+
+    def limit_file_size() -> None:  # in the child, before exec: async-signal-safe syscalls only
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
     with _output_file(scratch_dir) as output:
         try:
             proc = subprocess.Popen(
                 argv,
                 cwd=cwd,
-                env=env,
+                env={**env, TOKEN_ENV: token},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group, so killpg reaches every descendant
+                preexec_fn=limit_file_size,
             )
         except FileNotFoundError as exc:
             log.line(f"command not found: {exc.filename or argv[0]}")
@@ -160,15 +186,19 @@ def run_command(
             exited = wait_for_exit(proc, remaining, output_within_limit)
         finally:
             # Background children of a command that exited are killed too: no orphans. The leader is
-            # reaped only after the group's SIGKILL, so the group id is still this command's.
-            stop_process_group(proc, grace=0.0 if exited else TERM_GRACE_SECONDS)
+            # reaped only after the group's SIGKILL, so the group id is still this command's. A
+            # command over the output cap gets no grace: it could write gigabytes in two seconds.
+            stop_process_group(proc, grace=0.0 if exited or too_much_output else TERM_GRACE_SECONDS)
+            left_behind = sweep(token)
         duration_ms = int((time.monotonic() - started) * 1000)
         size = output.seek(0, os.SEEK_END)
         output.seek(0)
         log.write_stream(output)
         output.seek(max(0, size - _TAIL_BYTES))
         tail = output.read().decode("utf-8", errors="replace")
-    if too_much_output:
+    if left_behind:
+        log.line(f"[test-genie] killed {left_behind} process(es) the command left running")
+    if too_much_output or size > max_output_bytes or proc.returncode == -signal.SIGXFSZ:
         log.line(f"[test-genie] killed: the command wrote more than {max_output_bytes} bytes of output")
         return CommandResult(display, -signal.SIGKILL, duration_ms, tail, output_limit_exceeded=True)
     if not exited:
@@ -190,15 +220,15 @@ def classify_failure(result: CommandResult) -> Failure:
     tail = result.tail.lower()
     if result.returncode == 127 or "command not found" in tail:
         return Failure(
-            f"{text}: a command was not found",
+            f"{text}: a command was not found on the runner",
             Classification.MISSING_DEPENDENCY,
-            "Install the missing tool or put it on PATH (exit code 127 means the shell could not find it).",
+            MISSING_COMMAND_REMEDIATION,
         )
     if "no module named" in tail:
         return Failure(
-            f"{text}: a Python module is missing",
+            f"{text}: a Python module is missing on the runner",
             Classification.MISSING_DEPENDENCY,
-            "Install the missing Python module where the scenario's commands run.",
+            MISSING_MODULE_REMEDIATION,
         )
     if result.returncode == 126:
         return Failure(

@@ -1,0 +1,142 @@
+"""Nothing a command started outlives it: not its process group, not `setsid` or double-forked children.
+
+Two nets, both Linux /proc based:
+- Every command carries a private token in its environment (TESTGENIE_COMMAND_TOKEN); after it
+  ends, every process whose /proc/<pid>/environ holds that token is killed. `setsid` and double
+  forks inherit the environment, so this works in any process, even one running several runs.
+- A dedicated runner process (RunnerFunction, the local runner) calls become_runner_process() once:
+  it becomes a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so orphans are re-parented to it
+  instead of init, and after each command every descendant of the process is killed and reaped —
+  including a child that cleared its environment. Only a process that runs one execution at a time
+  may do this (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+TOKEN_ENV = "TESTGENIE_COMMAND_TOKEN"  # noqa: S105 - a variable name, not a secret
+PR_SET_CHILD_SUBREAPER = 36
+_MAX_ROUNDS = 20  # a fork loop is outrun by SIGSTOP + SIGKILL rounds
+_PROC = Path("/proc")
+_state = {"runner": False}
+
+
+def become_runner_process() -> bool:
+    """Make this process the reaper of everything its commands start. True when prctl succeeded."""
+    _state["runner"] = True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def is_runner_process() -> bool:
+    return _state["runner"]
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def parent_map() -> dict[int, int]:
+    """pid -> parent pid of every process visible in /proc."""
+    parents: dict[int, int] = {}
+    if not _PROC.is_dir():
+        return parents
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        parents[int(entry.name)] = int(fields[1])
+    return parents
+
+
+def descendants(root: int, parents: dict[int, int] | None = None) -> list[int]:
+    """Every descendant of `root`, parents before their children."""
+    parents = parent_map() if parents is None else parents
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        kids = children.get(frontier.pop(), [])
+        found.extend(kids)
+        frontier.extend(kids)
+    return found
+
+
+def _carrying(token: str) -> list[int]:
+    needle = f"{TOKEN_ENV}={token}".encode()
+    me = os.getpid()
+    found = []
+    for entry in _PROC.iterdir() if _PROC.is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
+def _signal_all(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+
+
+def _reap_children() -> None:
+    """Collect the zombies of killed orphans that were re-parented to this (subreaper) process."""
+    me = os.getpid()
+    for pid, ppid in parent_map().items():
+        if ppid == me:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def sweep(token: str, exclude: frozenset[int] = frozenset()) -> int:
+    """Kill what a finished command left behind; returns how many processes were killed.
+
+    Each round freezes (SIGSTOP) then kills what it finds, so a process cannot fork faster than
+    it is stopped; rounds repeat until one finds nothing.
+    """
+    killed = 0
+    for _ in range(_MAX_ROUNDS):
+        victims = set(_carrying(token))
+        if _state["runner"]:
+            victims.update(descendants(os.getpid()))
+        victims -= exclude
+        victims = {pid for pid in victims if not _is_zombie(pid)}
+        if not victims:
+            break
+        ordered = sorted(victims)
+        _signal_all(ordered, signal.SIGSTOP)
+        _signal_all(ordered, signal.SIGKILL)
+        killed += len(ordered)
+        if _state["runner"]:
+            _reap_children()
+    if _state["runner"]:
+        _reap_children()
+    return killed
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return True  # gone
+    return stat.rsplit(")", 1)[-1].split()[0] in {"Z", "X"}

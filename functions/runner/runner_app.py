@@ -11,8 +11,12 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie.observability import logger
+from testgenie.orchestrator.runners.containment import become_runner_process
 from testgenie.runner.phase import run_invocation
 from testgenie.runner.protocol import PhaseInvocation
+
+# Cold start: this process reaps (and ends) everything a phase's commands start, setsid'ed or not.
+become_runner_process()
 
 
 @logger.inject_lambda_context(clear_state=True)

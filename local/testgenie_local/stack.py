@@ -25,7 +25,6 @@ from typing import Any, NoReturn
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
-from testgenie_local.bundle import bundle as pack_scenario
 from testgenie_local.gateway import Gateway
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.poller import EventSourceMapping
@@ -248,12 +247,21 @@ class LocalStack:
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
+        from testgenie.orchestrator.bundles import bundle_digest, pack_folder
+        from testgenie.orchestrator.workspace import DIGEST_METADATA
+
         s3 = self.aws.s3()
         names = []
         for scenario in sorted(folder.iterdir()):
             if (scenario / ".testgenie" / "testing.json").is_file():
-                key = f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/")
-                s3.put_object(Bucket=bucket, Key=key, Body=pack_scenario(scenario))
+                data = pack_folder(scenario)
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/"),
+                    Body=data,
+                    ContentType="application/gzip",
+                    Metadata={DIGEST_METADATA: bundle_digest(data)},
+                )
                 names.append(scenario.name)
         self.options.say(f"scenarios: {len(names)} bundles from {folder} in {declared}")
         return declared

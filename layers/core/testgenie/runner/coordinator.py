@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
@@ -29,7 +28,7 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
-from testgenie.orchestrator.workspace import S3ScenarioSource, ScenarioSource, scenario_source_from_settings
+from testgenie.orchestrator.workspace import ScenarioSource, scenario_source_from_settings
 from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseInvocation, PriorTest
 
@@ -42,16 +41,6 @@ RUNNER_DEADLINE_SLACK_SECONDS = 5.0
 # Beyond a phase's own timeout: the runner's SIGTERM grace, the log upload and a cold start.
 ANSWER_GRACE_SECONDS = 30.0
 URL_LIFETIME_SECONDS = 3600
-
-
-class BundleSource(Protocol):
-    def locate(self, name: str) -> Path:
-        """The scenario's folder, to plan from (read, never run)."""
-        ...
-
-    def bundle(self, name: str, expires_in: int = URL_LIFETIME_SECONDS) -> BundleRef:
-        """A GET URL of the scenario's archive (pre-signed on S3) and the archive's digest."""
-        ...
 
 
 def _failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
@@ -129,7 +118,7 @@ class RunnerPhases:
 
     def __init__(
         self,
-        bundles: BundleSource,
+        bundles: ScenarioSource,
         artifacts: ArtifactStore,
         runner: RunnerClient,
         default_phase_timeout: int,
@@ -152,23 +141,13 @@ class RunnerPhases:
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 
-def _bundle_source(scenarios: ScenarioSource) -> BundleSource:
-    if not isinstance(scenarios, S3ScenarioSource):
-        # A folder's file:// bundles are readable only on this machine (and in-process tests).
-        raise ConfigurationError(
-            f"the runner fetches scenarios by URL: SCENARIOS_SOURCE must be s3://bucket/prefix, "
-            f"not the folder {scenarios.describe()}"
-        )
-    return scenarios  # type: ignore[return-value]  # until S3ScenarioSource.bundle lands
-
-
 def runner_orchestrator(settings: Settings) -> SuiteOrchestrator:
     if not settings.runner_function_name:
         raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
     scenarios = scenario_source_from_settings(settings)
     artifacts = artifact_store_from_settings(settings)
     executor = RunnerPhases(
-        _bundle_source(scenarios),
+        scenarios,
         artifacts,
         LambdaRunnerClient(settings.runner_function_name, settings.runner_timeout_seconds),
         settings.phase_timeout_seconds,

@@ -19,8 +19,7 @@ from testgenie.orchestrator.phase_run import PhaseJob, PhaseRun, run_one_phase
 from testgenie.orchestrator.planning import discover_phase_scripts, scenario_phases
 from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
 from testgenie.orchestrator.testing_config import load_testing_config
-from testgenie.orchestrator.workspace import command_environment
-from testgenie.runner.bundle import fresh_workspace
+from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest, UploadTarget
 
 
@@ -64,7 +63,9 @@ def _setup_failure(invocation: PhaseInvocation, error: ValidationError) -> Phase
 def _run(
     invocation: PhaseInvocation, state: RunState, deadline: float | None, parent: Path | None
 ) -> PhaseRun:
-    with fresh_workspace(invocation.bundle, invocation.execution_id, parent=parent) as workspace:
+    with fresh_workspace(
+        invocation.bundle, invocation.execution_id, scenario=invocation.scenario_name, parent=parent
+    ) as workspace:
         config = load_testing_config(workspace.scenario_dir)
         scripts = scenario_phases(
             config, discover_phase_scripts(workspace.scenario_dir), invocation.timeout_seconds

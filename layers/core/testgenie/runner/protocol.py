@@ -8,27 +8,20 @@ these models before recording anything; an answer that does not fit ends the exe
 
 from __future__ import annotations
 
-import re
 from typing import Literal, Self
 from uuid import UUID
 
 from pydantic import Field, model_validator
 
 from testgenie.models_base import CamelModel, UtcDateTime
+from testgenie.orchestrator.bundles import BundleRef
 from testgenie.orchestrator.models import PhasePlan, PhaseResult
 
+__all__ = ["BundleRef", "PhaseAnswer", "PhaseInvocation", "PriorTest", "UploadTarget"]
+
 PROTOCOL_VERSION: Literal[1] = 1
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 # Lambda answers at most 6 MB; observations and error texts stay far below that.
 MAX_ANSWER_BYTES = 6 * 1024 * 1024
-
-
-class BundleRef(CamelModel):
-    """The scenario bundle as the coordinator planned it: fetch `url`, accept only these bytes."""
-
-    url: str = Field(min_length=1)
-    sha256: str = Field(pattern=SHA256_RE.pattern)
-    size_bytes: int = Field(ge=0)
 
 
 class UploadTarget(CamelModel):

@@ -146,3 +146,12 @@ def test_the_project_template_is_readable() -> None:
     queues = {s.queue for s in execute.sqs_sources}
     assert any(template.queues[q].dead_letter_queue for q in queues)
     assert any(s.enabled and s.input and s.input.get("action") == "reap" for s in execute.schedules)
+
+
+def test_global_layers_come_first_and_a_function_adds_its_own() -> None:
+    """As SAM merges Globals: lists are additive, so the runner gets the core layer and its toolchain."""
+    project = Path(__file__).resolve().parents[3] / "template.yaml"
+    functions = read_template(project).functions
+    root = project.parent
+    assert functions["RunnerFunction"].layers == [root / "layers" / "core", root / "layers" / "toolchain"]
+    assert functions["ExecuteFunction"].layers == [root / "layers" / "core"]

@@ -33,13 +33,12 @@ class RunnerVenvError(Exception):
     pass
 
 
-def requirement_files(repo: Path = REPO_ROOT) -> list[Path]:
-    """The runner's declared packages: the core layer's, and the toolchain layer's once it exists."""
-    files = [
-        repo / "layers" / "core" / "requirements.txt",
-        repo / "layers" / "toolchain" / "requirements.txt",
-    ]
-    return [path for path in files if path.is_file()]
+def requirement_files(layers: list[Path] | None = None) -> list[Path]:
+    """The runner's declared packages: its layers' requirements.txt (default: core and toolchain)."""
+    folders = (
+        layers if layers is not None else [REPO_ROOT / "layers" / "core", REPO_ROOT / "layers" / "toolchain"]
+    )
+    return [folder / "requirements.txt" for folder in folders if (folder / "requirements.txt").is_file()]
 
 
 def _base_python() -> str:
@@ -94,10 +93,13 @@ def _build(python: str, files: list[Path], target: Path) -> None:
         raise
 
 
-def ensure_runner_venv(repo: Path = REPO_ROOT, say: Callable[[str], None] | None = None) -> Path:
-    """The runner venv's python, built when missing or out of date (safe to call concurrently)."""
+def ensure_runner_venv(layers: list[Path] | None = None, say: Callable[[str], None] | None = None) -> Path:
+    """The runner venv's python for these layers, built when missing or out of date (safe to call
+    concurrently); `python -m pip` of the venv installs exactly the layers' requirements."""
     python = _base_python()
-    files = requirement_files(repo)
+    files = requirement_files(layers)
+    if not files:
+        raise RunnerVenvError("the runner's layers declare no requirements.txt")
     target = VENV_PARENT / f"runner-venv-{venv_digest(python, files)}"
     runner_python = target / "bin" / "python"
     if (target / _STAMP).is_file():

@@ -30,7 +30,7 @@ from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunnerFunction, runner_identity
-from testgenie_local.runner_venv import ensure_runner_venv
+from testgenie_local.runner_venv import RunnerVenvError, ensure_runner_venv
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
@@ -108,7 +108,8 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
-        self._upload_secret = secrets.token_hex(32)
+        # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
+        self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -138,6 +139,7 @@ class LocalStack:
             raise StackError(f"scenarios folder not found: {scenarios}")
         data_dir = opts.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
 
         self.postgres = provision(data_dir, database_url=opts.database_url)
         if self.postgres.kind == "external":
@@ -279,12 +281,16 @@ class LocalStack:
         )
         if not names:
             return {}
-        python = ensure_runner_venv(template.root, say=self.options.say)
         identity = runner_identity()
         if not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))
         for name in names:
-            self.invocables[name] = LocalRunnerFunction(template.functions[name], python, identity)
+            spec = template.functions[name]
+            try:
+                python = ensure_runner_venv(spec.layers, say=self.options.say)
+            except RunnerVenvError as exc:
+                raise StackError(f"cannot build {name}'s interpreter: {exc}") from None
+            self.invocables[name] = LocalRunnerFunction(spec, python, identity)
         self.endpoint = LambdaEndpoint(
             self.invocables,
             artifacts_dir=artifacts_dir,

@@ -83,7 +83,7 @@ def outcomes(url: str) -> dict[str, int]:
 
 def truncate(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE suite_executions, suite_requests")
+        conn.execute("TRUNCATE suite_executions, suite_execution_phases, scenario_summaries, suite_requests")
 
 
 # -- direct ---------------------------------------------------------------------------------------

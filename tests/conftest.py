@@ -40,7 +40,11 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
 def db(database_url: str) -> Iterator[Database]:
     """A Database on a clean schema (tables emptied before each test)."""
     database = Database(database_url)
-    database.run(lambda conn: conn.execute("TRUNCATE suite_executions, suite_requests"))
+    database.run(
+        lambda conn: conn.execute(
+            "TRUNCATE suite_executions, suite_execution_phases, scenario_summaries, suite_requests"
+        )
+    )
     yield database
     database.close()
 

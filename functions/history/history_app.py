@@ -28,8 +28,35 @@ from testgenie.api.http import (
     text_doc,
 )
 from testgenie.api.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
-from testgenie.api.params import LimitQuery, OffsetQuery, ScenarioQuery, page, parse_scenario, parse_uuid
-from testgenie.errors import TestGenieError
+from testgenie.api.params import (
+    CursorQuery,
+    IncludeTotalQuery,
+    LimitQuery,
+    OffsetQuery,
+    OutcomeQuery,
+    PhaseQuery,
+    PhaseStatusQuery,
+    PresetQuery,
+    ScenarioQuery,
+    SinceQuery,
+    TriggerQuery,
+    UntilQuery,
+    WindowQuery,
+    WithQuery,
+    page,
+    parse_scenario,
+    parse_uuid,
+)
+from testgenie.errors import TestGenieError, ValidationError
+from testgenie.history.filters import (
+    EXECUTIONS_CURSOR,
+    SCENARIOS_CURSOR,
+    SUITE_REQUESTS_CURSOR,
+    execution_filter,
+    parse_keyset,
+    suite_request_filter,
+)
+from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import SuiteRequest, SuiteRequestStatus
@@ -46,9 +73,31 @@ _ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
     responses={200: model_doc("a page of executions (without phases)", ExecutionPage), **_ERRORS},
 )
 def list_executions(
-    scenario: ScenarioQuery = None, limit: LimitQuery = 50, offset: OffsetQuery = 0
+    scenario: ScenarioQuery = None,
+    outcome: OutcomeQuery = None,
+    trigger: TriggerQuery = None,
+    preset: PresetQuery = None,
+    since: SinceQuery = None,
+    until: UntilQuery = None,
+    phase: PhaseQuery = None,
+    phaseStatus: PhaseStatusQuery = None,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+    cursor: CursorQuery = None,
+    includeTotal: IncludeTotalQuery = False,
 ) -> Response[str]:
-    document = bootstrap.history_service().list(parse_scenario(scenario), limit, offset)
+    query = execution_filter(
+        scenario=parse_scenario(scenario),
+        outcome=outcome,
+        trigger=trigger,
+        preset=preset,
+        since=since,
+        until=until,
+        phase=phase,
+        phase_status=phaseStatus,
+    )
+    keyset = parse_keyset(EXECUTIONS_CURSOR, limit, offset, cursor)
+    document = bootstrap.history_service().list(query, keyset, includeTotal)
     return json_document_response(HTTPStatus.OK, document)
 
 
@@ -76,6 +125,42 @@ def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
 def get_execution(executionId: str) -> Response[str]:
     document = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
     return json_document_response(HTTPStatus.OK, document)
+
+
+@app.get(
+    f"{API_PREFIX}/executions/<executionId>/compare",
+    summary="What changed from another execution (or the scenario's previous run) to this one",
+    tags=["executions"],
+    responses={200: model_doc("the comparison", ExecutionComparison), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def compare_execution(executionId: str, with_: WithQuery = "previous") -> JsonResponse:
+    this = parse_uuid(executionId, "execution id")
+    base = None if with_.strip().lower() == "previous" else parse_uuid(with_, "with")
+    return json_response(HTTPStatus.OK, bootstrap.history_service().compare(this, base))
+
+
+@app.get(
+    f"{API_PREFIX}/scenarios",
+    summary="Every scenario with executions: health over its recent runs, newest activity first",
+    tags=["scenarios"],
+    responses={200: model_doc("a page of scenarios", ScenarioPage), **_ERRORS},
+)
+def list_scenarios(limit: LimitQuery = 50, cursor: CursorQuery = None) -> Response[str]:
+    keyset = parse_keyset(SCENARIOS_CURSOR, limit, 0, cursor)
+    return json_document_response(HTTPStatus.OK, bootstrap.history_service().scenarios(keyset))
+
+
+@app.get(
+    f"{API_PREFIX}/scenarios/<name>/stats",
+    summary="Per-phase pass rate, durations and flakiness, and runs per day, over a window of runs",
+    tags=["scenarios"],
+    responses={200: model_doc("the statistics", ScenarioStats), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
+    scenario = parse_scenario(name, "scenario name")
+    if scenario is None:
+        raise ValidationError("scenario name is required")
+    return json_response(HTTPStatus.OK, bootstrap.history_service().stats(scenario, window))
 
 
 @app.get(
@@ -107,9 +192,21 @@ def get_phase_log(executionId: str, phase: str) -> Response[Any]:
     tags=["suite-requests"],
     responses={200: model_doc("a page of suite requests", SuiteRequestPage), **_ERRORS},
 )
-def list_suite_requests(status: SuiteRequestStatus | None = None, limit: LimitQuery = 50) -> JsonResponse:
-    items = bootstrap.suite_request_service().list(status, limit)
-    return json_response(HTTPStatus.OK, page([item.to_json_dict() for item in items]))
+def list_suite_requests(
+    status: SuiteRequestStatus | None = None,
+    scenario: ScenarioQuery = None,
+    since: SinceQuery = None,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> JsonResponse:
+    query = suite_request_filter(
+        status=status.value if status else None, scenario=parse_scenario(scenario), since=since
+    )
+    keyset = parse_keyset(SUITE_REQUESTS_CURSOR, limit, 0, cursor)
+    items, next_cursor = bootstrap.suite_request_service().list(query, keyset)
+    return json_response(
+        HTTPStatus.OK, {**page([item.to_json_dict() for item in items]), "nextCursor": next_cursor}
+    )
 
 
 @app.get(

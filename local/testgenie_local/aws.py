@@ -77,6 +77,9 @@ class MotoProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Its own session: a terminal's Ctrl-C (SIGINT to the whole foreground group) must not
+            # end moto before the pollers that use it; LocalStack.stop ends it in order.
+            start_new_session=True,
         )
         deadline = time.monotonic() + start_timeout
         while True:

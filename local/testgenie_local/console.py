@@ -120,7 +120,8 @@ class ProgressView:
 def headline(result: dict[str, Any]) -> str:
     """`PASSED name execution id (counts)`; the verdict is the run's outcome, never a guess."""
     summary = result.get("phaseSummary") or {}
-    verdict = "PASSED" if result.get("success") else str(result.get("outcome", "failed")).upper()
+    fallback = "passed" if result.get("success") else "failed"
+    verdict = str(result.get("outcome") or fallback).upper()
     return (
         f"{verdict}  {result.get('scenarioName')}  execution {result.get('executionId')}"
         f"  ({summary.get('passed', 0)} passed, {summary.get('failed', 0)} failed, "

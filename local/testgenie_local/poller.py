@@ -154,6 +154,9 @@ class EventSourceMapping:
             try:
                 self.poll_once(client)
             except Exception:
+                if self._stop.is_set():  # shutting down: the queue may already be gone
+                    log.debug("polling %s ended while stopping", self.name, exc_info=True)
+                    return
                 log.exception("polling %s failed", self.name)
                 self._stop.wait(1.0)
 

@@ -20,10 +20,13 @@ from testgenie_local.template import TemplateError, find_template
 
 
 class _Shutdown(KeyboardInterrupt):
-    """Raised in the main thread by SIGTERM, like Ctrl-C raises KeyboardInterrupt."""
+    """Raised in the main thread by the first SIGINT (Ctrl-C) or SIGTERM."""
 
 
 def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    # Once: a second Ctrl-C (or a SIGTERM right after it) must not interrupt the orderly stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Shutdown()
 
 
@@ -86,6 +89,7 @@ def run_with_stack(
     """
     configure_logging(bool(getattr(args, "verbose", False)))
     if _main_thread():
+        signal.signal(signal.SIGINT, _raise_shutdown)
         signal.signal(signal.SIGTERM, _raise_shutdown)
     try:
         stack = LocalStack(stack_options(args, say))

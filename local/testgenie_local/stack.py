@@ -201,7 +201,12 @@ class LocalStack:
         for logical, name in aws.bucket_names.items():
             attrs[f"{logical}.Arn"] = f"arn:aws:s3:::{name}"
         resolver = Resolver(
-            template.parameters, refs=refs, attrs=attrs, region=aws.region, conditions=template.conditions
+            template.parameters,
+            refs=refs,
+            attrs=attrs,
+            region=aws.region,
+            conditions=template.conditions,
+            mappings=template.mappings,
         )
         from_template: dict[str, str] = {}
         for fn in template.functions.values():
@@ -421,8 +426,10 @@ class LocalStack:
 
     def wait(self) -> None:
         """Block until stop() (or a signal handler calling it)."""
-        while not self._stopped.wait(0.5):
-            pass
+        # time.sleep, not Event.wait: a KeyboardInterrupt raised inside Event.wait can leave its
+        # lock half-released ("release unlocked lock") instead of reaching the caller.
+        while not self._stopped.is_set():
+            time.sleep(0.2)
 
 
 def _gateway_log(message: str, exc_info: bool = False) -> None:

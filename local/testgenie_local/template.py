@@ -182,6 +182,7 @@ class Template:
     parameters: dict[str, Any]
     resources: dict[str, Any]
     conditions: dict[str, Any] = field(default_factory=dict)
+    mappings: dict[str, Any] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -214,6 +215,7 @@ class Resolver:
     region: str = "us-east-1"
     account: str = "123456789012"
     conditions: Mapping[str, Any] = field(default_factory=dict)  # raw Conditions section
+    mappings: Mapping[str, Any] = field(default_factory=dict)  # raw Mappings section
 
     def condition(self, name: str, _seen: tuple[str, ...] = ()) -> bool:
         """A named condition, evaluated with parameter defaults."""
@@ -304,7 +306,18 @@ class Resolver:
             return self.resolve(when_true if self.condition(str(cond)) else when_false)
         if name == "Base64":
             return self.resolve(value)
+        if name == "FindInMap":
+            return self._find_in_map(self.resolve(value))
         raise TemplateError(f"the local stack cannot resolve Fn::{name}")
+
+    def _find_in_map(self, args: Any) -> Any:
+        if not isinstance(args, list) or len(args) != 3:
+            raise TemplateError(f"!FindInMap needs [map, key, key], got {args!r}")
+        table, top, second = (str(a) for a in args)
+        try:
+            return self.resolve(self.mappings[table][top][second])
+        except (KeyError, TypeError):
+            raise TemplateError(f"!FindInMap: no {table}.{top}.{second} in Mappings") from None
 
     def _sub(self, text: str, variables: Mapping[str, Any]) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -353,7 +366,12 @@ def read_template(path: Path) -> Template:
         if isinstance(spec, dict)
     }
     conditions = doc.get("Conditions") or {}
-    resolver = Resolver(parameters, conditions=conditions if isinstance(conditions, dict) else {})
+    mappings = doc.get("Mappings") or {}
+    resolver = Resolver(
+        parameters,
+        conditions=conditions if isinstance(conditions, dict) else {},
+        mappings=mappings if isinstance(mappings, dict) else {},
+    )
     root = path.parent.resolve()
     globals_fn = (doc.get("Globals") or {}).get("Function") or {}
 
@@ -385,7 +403,14 @@ def read_template(path: Path) -> Template:
             if source.queue not in queues:
                 raise TemplateError(f"{fn.logical_id}.{source.event_name}: unknown queue {source.queue!r}")
     return Template(
-        path.resolve(), functions, queues, buckets, parameters, resources, dict(resolver.conditions)
+        path.resolve(),
+        functions,
+        queues,
+        buckets,
+        parameters,
+        resources,
+        dict(resolver.conditions),
+        dict(resolver.mappings),
     )
 
 

@@ -63,12 +63,11 @@ def tools_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def translated() -> dict[str, Any]:
-    """template.yaml translated to CloudFormation by aws-sam-translator (in the tools venv)."""
+def translate(path: Path) -> dict[str, Any]:
+    """A SAM template translated to CloudFormation by aws-sam-translator (in the tools venv)."""
     python = tools("python")
     out = subprocess.run(
-        [str(python), str(Path(__file__).with_name("sam_translate.py")), str(TEMPLATE)],
+        [str(python), str(Path(__file__).with_name("sam_translate.py")), str(path)],
         capture_output=True,
         text=True,
         env=tools_env(),
@@ -78,3 +77,45 @@ def translated() -> dict[str, Any]:
     assert out.returncode == 0, out.stderr[-3000:]
     data: dict[str, Any] = json.loads(out.stdout)
     return data
+
+
+@pytest.fixture(scope="session")
+def translated() -> dict[str, Any]:
+    """template.yaml translated to CloudFormation."""
+    return translate(TEMPLATE)
+
+
+def network_variant(out: Path) -> Path:
+    """template.yaml as JSON whose defaults are the network (and proxy) parameters."""
+    done = subprocess.run(
+        [
+            str(tools("python")),
+            str(Path(__file__).with_name("template_variant.py")),
+            str(TEMPLATE),
+            str(out),
+            "network",
+        ],
+        capture_output=True,
+        text=True,
+        env=tools_env(),
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return out
+
+
+def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(tools("cfn-lint")), str(path)], capture_output=True, text=True, env=tools_env(), timeout=300
+    )
+
+
+def sam_validate(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(tools("sam")), "validate", "--lint", "--region", "us-east-1", "--template-file", str(path)],
+        capture_output=True,
+        text=True,
+        env=tools_env(),
+        cwd=REPO_ROOT,
+        timeout=300,
+    )

@@ -9,6 +9,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from tests.contract.cfn_eval import Evaluated
+from tests.contract.test_network import NETWORK
 from tests.contract.test_template import _statements
 
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -48,6 +50,10 @@ def test_runner_function_has_no_vpc_no_database_settings_and_its_own_role(transl
     for resource in ("DatabaseUrl", "DatabaseSecretArn", "ArtifactsBucket", "SuiteRequestQueue"):
         assert resource not in text
     assert not props.get("Events")
+    # Deployed into the database's VPC, the stack still keeps the runner out of it.
+    deployed = Evaluated(translated, NETWORK).resources["RunnerFunction"]["Properties"]
+    assert deployed.get("VpcConfig") is None
+    assert not {k for k in deployed["Environment"]["Variables"] if k.startswith("DATABASE_")}
 
 
 def test_runner_role_may_write_its_own_log_group_and_nothing_else(translated: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.contract.conftest import TEMPLATE, tools, tools_env
+from tests.contract.conftest import TEMPLATE, cfn_lint, sam_validate, tools, tools_env
 
 EXPECTED_ROUTES = {
     "ExecuteFunction": {
@@ -27,6 +27,9 @@ EXPECTED_ROUTES = {
         ("GET", "/api/v1/executions/latest"),
         ("GET", "/api/v1/executions/{executionId}"),
         ("GET", "/api/v1/executions/{executionId}/phases/{phase}/log"),
+        ("GET", "/api/v1/executions/{executionId}/compare"),
+        ("GET", "/api/v1/scenarios"),
+        ("GET", "/api/v1/scenarios/{name}/stats"),
         ("GET", "/api/v1/suite-requests"),
         ("GET", "/api/v1/suite-requests/{requestId}"),
         ("GET", "/api/v1/phases"),
@@ -102,7 +105,8 @@ def test_queue_encryption_redrive_and_event_source_mappings(template: dict[str, 
     assert {s["Queue"]["Fn::GetAtt"][0] for s in sources.values()} == {"SuiteRequestQueue", "SuiteRequestDLQ"}
     for source in sources.values():
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert 2 <= source["ScalingConfig"]["MaximumConcurrency"] <= 1000
+        # Its value per budget is checked in test_connection_budget.py.
+        assert source["ScalingConfig"]["MaximumConcurrency"]["Fn::FindInMap"][0] == "ConnectionBudget"
         assert 1 <= source["BatchSize"] <= 10
         assert "MaximumBatchingWindowInSeconds" in source
     env = template["Resources"]["ExecuteFunction"]["Properties"]["Environment"]["Variables"]
@@ -212,32 +216,19 @@ def test_translated_event_source_mapping(translated: dict[str, Any]) -> None:
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
 
 
-def _lint(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(tools("cfn-lint")), str(path)], capture_output=True, text=True, env=tools_env(), timeout=300
-    )
-
-
 def test_cfn_lint_is_clean_on_the_template_and_its_translation(
     translated: dict[str, Any], tmp_path: Path
 ) -> None:
-    out = _lint(TEMPLATE)
+    out = cfn_lint(TEMPLATE)
     assert out.returncode == 0, out.stdout + out.stderr
     path = tmp_path / "translated.json"
     path.write_text(json.dumps(translated))
-    out = _lint(path)
+    out = cfn_lint(path)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_sam_validate_lint_passes() -> None:
-    out = subprocess.run(
-        [str(tools("sam")), "validate", "--lint", "--region", "us-east-1", "--template-file", str(TEMPLATE)],
-        capture_output=True,
-        text=True,
-        env=tools_env(),
-        cwd=REPO_ROOT,
-        timeout=300,
-    )
+    out = sam_validate(TEMPLATE)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "is a valid SAM Template" in out.stdout + out.stderr
 

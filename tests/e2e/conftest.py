@@ -90,6 +90,15 @@ class RunningStack:
         except OSError:
             return ""
 
+    def interrupt(self, timeout: float = 60.0) -> int:
+        """Ctrl-C as a terminal sends it: SIGINT to the stack's whole process group."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return self.stop(10.0)
+
     def stop(self, timeout: float = 60.0) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
@@ -115,8 +124,10 @@ def start_stack(
     database_url: str | None,
     *,
     data_dir: Path | None = None,
+    own_group: bool = False,
     **extra_env: str,
 ) -> RunningStack:
+    """`own_group`: the stack leads its own process group, as a command typed in a terminal does."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / f"ready-{time.monotonic_ns()}.json"
     data = data_dir or workdir / "data"
@@ -145,6 +156,7 @@ def start_stack(
             env=stack_env(database_url, **extra_env),
             stdout=sink,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_group else None,
         )
     stack = RunningStack(url="", process=process, data_dir=data, log=log, database_url=database_url)
 

@@ -21,13 +21,19 @@ def test_restart_mid_run_requeues_and_finishes_exactly_once(
 ) -> None:
     database_url = fresh_database()
     settings = {"LEASE_SECONDS": "5", "TESTGENIE_SCHEDULE_SECONDS": "reap=1"}
-    first = start_stack(tmp_path / "first", e2e_scenarios, database_url, **settings)
+    first = start_stack(tmp_path / "first", e2e_scenarios, database_url, own_group=True, **settings)
     try:
         request = first.queue(scenarioName="e2e-slow", phases=["structure", "lint", "standards"])
         running = first.wait_status(request["id"], {"running", "completed", "failed", "cancelled"})
         assert running["status"] == "running", running
     finally:
-        assert first.stop() == 0, first.tail()
+        assert first.interrupt() == 0, first.tail()
+    # Ctrl-C mid-run is a clean stop: a few lines, no traceback, nothing logged as an error.
+    output = first.log.read_text(errors="replace")
+    assert "Traceback" not in output, output[-3000:]
+    assert '"level":"ERROR"' not in output, output[-3000:]
+    after = output.split("stopping the local stack…", 1)[1].strip().splitlines()
+    assert after == ["stopped."], after
     # The stack died with the run in flight: the request is still `running` under attempt 1's lease.
     with psycopg.connect(database_url) as conn:
         row = conn.execute(

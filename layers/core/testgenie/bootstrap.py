@@ -50,7 +50,9 @@ def database() -> Database:
         settings = get_settings()
         # The secret is resolved on first connect: a cold start that never touches SQL never pays for it.
         return Database(
-            lambda: resolve_database_url(settings.database_url, settings.database_secret_arn),
+            lambda: resolve_database_url(
+                settings.database_url, settings.database_secret_arn, settings.database_proxy_endpoint
+            ),
             connect_timeout=settings.db_connect_timeout_seconds,
         )
 

@@ -17,13 +17,20 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.rows import dict_row
 
-from testgenie.errors import CommitOutcomeUnknownError, ConfigurationError, DatabaseUnavailableError
+from testgenie.errors import (
+    CommitOutcomeUnknownError,
+    ConfigurationError,
+    DatabaseBusyError,
+    DatabaseUnavailableError,
+)
 from testgenie.observability import logger
 
 T = TypeVar("T")
 # The Amazon RDS certificate authorities, shipped in the layer (`make rds-ca`; docs/database.md):
 # a connection built from the secret verifies the server's certificate and host name against them.
 RDS_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "rds-ca-bundle.pem"
+# RDS Proxy's certificates come from AWS Certificate Manager and chain to Amazon Trust Services roots.
+PROXY_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "amazon-trust-ca-bundle.pem"
 Connection = psycopg.Connection[dict[str, Any]]
 
 
@@ -49,6 +56,8 @@ class Database:
                 application_name="testgenie",
             )
         except psycopg.OperationalError as exc:
+            if _is_busy(exc):
+                raise DatabaseBusyError(f"database busy: {_first_line(exc)}") from exc
             raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
 
     def connection(self) -> Connection:
@@ -116,16 +125,41 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def resolve_database_url(database_url: str | None, secret_arn: str | None) -> str:
-    """DATABASE_URL, or a Secrets Manager secret in the RDS JSON shape."""
-    if database_url:
-        return database_url
-    if not secret_arn:
-        raise ConfigurationError("set DATABASE_URL or DATABASE_SECRET_ARN")
-    import boto3  # lazily: only deployments that use a secret pay for boto3
+# SQLSTATE 53300 (too_many_connections); at connect time libpq gives only the server's text.
+_BUSY_MARKERS = ("too many connections", "too many clients", "connection slots are reserved")
 
-    raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
-    return dsn_from_secret(json.loads(raw))
+
+def _is_busy(exc: psycopg.OperationalError) -> bool:
+    return exc.sqlstate == "53300" or any(marker in str(exc) for marker in _BUSY_MARKERS)
+
+
+def resolve_database_url(
+    database_url: str | None, secret_arn: str | None, proxy_endpoint: str | None = None
+) -> str:
+    """DATABASE_URL, or a Secrets Manager secret in the RDS JSON shape; with an RDS Proxy endpoint,
+    the same credentials and database through the proxy's host."""
+    if database_url:
+        url = database_url
+    elif secret_arn:
+        import boto3  # lazily: only deployments that use a secret pay for boto3
+
+        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_arn)["SecretString"]
+        url = dsn_from_secret(json.loads(raw))
+    else:
+        raise ConfigurationError("set DATABASE_URL or DATABASE_SECRET_ARN")
+    return through_proxy(url, proxy_endpoint) if proxy_endpoint else url
+
+
+def through_proxy(dsn: str, proxy_host: str) -> str:
+    """The connection string aimed at an RDS Proxy: its host, the same port, user, password, database
+    and TLS mode; a CA pinned to the RDS CAs becomes the Amazon Trust roots the proxy's certificate
+    chains to (any other CA the secret names is kept)."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params.pop("hostaddr", None)
+    params["host"] = proxy_host
+    if params.get("sslrootcert") == str(RDS_CA_BUNDLE):
+        params["sslrootcert"] = str(PROXY_CA_BUNDLE)
+    return psycopg.conninfo.make_conninfo("", **params)
 
 
 def dsn_from_secret(secret: dict[str, Any]) -> str:

@@ -35,6 +35,11 @@ class DatabaseUnavailableError(TransientError):
     """PostgreSQL could not be reached, even after one reconnect."""
 
 
+class DatabaseBusyError(DatabaseUnavailableError):
+    """PostgreSQL refused a connection because its connection slots are taken (SQLSTATE 53300);
+    a retry a moment later usually succeeds (docs/deploying.md, connection budget)."""
+
+
 class CommitOutcomeUnknownError(DatabaseUnavailableError):
     """The connection broke during or after a write reached the server (e.g. the answer to COMMIT was
     lost): the write may be stored or not. Never retried blindly; the caller reads the state back and

@@ -116,7 +116,9 @@ def custom_resource_handler(event: dict[str, Any], context: Any) -> None:
             from testgenie.settings import get_settings
 
             settings = get_settings()
-            url = resolve_database_url(settings.database_url, settings.database_secret_arn)
+            url = resolve_database_url(
+                settings.database_url, settings.database_secret_arn, settings.database_proxy_endpoint
+            )
             data = {"Applied": ",".join(migrate(url)) or "none"}
     except Exception as exc:  # any failure must reach CloudFormation, or the stack hangs for an hour
         logger.exception("migration failed")

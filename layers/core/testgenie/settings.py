@@ -15,6 +15,7 @@ from testgenie.errors import ConfigurationError
 _ENV_FIELDS: dict[str, str] = {
     "DATABASE_URL": "database_url",
     "DATABASE_SECRET_ARN": "database_secret_arn",
+    "DATABASE_PROXY_ENDPOINT": "database_proxy_endpoint",
     "SUITE_REQUEST_QUEUE_URL": "suite_request_queue_url",
     "ARTIFACTS_BUCKET": "artifacts_bucket",
     "ARTIFACTS_DIR": "artifacts_dir",
@@ -39,6 +40,8 @@ class Settings(BaseModel):
 
     database_url: str | None = None
     database_secret_arn: str | None = None
+    # An RDS Proxy endpoint host that replaces the database's host (docs/deploying.md).
+    database_proxy_endpoint: str | None = None
     suite_request_queue_url: str | None = None
     artifacts_bucket: str | None = None
     artifacts_dir: Path | None = None

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
+
+import boto3
 import psycopg
 import pytest
-from testgenie.db import Database
-from testgenie.errors import DatabaseUnavailableError
+from moto import mock_aws
+from psycopg import sql
+from testgenie.db import PROXY_CA_BUNDLE, Database, resolve_database_url, through_proxy
+from testgenie.errors import DatabaseBusyError, DatabaseUnavailableError
 
 
 def _backend_pid(db: Database) -> int:
@@ -77,6 +84,87 @@ def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too
     again = db.statement(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
     assert again is not None
     assert again["pid"] != first["pid"]
+
+
+@pytest.fixture
+def one_slot_role(database_url: str) -> Iterator[str]:
+    """A URL for a role allowed one connection: the second one is refused as on a full server."""
+    role = f"testgenie_busy_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'busy' CONNECTION LIMIT 1").format(sql.Identifier(role))
+        )
+    try:
+        yield psycopg.conninfo.make_conninfo(database_url, user=role, password="busy")
+    finally:
+        with psycopg.connect(database_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+            )
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_a_server_out_of_connection_slots_is_busy_not_down(one_slot_role: str) -> None:
+    holder = Database(one_slot_role)
+    assert holder.ping()
+    second = Database(one_slot_role)
+
+    with pytest.raises(DatabaseBusyError, match=r"database busy: .*too many connections"):
+        second.run(lambda conn: conn.execute("SELECT 1"))
+    holder.close()  # the slot frees: the same Database connects on its next use
+    row = second.statement(lambda conn: conn.execute("SELECT 1 AS one").fetchone())
+    assert row == {"one": 1}
+    second.close()
+
+
+def test_an_unreachable_server_is_not_reported_busy() -> None:
+    db = Database("postgresql://postgres@127.0.0.1:1/nowhere", connect_timeout=1)
+    with pytest.raises(DatabaseUnavailableError) as caught:
+        db.run(lambda conn: conn.execute("SELECT 1"))
+    assert not isinstance(caught.value, DatabaseBusyError)
+
+
+def test_a_proxy_endpoint_replaces_the_host_of_the_url_and_keeps_the_rest(database_url: str) -> None:
+    url = resolve_database_url(
+        "postgresql://app:s3cret@db.internal:6543/testgenie?sslmode=require", None, "proxy.example"
+    )
+    assert psycopg.conninfo.conninfo_to_dict(url) == {
+        "host": "proxy.example",
+        "port": "6543",
+        "user": "app",
+        "password": "s3cret",
+        "dbname": "testgenie",
+        "sslmode": "require",
+    }
+    # A real server reached "through a proxy" (its own host under another name) answers the same.
+    host = str(psycopg.conninfo.conninfo_to_dict(database_url).get("host") or "127.0.0.1")
+    through = Database(resolve_database_url(through_proxy(database_url, "localhost"), None, host))
+    assert through.ping()
+    through.close()
+
+
+@mock_aws
+def test_a_proxy_endpoint_replaces_the_host_of_the_secret() -> None:
+    secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="testgenie/db",
+        SecretString=json.dumps(
+            {"host": "db.internal", "port": 5432, "username": "app", "password": "pw", "dbname": "tg"}
+        ),
+    )
+    url = resolve_database_url(None, secret["ARN"], "testgenie.proxy-abc.us-east-1.rds.amazonaws.com")
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    assert (params["host"], params["user"], params["dbname"], params["sslmode"]) == (
+        "testgenie.proxy-abc.us-east-1.rds.amazonaws.com",
+        "app",
+        "tg",
+        "verify-full",
+    )
+    # The proxy's certificate chains to the Amazon Trust roots, not to the RDS CAs.
+    assert params["sslrootcert"] == str(PROXY_CA_BUNDLE)
+    assert PROXY_CA_BUNDLE.read_text().count("BEGIN CERTIFICATE") == 5
+    assert (
+        psycopg.conninfo.conninfo_to_dict(resolve_database_url(None, secret["ARN"]))["host"] == "db.internal"
+    )
 
 
 def test_a_url_from_the_secret_refuses_a_server_without_verified_tls(database_url: str) -> None:

@@ -8,11 +8,16 @@ from uuid import uuid4
 
 import pytest
 from testgenie.db import Connection, Database
-from testgenie.execution.record import SuiteExecutionSummary
-from testgenie.execution.repository import SuiteExecutionRepository, latest_sql, list_sql
+from testgenie.errors import NotFoundError
+from testgenie.execution.history import ExecutionHistoryService
+from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
+from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.filters import ExecutionFilter, Keyset, clamp_limit
+from testgenie.history.repository import LATEST_OF_SCENARIO_SQL, LATEST_SQL, executions_page_sql
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
 
+from benchmarks.history_data import generate_history, plan_nodes
 from tests.support import make_record
 
 repo = SuiteExecutionRepository()
@@ -88,7 +93,7 @@ def test_limit_default_and_max_50_offset_at_least_0(
 ) -> None:
     base = datetime(2026, 1, 1, tzinfo=UTC)
     records = [make_record("demo", base + timedelta(seconds=i)) for i in range(55)]
-    db.run(lambda conn: repo.copy_many(conn, records))
+    _store(db, records)
 
     page = _summaries(db, None, limit, offset)
 
@@ -99,7 +104,7 @@ def test_limit_default_and_max_50_offset_at_least_0(
 def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database) -> None:
     same = datetime(2026, 2, 2, tzinfo=UTC)
     records = [make_record("demo", same) for _ in range(23)]
-    db.run(lambda conn: repo.copy_many(conn, records))
+    _store(db, records)
 
     for scenario in (None, "demo"):
         seen = []
@@ -110,7 +115,8 @@ def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database)
 
 
 def test_latest_overall_and_per_scenario(db: Database) -> None:
-    assert db.run(lambda conn: repo.latest(conn)) is None
+    with pytest.raises(NotFoundError):
+        ExecutionHistoryService(db).latest()
     base = datetime(2026, 3, 3, tzinfo=UTC)
     older = make_record("demo", base)
     newer = make_record("other", base + timedelta(seconds=1))
@@ -118,29 +124,43 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
         db.run(lambda conn, r=record: repo.create(conn, r))
 
     def latest(scenario: str | None = None) -> object:
-        document = db.run(lambda conn: repo.latest(conn, scenario))
-        return None if document is None else json.loads(document)
+        return json.loads(ExecutionHistoryService(db).latest(scenario))
 
     assert latest() == newer.to_execution_result().to_json_dict()
     assert latest("demo") == older.to_execution_result().to_json_dict()
-    assert latest("missing") is None
+    with pytest.raises(NotFoundError):
+        latest("missing")
+
+
+def _store(db: Database, records: list[SuiteExecutionRecord]) -> None:
+    def work(conn: Connection) -> None:
+        for record in records:
+            repo.create(conn, record)
+
+    db.run(work)
 
 
 def _summaries(db: Database, scenario: str | None, limit: int, offset: int) -> list[SuiteExecutionSummary]:
-    documents = db.run(lambda conn: repo.list_recent(conn, scenario, limit, offset))
-    return [SuiteExecutionSummary.model_validate_json(document) for document in documents]
+    keyset = Keyset(limit=clamp_limit(limit), offset=max(offset, 0))
+    page = json.loads(ExecutionHistoryService(db).list(ExecutionFilter(scenario=scenario), keyset))
+    return [SuiteExecutionSummary.model_validate(item) for item in page["items"]]
 
 
-def _plan(conn: Connection, query: str, params: tuple[object, ...]) -> str:
-    rows = conn.execute(f"EXPLAIN {query}", params).fetchall()
-    return "\n".join(row["QUERY PLAN"] for row in rows)
+def _page(query: ExecutionFilter, offset: int = 0) -> tuple[str, tuple[object, ...]]:
+    sql, params = executions_page_sql(query, Keyset(offset=offset))
+    return sql, tuple(params)
 
 
 LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
-    (list_sql(by_scenario=False), (50, 0)),
-    (list_sql(by_scenario=True), ("s7", 50, 100)),
-    (latest_sql(by_scenario=False), ()),
-    (latest_sql(by_scenario=True), ("s7",)),
+    _page(ExecutionFilter()),
+    _page(ExecutionFilter(scenario="scenario-0007"), 100),
+    _page(ExecutionFilter(outcomes=("failed",))),
+    _page(ExecutionFilter(outcomes=("failed", "errored", "timeout"))),
+    _page(ExecutionFilter(scenario="scenario-0007", outcomes=("failed", "passed"))),
+    _page(ExecutionFilter(phase="unit", phase_statuses=("failed",))),
+    _page(ExecutionFilter(scenario="scenario-0007", phase="unit")),
+    (LATEST_SQL, ()),
+    (LATEST_OF_SCENARIO_SQL, ("scenario-0007",)),
     (
         f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
         (50,),
@@ -153,9 +173,7 @@ LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
 
 
 def test_list_queries_use_an_index_and_never_sort(db: Database) -> None:
-    base = datetime(2026, 4, 4, tzinfo=UTC)
-    records = [make_record(f"s{i % 20}", base + timedelta(seconds=i)) for i in range(20000)]
-    db.run(lambda conn: repo.copy_many(conn, records))
+    db.run(lambda conn: generate_history(conn, 0, 20000, 20))
     db.run(
         lambda conn: conn.execute(
             "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
@@ -167,6 +185,7 @@ def test_list_queries_use_an_index_and_never_sort(db: Database) -> None:
     db.run(lambda conn: conn.execute("ANALYZE suite_executions; ANALYZE suite_requests"))
 
     for query, params in LIST_QUERIES:
-        plan = db.run(lambda conn, q=query, p=params: _plan(conn, q, p))
-        assert "Index" in plan, plan
-        assert "Sort" not in plan, plan
+        nodes = db.run(lambda conn, q=query, p=params: plan_nodes(conn, q, p))
+        assert any("Index" in node for node in nodes), (query, nodes)
+        assert "Sort" not in nodes, (query, nodes)
+        assert "Seq Scan" not in nodes, (query, nodes)

@@ -13,6 +13,7 @@ from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.filters import ExecutionFilter, Keyset
 from testgenie.orchestrator.models import (
     Observation,
     PhaseResult,
@@ -111,12 +112,14 @@ def test_list_is_a_page_with_count(db: Database) -> None:
     records = [make_record("demo", base + timedelta(seconds=i)) for i in range(3)]
     _store(db, *records)
 
-    page = json.loads(ExecutionHistoryService(db).list("demo", 2, 0))
+    page = json.loads(ExecutionHistoryService(db).list(ExecutionFilter(scenario="demo"), Keyset(limit=2)))
 
     assert page["count"] == 2
     assert [item["executionId"] for item in page["items"]] == [str(records[2].id), str(records[1].id)]
     assert "phases" not in page["items"][0]
-    assert json.loads(ExecutionHistoryService(db).list("nobody")) == {"items": [], "count": 0}
+    assert page["nextCursor"] is not None
+    nobody = ExecutionHistoryService(db).list(ExecutionFilter(scenario="nobody"))
+    assert json.loads(nobody) == {"items": [], "count": 0, "nextCursor": None}
 
 
 def test_get_round_trips_suite_request_id_and_preset(db: Database) -> None:

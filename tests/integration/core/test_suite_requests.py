@@ -11,6 +11,8 @@ from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.cursor import decode_cursor
+from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter, clamp_limit
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
 from testgenie.queue.service import SuiteRequestService
 
@@ -124,7 +126,7 @@ def test_queue_validation_messages(
     with pytest.raises(ValidationError) as info:
         service.queue(QueueSuiteRequestInput.model_validate(fields))
     assert info.value.message == message
-    assert service.list() == []
+    assert service.list() == ([], None)
     assert publisher.sent == []
 
 
@@ -142,7 +144,7 @@ def test_idempotency_key_returns_the_first_request(
 
     assert (created_first, created_second) == (True, False)
     assert second.id == first.id
-    assert len(service.list()) == 1
+    assert len(service.list()[0]) == 1
     assert publisher.sent == [first.id]
 
 
@@ -174,10 +176,16 @@ def test_list_newest_first_with_status_filter_and_cap(service: SuiteRequestServi
     ids = [_queue(service) for _ in range(3)]
     service.cancel(ids[0])
 
-    assert [r.id for r in service.list()] == list(reversed(ids))
-    assert [r.id for r in service.list(SuiteRequestStatus.CANCELLED)] == [ids[0]]
-    assert len(service.list(limit=2)) == 2
-    assert len(service.list(limit=500)) == 3
+    assert [r.id for r in service.list()[0]] == list(reversed(ids))
+    cancelled = SuiteRequestFilter(status=SuiteRequestStatus.CANCELLED.value)
+    assert [r.id for r in service.list(cancelled)[0]] == [ids[0]]
+    first, cursor = service.list(keyset=Keyset(limit=2))
+    assert len(first) == 2
+    assert cursor is not None
+    rest, last = service.list(keyset=Keyset(limit=2, after=decode_cursor(SUITE_REQUESTS_CURSOR, cursor)))
+    assert [r.id for r in [*first, *rest]] == list(reversed(ids))
+    assert last is None
+    assert len(service.list(keyset=Keyset(limit=clamp_limit(500)))[0]) == 3
 
 
 def test_snapshot_counts_by_status_and_reports_the_oldest_pending(

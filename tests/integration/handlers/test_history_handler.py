@@ -30,7 +30,8 @@ def _store(db: Database, *records: object) -> None:
 
 
 def test_list_executions_is_empty_at_first(history: Client) -> None:
-    assert history.call("GET", f"{API}/executions")[:2] == (200, {"items": [], "count": 0})
+    empty = {"items": [], "count": 0, "nextCursor": None}
+    assert history.call("GET", f"{API}/executions")[:2] == (200, empty)
 
 
 def test_list_executions_newest_first_with_filter_limit_and_offset(history: Client, db: Database) -> None:

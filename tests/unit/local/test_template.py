@@ -155,3 +155,32 @@ def test_global_layers_come_first_and_a_function_adds_its_own() -> None:
     root = project.parent
     assert functions["RunnerFunction"].layers == [root / "layers" / "core", root / "layers" / "toolchain"]
     assert functions["ExecuteFunction"].layers == [root / "layers" / "core"]
+
+
+def test_find_in_map_resolves_against_the_mappings_with_parameter_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        "Parameters:\n  Size: {Type: String, Default: 'small'}\n"
+        "Mappings:\n  Budget:\n    small: {Queue: 2}\n    large: {Queue: 9}\n"
+        "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n  F:\n    Type: AWS::Serverless::Function\n"
+        "    Properties:\n      CodeUri: f/\n      Handler: app.handler\n      Events:\n        S:\n"
+        "          Type: SQS\n          Properties:\n            Queue: !GetAtt Q.Arn\n"
+        "            ScalingConfig:\n              MaximumConcurrency: !FindInMap [Budget, !Ref Size, Queue]\n"
+    )
+    template = read_template(path)
+    assert template.functions["F"].sqs_sources[0].maximum_concurrency == 2
+    resolver = Resolver({"Size": "large"}, mappings=template.mappings)
+    assert resolver.resolve(Intrinsic("FindInMap", ["Budget", Intrinsic("Ref", "Size"), "Queue"])) == 9
+    with pytest.raises(TemplateError, match=r"no Budget\.huge\.Queue"):
+        Resolver({"Size": "huge"}, mappings=template.mappings).resolve(
+            Intrinsic("FindInMap", ["Budget", Intrinsic("Ref", "Size"), "Queue"])
+        )
+
+
+def test_the_project_queue_concurrency_comes_from_the_connection_budget() -> None:
+    project = Path(__file__).resolve().parents[3] / "template.yaml"
+    template = read_template(project)
+    budget = template.mappings["ConnectionBudget"][template.parameters["DatabaseMaxConnections"]]
+    sources = {s.event_name: s for s in template.functions["ExecuteFunction"].sqs_sources}
+    assert sources["SuiteRequests"].maximum_concurrency == budget["Queue"]
+    assert sources["DeadLetters"].maximum_concurrency == budget["DeadLetters"]

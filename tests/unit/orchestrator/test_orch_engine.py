@@ -147,6 +147,7 @@ def test_progress_after_each_phase_and_cancellation_between_phases(
     planned = ["standards", "lint", "unit"]
     assert seen == [(["standards"], planned), (["standards", "lint"], planned)]
     assert result.outcome == Outcome.CANCELLED
+    assert result.success is False  # two phases passed, but the run did not run all it planned
     assert [p.name for p in result.phases] == ["standards", "lint"]
     assert result.warnings == ["run cancelled before phase 'unit'"]
 
@@ -160,7 +161,7 @@ def test_failing_callbacks_do_not_end_the_run(
         raise RuntimeError("db down")
 
     result = orchestrator.execute(request(phases=["lint"]), uuid4(), on_progress=broken, should_stop=broken)
-    assert result.outcome == Outcome.PASSED
+    assert (result.outcome, result.success) == (Outcome.PASSED, True)
     assert result.warnings == ["cancellation check failed: db down", "progress callback failed: db down"]
 
 
@@ -174,12 +175,14 @@ def test_run_deadline_ends_the_run_with_outcome_timeout(
         request(phases=["standards", "lint"]), uuid4(), deadline=time.monotonic() + 0.5
     )
     assert result.outcome == Outcome.TIMEOUT
+    assert result.success is False
     assert [p.name for p in result.phases] == ["standards"]
     assert result.phases[0].classification == Classification.TIMEOUT
     assert result.phases[0].error == "phase stopped at the run's deadline"
 
     passed = orchestrator.execute(request(phases=["lint"]), uuid4(), deadline=time.monotonic() - 1)
     assert passed.outcome == Outcome.TIMEOUT
+    assert passed.success is False
     assert passed.phases == []
 
 

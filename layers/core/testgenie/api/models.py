@@ -107,11 +107,14 @@ class ErrorBody(CamelModel):
 class ExecutionPage(CamelModel):
     items: list[SuiteExecutionSummary]
     count: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
+    total: int | None = Field(default=None, description="matching executions (only with includeTotal=true)")
 
 
 class SuiteRequestPage(CamelModel):
     items: list[SuiteRequest]
     count: int
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last")
 
 
 class PhaseDescriptor(CamelModel):

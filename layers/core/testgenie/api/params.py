@@ -48,3 +48,22 @@ def parse_scenario(raw: str | None, field: str = "scenario") -> str | None:
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
     """The list shape of every collection: `count` is the page length (the seed's meaning)."""
     return {"items": items, "count": len(items)}
+
+
+# History filters (docs/api.md). Several values: comma-separated or the parameter repeated (API
+# Gateway joins repeated parameters with commas).
+OutcomeQuery = Annotated[
+    str | None, Query(max_length=200, description="passed|failed|errored|timeout|cancelled, one or more")
+]
+TriggerQuery = Annotated[str | None, Query(max_length=20, description="api|queue|schedule|rerun")]
+PresetQuery = Annotated[str | None, Query(max_length=100, description="only runs of this preset")]
+SinceQuery = Annotated[str | None, Query(max_length=40, description="ISO 8601; completed at or after")]
+UntilQuery = Annotated[str | None, Query(max_length=40, description="ISO 8601; completed at or before")]
+PhaseQuery = Annotated[str | None, Query(max_length=100, description="only runs that ran this phase")]
+PhaseStatusQuery = Annotated[
+    str | None, Query(max_length=40, description="passed|failed|skipped, one or more (needs phase)")
+]
+CursorQuery = Annotated[str | None, Query(max_length=500, description="the nextCursor of a previous page")]
+IncludeTotalQuery = Annotated[bool, Query(description="also count every matching execution (slower)")]
+WindowQuery = Annotated[int, Query(ge=1, le=500, description="the newest runs to cover (default 30)")]
+WithQuery = Annotated[str, Query(alias="with", max_length=40, description="an execution id, or 'previous'")]

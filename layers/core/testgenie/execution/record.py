@@ -34,6 +34,7 @@ class SuiteExecutionRecord(BaseModel):
     trigger: Trigger = Trigger.API
     requested: dict[str, Any] | None = None
     warnings: list[str] | None = None
+    source_digest: str | None = None
 
     @property
     def summary(self) -> PhaseSummary:
@@ -63,6 +64,7 @@ class SuiteExecutionRecord(BaseModel):
             trigger=trigger,
             requested=requested,
             warnings=list(result.warnings) if result.warnings else None,
+            source_digest=result.source_digest,
         )
 
     def to_execution_result(self) -> SuiteExecutionResult:
@@ -78,6 +80,7 @@ class SuiteExecutionRecord(BaseModel):
             phases=list(self.phases),
             phase_summary=self.summary,
             warnings=list(self.warnings) if self.warnings else None,
+            source_digest=self.source_digest,
         )
 
 
@@ -95,3 +98,4 @@ class SuiteExecutionSummary(CamelModel):
     trigger: Trigger
     duration_ms: int
     phase_summary: PhaseSummary
+    source_digest: str | None = None

@@ -1,8 +1,8 @@
-"""SuiteExecutionRepository: the only place that speaks SQL about suite_executions."""
+"""SuiteExecutionRepository: the write side of suite_executions, its phase rows and scenario summaries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,97 +10,120 @@ from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
 from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.history.window import SUMMARY_WINDOW, newest_first, summary_entry, window_figures
+from testgenie.models_base import iso_utc
 from testgenie.orchestrator.models import PhaseResult
 
 MAX_EXECUTION_HISTORY = 50
 
 _RECORD_COLUMNS = (
     "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
-    "outcome, trigger, requested, warnings"
+    "outcome, trigger, requested, warnings, source_digest"
 )
-# The history views: PostgreSQL writes the API's JSON itself, so a read costs one query and no
-# per-row Python objects (benchmarks/history.py). The shapes equal SuiteExecutionSummary /
-# SuiteExecutionResult.to_json_dict(); tests/integration/core/test_history.py holds them equal.
-UTC_TIMESTAMP_SQL = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-_COMMON_JSON_FIELDS = (
-    "'executionId', id, 'suiteRequestId', suite_request_id, 'scenarioName', scenario_name, "
-    f"'startedAt', {UTC_TIMESTAMP_SQL.format('started_at')}, "
-    f"'completedAt', {UTC_TIMESTAMP_SQL.format('completed_at')}, "
-    "'success', success, 'preset', preset_used, 'outcome', outcome, "
-    "'phaseSummary', json_build_object('total', total, 'passed', passed, 'failed', failed, "
-    "'skipped', skipped, 'durationSeconds', duration_seconds, 'observationCount', observation_count)"
-)
-# json (text), not jsonb: cheaper to build; phases are stored without nulls, so stripping is safe.
-_SUMMARY_JSON = f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'trigger', trigger, 'durationMs', duration_ms))::text"
-_RESULT_JSON = f"json_strip_nulls(json_build_object({_COMMON_JSON_FIELDS}, 'warnings', warnings, 'phases', phases))::text"
-_NEWEST_FIRST = "ORDER BY completed_at DESC, id DESC"
-GET_SQL = f"SELECT {_RESULT_JSON} AS doc FROM suite_executions WHERE id = %s"
-
-
-def list_sql(*, by_scenario: bool) -> str:
-    """Params: ([scenario,] limit, offset). Served by the (scenario_name,) completed_at, id indexes.
-
-    The page is cut in a subquery first, so rows skipped by OFFSET are never turned into JSON.
-    """
-    where = "WHERE scenario_name = %s " if by_scenario else ""
-    page = f"SELECT * FROM suite_executions {where}{_NEWEST_FIRST} LIMIT %s OFFSET %s"
-    return f"SELECT {_SUMMARY_JSON} AS doc FROM ({page}) AS page {_NEWEST_FIRST}"
-
-
-def latest_sql(*, by_scenario: bool) -> str:
-    where = "WHERE scenario_name = %s " if by_scenario else ""
-    return f"SELECT {_RESULT_JSON} AS doc FROM suite_executions {where}{_NEWEST_FIRST} LIMIT 1"
-
-
 _INSERT_COLUMNS = (
     "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
     "outcome, trigger, requested, warnings, total, passed, failed, skipped, duration_seconds, "
-    "observation_count, duration_ms"
+    "observation_count, duration_ms, source_digest"
 )
-
-
-def clamp_page(limit: int, offset: int) -> tuple[int, int]:
-    """The seed's paging: limit default and max 50, offset at least 0."""
-    if limit <= 0 or limit > MAX_EXECUTION_HISTORY:
-        limit = MAX_EXECUTION_HISTORY
-    return limit, max(offset, 0)
+INSERT_EXECUTION_SQL = f"INSERT INTO suite_executions ({_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 20)})"
+# The per-phase rows behind ?phase= and the statistics (docs/database.md), in one statement.
+INSERT_PHASES_SQL = (
+    "INSERT INTO suite_execution_phases (execution_id, name, scenario_name, completed_at, status, "
+    "duration_ms, classification, failing_tests) "
+    "SELECT %s, x.name, %s, %s, x.status, x.ms, x.cls, x.failing FROM jsonb_to_recordset(%s::jsonb) "
+    "AS x(name TEXT, status TEXT, ms BIGINT, cls TEXT, failing JSONB) ON CONFLICT DO NOTHING"
+)
+# The scenario summary row is locked for the rest of the recording transaction, so concurrent
+# recordings of one scenario merge one after the other and none is lost.
+LOCK_SUMMARY_SQL = "SELECT recent FROM scenario_summaries WHERE scenario_name = %s FOR UPDATE"
+_SUMMARY_VALUES = (
+    "last_execution_id = %(last_id)s, last_outcome = %(last_outcome)s, last_completed_at = %(last_at)s, "
+    "recent = %(recent)s, runs = %(runs)s, passed_runs = %(passed_runs)s, "
+    "median_duration_ms = %(median)s, flaky_phases = %(flaky)s, recent_outcomes = %(outcomes)s"
+)
+INSERT_SUMMARY_SQL = (
+    "INSERT INTO scenario_summaries (scenario_name, last_execution_id, last_outcome, last_completed_at, "
+    "recent, runs, passed_runs, median_duration_ms, flaky_phases, recent_outcomes) VALUES "
+    "(%(scenario)s, %(last_id)s, %(last_outcome)s, %(last_at)s, %(recent)s, %(runs)s, %(passed_runs)s, "
+    "%(median)s, %(flaky)s, %(outcomes)s) ON CONFLICT (scenario_name) DO NOTHING RETURNING 1"
+)
+UPDATE_SUMMARY_SQL = f"UPDATE scenario_summaries SET {_SUMMARY_VALUES} WHERE scenario_name = %(scenario)s"
+UPSERT_SUMMARY_SQL = INSERT_SUMMARY_SQL.replace("DO NOTHING RETURNING 1", f"DO UPDATE SET {_SUMMARY_VALUES}")
+DELETE_SUMMARY_SQL = "DELETE FROM scenario_summaries WHERE scenario_name = %s"
+# A from-scratch window of one scenario (retention uses it after deleting runs).
+WINDOW_ENTRIES_SQL = (
+    "SELECT e.id, e.completed_at, e.outcome, e.duration_ms, e.source_digest, "
+    "ARRAY(SELECT p.name || '=' || p.status FROM suite_execution_phases p WHERE p.execution_id = e.id) "
+    "AS phases FROM suite_executions e WHERE e.scenario_name = %s "
+    "ORDER BY e.completed_at DESC, e.id DESC LIMIT %s"
+)
+# Retention: the oldest unpinned executions, a bounded batch at a time; SKIP LOCKED so it never waits
+# on (or blocks) a recording. Served by idx_suite_executions_completed read backwards.
+DELETE_EXPIRED_SQL = (
+    "DELETE FROM suite_executions WHERE id IN (SELECT id FROM suite_executions "
+    "WHERE completed_at < %s AND NOT pinned ORDER BY completed_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
+    "RETURNING id, scenario_name"
+)
+SET_PINNED_SQL = "UPDATE suite_executions SET pinned = %s WHERE id = %s RETURNING id"
 
 
 class SuiteExecutionRepository:
     def create(self, conn: Connection, record: SuiteExecutionRecord) -> None:
-        placeholders = ", ".join(["%s"] * 19)
-        conn.execute(
-            f"INSERT INTO suite_executions ({_INSERT_COLUMNS}) VALUES ({placeholders})",
-            _insert_params(record),
+        """The execution, its phase rows and its scenario's summary, in the caller's transaction."""
+        conn.execute(INSERT_EXECUTION_SQL, _insert_params(record))
+        if record.phases:
+            conn.execute(
+                INSERT_PHASES_SQL,
+                (record.id, record.scenario_name, record.completed_at, Jsonb(_phase_rows(record))),
+            )
+        entry = summary_entry(
+            str(record.id),
+            iso_utc(record.completed_at),
+            record.outcome.value,
+            record.duration_ms,
+            record.source_digest,
+            [(phase.name, phase.status.value) for phase in record.phases],
         )
+        self._merge_summary(conn, record.scenario_name, [entry])
 
-    def copy_many(self, conn: Connection, records: Iterable[SuiteExecutionRecord]) -> int:
-        """Bulk load with COPY (benchmarks, imports); same columns as create."""
-        count = 0
-        with conn.cursor() as cur, cur.copy(f"COPY suite_executions ({_INSERT_COLUMNS}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row(_insert_params(record))
-                count += 1
-        return count
+    def _merge_summary(self, conn: Connection, scenario: str, entries: list[dict[str, Any]]) -> None:
+        row = conn.execute(LOCK_SUMMARY_SQL, (scenario,)).fetchone()
+        if row is None:
+            params = _summary_params(scenario, newest_first(entries))
+            if conn.execute(INSERT_SUMMARY_SQL, params).fetchone() is not None:
+                return
+            row = conn.execute(LOCK_SUMMARY_SQL, (scenario,)).fetchone()  # a concurrent first run won
+            assert row is not None
+        conn.execute(UPDATE_SUMMARY_SQL, _summary_params(scenario, newest_first([*row["recent"], *entries])))
 
-    def list_recent(self, conn: Connection, scenario: str | None, limit: int, offset: int) -> list[str]:
-        """A page of summaries, newest first, as JSON objects (the history API's items)."""
-        limit, offset = clamp_page(limit, offset)
-        scenario = (scenario or "").strip()
-        params = (scenario, limit, offset) if scenario else (limit, offset)
-        rows = conn.execute(list_sql(by_scenario=bool(scenario)), params).fetchall()
-        return [row["doc"] for row in rows]
+    def rebuild_summary(self, conn: Connection, scenario: str) -> None:
+        """Recompute one scenario's summary from its newest executions (none left: no summary)."""
+        conn.execute(LOCK_SUMMARY_SQL, (scenario,))  # then read the window in a newer snapshot
+        rows = conn.execute(WINDOW_ENTRIES_SQL, (scenario, SUMMARY_WINDOW)).fetchall()
+        if not rows:
+            conn.execute(DELETE_SUMMARY_SQL, (scenario,))
+            return
+        entries = [
+            summary_entry(
+                str(row["id"]),
+                iso_utc(row["completed_at"]),
+                row["outcome"],
+                int(row["duration_ms"]),
+                row["source_digest"],
+                [tuple(item.rsplit("=", 1)) for item in row["phases"]],
+            )
+            for row in rows
+        ]
+        conn.execute(UPSERT_SUMMARY_SQL, _summary_params(scenario, entries))
 
-    def get_json(self, conn: Connection, execution_id: UUID) -> str | None:
-        """One execution with its phases, as the API's JSON."""
-        row = conn.execute(GET_SQL, (execution_id,)).fetchone()
-        return row["doc"] if row else None
+    def delete_expired(self, conn: Connection, older_than: datetime, batch: int) -> list[tuple[UUID, str]]:
+        """Delete up to `batch` unpinned executions completed before `older_than`; (id, scenario) each."""
+        rows = conn.execute(DELETE_EXPIRED_SQL, (older_than, batch)).fetchall()
+        return [(row["id"], row["scenario_name"]) for row in rows]
 
-    def latest(self, conn: Connection, scenario: str | None = None) -> str | None:
-        """The most recently completed execution (optionally of one scenario), as the API's JSON."""
-        scenario = (scenario or "").strip()
-        row = conn.execute(latest_sql(by_scenario=bool(scenario)), (scenario,) if scenario else ()).fetchone()
-        return row["doc"] if row else None
+    def set_pinned(self, conn: Connection, execution_id: UUID, pinned: bool) -> bool:
+        """False when there is no such execution."""
+        return conn.execute(SET_PINNED_SQL, (pinned, execution_id)).fetchone() is not None
 
     def get_by_id(self, conn: Connection, execution_id: UUID) -> SuiteExecutionRecord | None:
         row = conn.execute(
@@ -118,6 +141,36 @@ class SuiteExecutionRepository:
     def count(self, conn: Connection) -> int:
         row = conn.execute("SELECT COUNT(*) AS n FROM suite_executions").fetchone()
         return int(row["n"]) if row else 0
+
+
+def _phase_rows(record: SuiteExecutionRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": phase.name,
+            "status": phase.status.value,
+            "ms": phase.duration_ms,
+            "cls": phase.classification.value if phase.classification else None,
+            "failing": [test.to_json_dict() for test in phase.failing_tests] if phase.failing_tests else None,
+        }
+        for phase in record.phases
+    ]
+
+
+def _summary_params(scenario: str, recent: list[dict[str, Any]]) -> dict[str, Any]:
+    figures = window_figures(recent)
+    newest = recent[0]
+    return {
+        "scenario": scenario,
+        "last_id": newest["id"],
+        "last_outcome": newest["outcome"],
+        "last_at": newest["at"],
+        "recent": Jsonb(recent),
+        "runs": figures.runs,
+        "passed_runs": figures.passed_runs,
+        "median": figures.median_duration_ms,
+        "flaky": figures.flaky_phases,
+        "outcomes": figures.recent_outcomes,
+    }
 
 
 def _insert_params(record: SuiteExecutionRecord) -> tuple[Any, ...]:
@@ -142,6 +195,7 @@ def _insert_params(record: SuiteExecutionRecord) -> tuple[Any, ...]:
         summary.duration_seconds,
         summary.observation_count,
         record.duration_ms,
+        record.source_digest,
     )
 
 
@@ -159,4 +213,5 @@ def _record_from_row(row: dict[str, Any]) -> SuiteExecutionRecord:
         trigger=row["trigger"],
         requested=row["requested"],
         warnings=row["warnings"],
+        source_digest=row["source_digest"],
     )

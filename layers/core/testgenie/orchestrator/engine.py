@@ -28,6 +28,7 @@ from testgenie.orchestrator.models import (
     PhaseStatus,
     SuiteExecutionRequest,
     SuiteExecutionResult,
+    run_outcome,
     summarize_phases,
 )
 from testgenie.orchestrator.phase_run import PhaseJob, run_one_phase
@@ -144,14 +145,13 @@ class SuiteOrchestrator:
                     break
                 if plan.fail_fast and result.status == PhaseStatus.FAILED:
                     break
-        failed = any(r.status == PhaseStatus.FAILED for r in results)
-        outcome = stopped or (Outcome.FAILED if failed else Outcome.PASSED)
+        outcome = run_outcome(plan.phases, results, stopped)
         return SuiteExecutionResult(
             execution_id=execution_id,
             scenario_name=plan.scenario_name,
             started_at=started_at,
             completed_at=datetime.now(UTC),
-            success=not failed,
+            success=outcome == Outcome.PASSED,
             preset=plan.preset,
             outcome=outcome,
             phases=results,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from testgenie.models_base import CamelModel, UtcDateTime
 
@@ -51,6 +52,18 @@ class TestCounts(CamelModel):
     skipped: int = 0
 
 
+# Failing tests kept per phase, and the length of a failure signature (docs/api.md).
+MAX_FAILING_TESTS_PER_PHASE = 20
+MAX_SIGNATURE_CHARS = 200
+
+
+class FailingTest(CamelModel):
+    """A test that failed or errored: its full name and a short signature (exception type + first line)."""
+
+    name: str
+    signature: str = ""
+
+
 class PhaseResult(CamelModel):
     name: str
     status: PhaseStatus
@@ -62,6 +75,7 @@ class PhaseResult(CamelModel):
     remediation: str | None = None
     observations: list[Observation] | None = None
     tests: TestCounts | None = None
+    failing_tests: list[FailingTest] | None = None
 
     @staticmethod
     def seconds_from_ms(duration_ms: int) -> int:
@@ -120,6 +134,19 @@ class PhasePlan(CamelModel):
     warnings: list[str] = Field(default_factory=list)
 
 
+def run_outcome(planned: Sequence[str], results: Sequence[PhaseResult], stopped: Outcome | None) -> Outcome:
+    """How a run ended: `stopped` (cancelled, timeout, errored) wins, then any failed phase.
+
+    A run that stopped early after a failure (fail-fast) or left a planned phase unrun is FAILED;
+    only PASSED is a success (docs/api.md, "success").
+    """
+    if stopped is not None:
+        return stopped
+    ran = {result.name for result in results}
+    failed = any(result.status == PhaseStatus.FAILED for result in results)
+    return Outcome.FAILED if failed or any(name not in ran for name in planned) else Outcome.PASSED
+
+
 class SuiteExecutionResult(CamelModel):
     execution_id: UUID
     suite_request_id: UUID | None = None
@@ -132,3 +159,13 @@ class SuiteExecutionResult(CamelModel):
     phases: list[PhaseResult] = Field(default_factory=list)
     phase_summary: PhaseSummary = Field(default_factory=PhaseSummary)
     warnings: list[str] | None = None
+    # The digest of the scenario source that ran (bundle digest or a local folder's tree hash).
+    source_digest: str | None = None
+
+    @model_validator(mode="after")
+    def _success_only_when_passed(self) -> SuiteExecutionResult:
+        # `success` means every planned phase ran and none failed: a cancelled, timed-out or
+        # errored run is never a success, whatever an older record stored (docs/api.md).
+        if self.success and self.outcome != Outcome.PASSED:
+            self.success = False
+        return self

@@ -65,6 +65,7 @@ class SuiteRequest(CamelModel):
     cancel_requested: bool = False
     progress: dict[str, Any] | None = None
     execution_id: UUID | None = None
+    rerun_of: UUID | None = Field(default=None, description="the execution this request reruns")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -9,10 +9,10 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
+from testgenie.history.filters import Keyset, SuiteRequestFilter, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,
     CLAIMABLE,
-    MAX_SUITE_LIST_PAGE,
     Claim,
     SuiteRequest,
     SuiteRequestStatus,
@@ -21,7 +21,7 @@ from testgenie.queue.models import (
 _COLUMNS = (
     "r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes, "
     "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts, "
-    "r.progress, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, "
+    "r.progress, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, r.rerun_of, "
     "(SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id"
 )
 _CLAIMABLE = [s.value for s in CLAIMABLE]
@@ -35,8 +35,8 @@ class SuiteRequestRepository:
         """Insert; with an idempotency key already used, return the first request instead (created=False)."""
         row = conn.execute(
             "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
-            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             (
                 request.id,
@@ -53,6 +53,7 @@ class SuiteRequestRepository:
                 request.fail_fast,
                 request.trigger.value,
                 idempotency_key,
+                request.rerun_of,
             ),
         ).fetchone()
         if row is not None:
@@ -75,22 +76,27 @@ class SuiteRequestRepository:
         ).fetchone()
         return _from_row(row) if row else None
 
-    def list_recent(
-        self, conn: Connection, status: SuiteRequestStatus | None, limit: int
-    ) -> list[SuiteRequest]:
-        if limit <= 0 or limit > MAX_SUITE_LIST_PAGE:
-            limit = MAX_SUITE_LIST_PAGE
-        if status is not None:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM suite_requests r WHERE r.status = %s "
-                "ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
-                (status.value, limit),
-            ).fetchall()
-        else:
-            rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
-                (limit,),
-            ).fetchall()
+    def list_recent(self, conn: Connection, query: SuiteRequestFilter, keyset: Keyset) -> list[SuiteRequest]:
+        """Newest first, up to limit + 1 (the extra one says there is a next page); each filter is the
+        leading column of an index on (…, created_at DESC, id DESC)."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        for column, value in (("r.status", query.status), ("r.scenario_name", query.scenario)):
+            if value is not None:
+                conditions.append(f"{column} = %s")
+                params.append(value)
+        if query.since is not None:
+            conditions.append("r.created_at >= %s")
+            params.append(query.since)
+        after = uuid_key(keyset.after)
+        if after is not None:
+            conditions.append("(r.created_at, r.id) < (%s, %s)")
+            params.extend(after)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        rows = conn.execute(
+            f"SELECT {_COLUMNS} FROM suite_requests r {where}ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
+            (*params, keyset.limit + 1, keyset.offset),
+        ).fetchall()
         return [_from_row(row) for row in rows]
 
     def claim(self, conn: Connection, request_id: UUID, lease_seconds: int) -> Claim | None:
@@ -221,6 +227,7 @@ def _from_row(row: dict[str, Any]) -> SuiteRequest:
         cancel_requested=row["cancel_requested"],
         progress=row["progress"],
         execution_id=row["execution_id"],
+        rerun_of=row["rerun_of"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

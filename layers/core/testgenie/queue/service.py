@@ -11,6 +11,8 @@ from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.cursor import encode_cursor
+from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter
 from testgenie.observability import logger
 from testgenie.orchestrator.models import Outcome, PhaseResult
 from testgenie.queue.models import (
@@ -109,8 +111,15 @@ class SuiteRequestService:
             raise NotFoundError(REQUEST_NOT_FOUND)
         return found
 
-    def list(self, status: SuiteRequestStatus | None = None, limit: int = 50) -> list[SuiteRequest]:
-        return self._db.statement(lambda conn: self._requests.list_recent(conn, status, limit))
+    def list(
+        self, query: SuiteRequestFilter | None = None, keyset: Keyset | None = None
+    ) -> tuple[list[SuiteRequest], str | None]:
+        """A page newest first, and the cursor of the next page (None on the last)."""
+        query, keyset = query or SuiteRequestFilter(), keyset or Keyset()
+        rows = self._db.statement(lambda conn: self._requests.list_recent(conn, query, keyset))
+        page = rows[: keyset.limit]
+        more = len(rows) > keyset.limit
+        return page, encode_cursor(SUITE_REQUESTS_CURSOR, page[-1].created_at, page[-1].id) if more else None
 
     def snapshot(self) -> SuiteRequestSnapshot:
         def work(conn: Connection) -> SuiteRequestSnapshot:

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build validate bench openapi rds-ca clean
+.PHONY: run test lint fmt build validate bench openapi rds-ca clean runner-venv
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,10 +20,15 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
-run: $(STAMP)
+# The local runner's own interpreter: only the runner's layers' requirements (docs/architecture.md).
+# Built once under /var/tmp/testgenie, rebuilt when a requirements file changes; instant otherwise.
+runner-venv: $(STAMP)
+	$(BIN)/python -m testgenie_local.runner_venv >/dev/null
+
+run: $(STAMP) runner-venv
 	$(BIN)/testgenie quickstart
 
-test: $(STAMP) $(TOOLS)/.installed
+test: $(STAMP) $(TOOLS)/.installed runner-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -27,6 +26,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
+from testgenie_local.background_server import BackgroundServer
 from testgenie_local.runtime import FunctionRuntime
 from testgenie_local.template import HttpRoute
 
@@ -329,9 +329,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(refusal.answer)
             return
         answer, by = self.server.app.answer(request)
-        self._send(answer)
         elapsed = int((time.monotonic() - started) * 1000)
+        # Logged before the answer leaves: a client that stops the stack on it finds the line written.
         self.server.app.log(f"{request.method} {self.path} -> {answer.status} ({by}, {elapsed} ms)")
+        self._send(answer)
 
     def _read(self) -> IncomingRequest:
         split = urlsplit(self.path)
@@ -380,11 +381,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return  # requests are logged once, in _handle
 
 
-class Gateway:
+class Gateway(BackgroundServer):
     """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread.
 
     `mount`: an optional WSGI app for every path no template route takes (see GatewayApp).
     """
+
+    _thread_name = "gateway"
 
     def __init__(
         self,
@@ -394,24 +397,6 @@ class Gateway:
         log: Any = None,
         mount: WSGIApplication | None = None,
     ) -> None:
-        self._server = _Server((host, port), _RequestHandler)
-        self._server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server = _Server((host, port), _RequestHandler)
+        server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
+        super().__init__(server)

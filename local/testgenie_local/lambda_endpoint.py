@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from testgenie.artifacts import upload_allowed
 
+from testgenie_local.background_server import BackgroundServer
+
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 _KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
 UPLOAD_PREFIX = "/_artifacts/"
@@ -126,8 +128,10 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
 
-class LambdaEndpoint:
+class LambdaEndpoint(BackgroundServer):
     """The Invoke API (and the runner's log uploads) on 127.0.0.1:`port`, from a background thread."""
+
+    _thread_name = "lambda-endpoint"
 
     def __init__(
         self,
@@ -138,28 +142,12 @@ class LambdaEndpoint:
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        self._server = _Server((host, port), _Handler)
-        self._server.functions = functions
-        self._server.artifacts_dir = artifacts_dir
-        self._server.upload_secret = upload_secret
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        server = _Server((host, port), _Handler)
+        server.functions = functions
+        server.artifacts_dir = artifacts_dir
+        server.upload_secret = upload_secret
+        super().__init__(server)
 
     @property
     def upload_url(self) -> str:
         return self.url + UPLOAD_PREFIX.rstrip("/")
-
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="lambda-endpoint", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)

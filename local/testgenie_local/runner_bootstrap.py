@@ -1,10 +1,11 @@
-"""What Lambda's runtime does for one invocation, run by the local runner's own interpreter.
+"""What Lambda's runtime does in one execution environment, run by the local runner's interpreter.
 
-Executed as a script (`python -P runner_bootstrap.py`) in the runner venv: reads the event from
-stdin, calls the handler named by _HANDLER, and writes the answer (or Lambda's error shape) to the
-original stdout. Anything the handler or a phase prints goes to stderr instead, and the answer's
-file descriptor is not inherited by the phase's commands, so nothing else can write the answer.
-Only the standard library and the function's own code are used here.
+Executed as a script (`python -P runner_bootstrap.py`) in the runner venv, it stays warm like a
+Lambda environment: it imports the handler named by _HANDLER once, then serves invocations one at a
+time from stdin, each a header line `INVOKE <bytes> <timeout seconds>` and the event JSON, and
+answers on the original stdout with `OK <bytes>` or `ERROR <bytes>` and the payload (Lambda's error
+shape). Anything the handler or a phase prints goes to stderr, and the answer's file descriptor is
+not inherited by the phase's commands, so nothing else can write an answer. Standard library only.
 """
 
 from __future__ import annotations
@@ -46,27 +47,38 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
+def _write(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _handle(handler: Any, event: bytes, timeout: float) -> tuple[str, Any]:
+    context = Context(os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function"), timeout)
+    try:
+        return "OK", handler(json.loads(event), context)
+    except Exception as exc:
+        return "ERROR", _error(exc)
+
+
 def main() -> int:
     answer_fd = os.dup(1)  # not inheritable (PEP 446): the phase's commands never get it
     os.dup2(2, 1)
-    started = time.monotonic()
-    timeout = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "900"))
-    code = 0
+    requests = sys.stdin.buffer
+    module_name, _, attr = os.environ["_HANDLER"].rpartition(".")
+    failure: dict[str, Any] = {}
     try:
-        event = json.loads(sys.stdin.buffer.read())
-        module_name, _, attr = os.environ["_HANDLER"].rpartition(".")
-        handler = getattr(importlib.import_module(module_name), attr)
-        context = Context(
-            os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "function"), timeout - (time.monotonic() - started)
-        )
-        payload: Any = handler(event, context)
-    except Exception as exc:
-        payload, code = _error(exc), 1
-    data = json.dumps(payload).encode()
-    view = memoryview(data)
-    while view:
-        view = view[os.write(answer_fd, view) :]
-    return code
+        handler: Any = getattr(importlib.import_module(module_name), attr)
+    except Exception as exc:  # an init error: every invocation answers it, as Lambda does
+        failure = _error(exc)
+        handler = None
+    while header := requests.readline():
+        _, size, timeout = header.split()
+        event = requests.read(int(size))
+        kind, payload = _handle(handler, event, float(timeout)) if handler else ("ERROR", failure)
+        data = json.dumps(payload).encode()
+        _write(answer_fd, f"{kind} {len(data)}\n".encode() + data)
+    return 0
 
 
 if __name__ == "__main__":

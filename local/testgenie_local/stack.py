@@ -8,6 +8,7 @@ and any command a run had started), leaving no process behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -26,11 +27,10 @@ from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
 from testgenie_local.gateway import Gateway
-from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
-from testgenie_local.runner_host import LocalRunnerFunction, runner_identity
-from testgenie_local.runner_venv import RunnerVenvError, ensure_runner_venv
+from testgenie_local.runner_host import LocalRunner, runner_identity
+from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
@@ -46,6 +46,7 @@ _WIRING = (
     "ARTIFACTS_DIR",
     "SCENARIOS_SOURCE",
     "AWS_ENDPOINT_URL_LAMBDA",
+    "RUNNER_TIMEOUT_SECONDS",
     "ARTIFACTS_UPLOAD_URL",
     "ARTIFACTS_UPLOAD_SECRET",
 )
@@ -101,8 +102,7 @@ class LocalStack:
         self.mappings: list[EventSourceMapping] = []
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
-        self.invocables: dict[str, LocalRunnerFunction] = {}
-        self.endpoint: LambdaEndpoint | None = None
+        self.runner: LocalRunner | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -289,25 +289,23 @@ class LocalStack:
         identity = runner_identity()
         if not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))
-        for name in names:
-            spec = template.functions[name]
-            try:
-                python = ensure_runner_venv(spec.layers, say=self.options.say)
-            except RunnerVenvError as exc:
-                raise StackError(f"cannot build {name}'s interpreter: {exc}") from None
-            self.invocables[name] = LocalRunnerFunction(spec, python, identity)
-        self.endpoint = LambdaEndpoint(
-            self.invocables,
+        # TESTGENIE_RUNNER_TIMEOUT_SECONDS: a shorter Timeout for the runner (drills of a hung runner).
+        timeout = int(os.environ.get("TESTGENIE_RUNNER_TIMEOUT_SECONDS", "0") or 0)
+        specs = [template.functions[name] for name in names]
+        if timeout > 0:
+            specs = [dataclasses.replace(s, timeout_seconds=min(timeout, s.timeout_seconds)) for s in specs]
+        self.runner = LocalRunner(
+            specs,
             artifacts_dir=artifacts_dir,
             upload_secret=self._upload_secret,
+            identity=identity,
             host=self.options.host,
+            say=self.options.say,
         )
-        self.endpoint.start()
-        return {
-            "AWS_ENDPOINT_URL_LAMBDA": self.endpoint.url,
-            "ARTIFACTS_UPLOAD_URL": self.endpoint.upload_url if artifacts_dir else None,
-            "ARTIFACTS_UPLOAD_SECRET": self._upload_secret if artifacts_dir else None,
-        }
+        try:
+            return self.runner.start()
+        except RunnerVenvError as exc:
+            raise StackError(f"cannot build the runner's interpreter: {exc}") from None
 
     def _set_env(self, env: dict[str, str | None]) -> None:
         for key in env:
@@ -399,10 +397,8 @@ class LocalStack:
                 testgenie.bootstrap.reset()
             except Exception:  # noqa: S110 - best effort on the way out
                 pass
-        if self.endpoint is not None:
-            self.endpoint.stop()
-        for function in self.invocables.values():
-            function.close()
+        if self.runner is not None:
+            self.runner.stop()
         if self.aws is not None:
             self.aws.stop()
         if self.postgres is not None:

@@ -61,9 +61,13 @@ def plan_scenario(
 
 
 class PhaseSession(Protocol):
-    """One run's phases, run one at a time. `plan` is the plan of exactly what runs."""
+    """One run's phases, run one at a time. `plan` is the plan of exactly what runs; `source_digest`
+    ("sha256:<hex>") names the bundle it runs from (None: a folder copy)."""
 
     plan: PhasePlan
+
+    @property
+    def source_digest(self) -> str | None: ...
 
     def run(
         self, name: str, deadline: float | None, warnings: list[str]
@@ -157,6 +161,7 @@ class SuiteOrchestrator:
             phases=results,
             phase_summary=summarize_phases(results),
             warnings=warnings or None,
+            source_digest=session.source_digest,
         )
 
     @staticmethod
@@ -187,6 +192,7 @@ class _InProcessSession:
     base_env: dict[str, str]
     execution_id: UUID
     state: RunState
+    source_digest: str | None = None
 
     def run(
         self, name: str, deadline: float | None, warnings: list[str]

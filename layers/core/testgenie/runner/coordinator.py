@@ -67,6 +67,10 @@ class _RunnerSession:
     bundle: BundleRef
     prior_tests: list[PriorTest] = field(default_factory=list)
 
+    @property
+    def source_digest(self) -> str | None:
+        return self.bundle.source_digest
+
     def _timing(self, name: str, deadline: float | None) -> tuple[int, datetime | None, float]:
         """(phase timeout, the deadline the runner is told, how long to wait for its answer)."""
         timeout = self.plan.timeouts.get(name, self.owner.default_phase_timeout)

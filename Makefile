@@ -25,10 +25,21 @@ $(TOOLS)/.installed: requirements-tools.txt
 runner-venv: $(STAMP)
 	$(BIN)/python -m testgenie_local.runner_venv >/dev/null
 
+# make run PORT=3001 when 3000 is taken; RUN_ARGS passes more quickstart options.
 run: $(STAMP) runner-venv
-	$(BIN)/testgenie quickstart
+	$(BIN)/testgenie quickstart $(if $(PORT),--port $(PORT)) $(RUN_ARGS)
 
-test: $(STAMP) $(TOOLS)/.installed runner-venv
+# The browser tests (tests/browser) drive Debian's Chromium, never a `playwright install` download.
+# As root a missing one is installed here; otherwise they skip (and fail when CI=true).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing chromium (apt-get) for tests/browser"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; \
+	else echo "note: $(CHROMIUM) is missing and this is not root: tests/browser will skip"; fi
+
+test: $(STAMP) $(TOOLS)/.installed browser runner-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

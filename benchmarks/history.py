@@ -25,8 +25,8 @@ TARGET_RATIO = 1.5
 
 
 def _records(rows: int, scenarios: int) -> Iterator[Any]:
-    from testgenie.execution.record import SuiteExecutionRecord
     from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus
+    from testgenie.records import SuiteExecutionRecord
 
     base = datetime(2026, 1, 1, tzinfo=UTC)
     names = ["structure", "docs", "unit"]

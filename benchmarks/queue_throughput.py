@@ -41,11 +41,11 @@ from testgenie.db import Database  # noqa: E402
 from testgenie.execution.service import SuiteExecutionService  # noqa: E402
 from testgenie.orchestrator.engine import in_process_orchestrator  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
-from testgenie.queue.service import SuiteRequestService  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
+from tests.support import suite_requests  # noqa: E402
 
 TARGET_RATIO = 1.3
 SCENARIO = "bench-trivial"
@@ -98,7 +98,7 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        queue = SuiteRequestService(db)
+        queue = suite_requests(db)
         environments.append((db, queue, SuiteExecutionService(in_process_orchestrator(settings), db, queue)))
     barrier = threading.Barrier(concurrency + 1)
     failures: list[BaseException] = []

@@ -23,6 +23,7 @@ SMALL_RUNS: list[tuple[str, list[str]]] = [
     ("benchmarks.cold_start", []),
     ("benchmarks.history", ["--rows", "20000", "--samples", "200"]),
     ("benchmarks.queue_throughput", ["--requests", "100"]),
+    ("benchmarks.runner_overhead", ["--rounds", "3"]),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from testgenie_local.postgres import PostgresServer, create_database, drop_datab
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
+E2E_SCENARIOS = Path(__file__).resolve().parent / "e2e" / "scenarios"
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +48,33 @@ def db(database_url: str) -> Iterator[Database]:
     )
     yield database
     database.close()
+
+
+# Shared by the e2e and browser tests (each starts `testgenie serve` on a fresh database).
+@pytest.fixture(scope="session")
+def e2e_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example scenarios plus the e2e ones (fast pass, fast fail, slow)."""
+    root = tmp_path_factory.mktemp("scenarios")
+    for source in (REPO_ROOT / "examples" / "scenarios", E2E_SCENARIOS):
+        for scenario in source.iterdir():
+            if scenario.is_dir():
+                shutil.copytree(scenario, root / scenario.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def fresh_database(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
+    """Makes fresh, empty databases on the test server (the stack migrates them itself)."""
+    made: list[str] = []
+
+    def make() -> str:
+        url = create_database(postgres_server.admin_url, prefix="testgenie_e2e")
+        made.append(url)
+        return url
+
+    yield make
+    for url in made:
+        drop_database(postgres_server.admin_url, url)
 
 
 @pytest.fixture(autouse=True)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
+from testgenie.db import Database
 from testgenie.errors import ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
     Classification,
@@ -21,7 +23,18 @@ from testgenie.orchestrator.models import (
     SuiteExecutionResult,
     summarize_phases,
 )
-from testgenie.queue.models import Trigger
+from testgenie.queue.publisher import SuiteRequestPublisher
+from testgenie.queue.service import SuiteRequestService
+from testgenie.records import SuiteExecutionRecord, Trigger
+
+
+def suite_requests(
+    db: Database, publisher: SuiteRequestPublisher | None = None, **options: Any
+) -> SuiteRequestService:
+    """SuiteRequestService wired with the real execution repository (as bootstrap does)."""
+    options.setdefault("executions", SuiteExecutionRepository())
+    return SuiteRequestService(db, publisher, **options)
+
 
 KNOWN_PHASES = ["structure", "standards", "docs", "unit", "integration"]
 

@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
-from testgenie.api.deadline import run_deadline
-from testgenie.api.http import (
+from testgenie.entrypoints.deadline import run_deadline
+from testgenie.entrypoints.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
     NOT_FOUND_DOC,
@@ -29,19 +29,20 @@ from testgenie.api.http import (
     model_doc,
     serve,
 )
-from testgenie.api.models import SuiteExecutionBody, SuiteRequestBody
-from testgenie.api.params import parse_uuid
-from testgenie.api.queue_events import (
+from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.params import parse_uuid
+from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
+from testgenie.entrypoints.sqs import (
     DeadLetterRecordHandler,
     QueueRecordHandler,
     is_dead_letter_batch,
     process_batch,
 )
-from testgenie.api.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.errors import ValidationError
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.queue.models import SuiteRequest, Trigger
+from testgenie.queue.models import SuiteRequest
+from testgenie.records import Trigger
 from testgenie.settings import get_settings
 
 app = build_resolver()
@@ -68,7 +69,7 @@ IdempotencyKey = Annotated[
         **_ERRORS,
     },
 )
-def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
+def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonResponse:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
     result = bootstrap.execution_service().execute(body.to_input(), deadline=run_deadline(left))
@@ -87,7 +88,7 @@ def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
     },
 )
 def queue_suite_request(
-    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
+    body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
     if idempotency_key is not None and not idempotency_key.isprintable():
         raise ValidationError("Idempotency-Key must be printable text")

@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
-from testgenie.api.http import (
+from testgenie.entrypoints.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
     NOT_FOUND_DOC,
@@ -27,8 +27,8 @@ from testgenie.api.http import (
     serve,
     text_doc,
 )
-from testgenie.api.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
-from testgenie.api.params import (
+from testgenie.entrypoints.models import ExecutionPage, Health, PhasePage, SuiteRequestPage
+from testgenie.entrypoints.params import (
     CursorQuery,
     IncludeTotalQuery,
     LimitQuery,

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from testgenie_local.client import ApiError
-from testgenie_local.commands import browse, serving, suites, tools
+from testgenie_local.commands import browse, serving, suites, tools, ui
 from testgenie_local.commands.common import DEFAULT_API_URL, EXIT_ERROR, CliError, Subparsers
 from testgenie_local.console import err
 from testgenie_local.follow import FollowTimeout
@@ -25,10 +25,12 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     suites.configure_run,
     browse.configure_history,
     browse.configure_show,
+    browse.configure_log,
     browse.configure_requests,
     browse.configure_cancel,
     tools.configure_push,
     tools.configure_migrate,
+    ui.configure_ui,
 )
 
 
@@ -46,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for configure in COMMANDS:
         configure(sub)
+    for command in sub.choices.values():
+        # `--json` after the command too (`testgenie history --json`, as with `gh`); SUPPRESS keeps
+        # the top-level value when it is not repeated here.
+        command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 

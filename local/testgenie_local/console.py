@@ -129,11 +129,19 @@ def headline(result: dict[str, Any]) -> str:
     )
 
 
+ERROR_WIDTH = 70  # the table's error column; longer errors are printed in full under the table
+
+
+def _clip(text: str, width: int = ERROR_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def print_result(result: dict[str, Any], stream: TextIO | None = None) -> None:
-    """A run's headline, one row per phase, and its warnings."""
+    """A run's headline, one row per phase, each failure in full (with its failing tests), warnings."""
     out(headline(result), stream)
+    phases = list(result.get("phases") or [])
     rows = []
-    for phase in result.get("phases") or []:
+    for phase in phases:
         tests = phase.get("tests") or {}
         counts = f"{tests.get('passed', 0)}/{tests.get('total', 0)}" if tests else ""
         rows.append(
@@ -142,10 +150,31 @@ def print_result(result: dict[str, Any], stream: TextIO | None = None) -> None:
                 str(phase.get("status")),
                 ms(phase.get("durationMs")),
                 counts,
-                str(phase.get("error") or "")[:70],
+                _clip(str(phase.get("error") or "")),
             ]
         )
     if rows:
         out(table(rows, ["phase", "status", "time", "tests", "error"]), stream)
+    for line in failure_lines(phases):
+        out(line, stream)
     for warning in result.get("warnings") or []:
         out(f"warning: {warning}", stream)
+
+
+def failure_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """Under the table: each failed phase whose error the table cut, and its failing tests, unabridged."""
+    lines: list[str] = []
+    for phase in phases:
+        if phase.get("status") != "failed":
+            continue
+        error = str(phase.get("error") or "")
+        tests = [
+            str(seen.get("text"))
+            for seen in phase.get("observations") or []
+            if seen.get("section") == "tests" and seen.get("text")
+        ]
+        if len(error) <= ERROR_WIDTH and not tests:
+            continue
+        lines.append(f"{phase.get('name')}: {error}")
+        lines.extend(f"  {text}" for text in tests)
+    return lines

@@ -9,8 +9,11 @@ function in-process, and the function's answer is mapped back to HTTP.
 from __future__ import annotations
 
 import base64
+import errno
 import json
 import re
+import socket
+import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,7 +29,13 @@ from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
-from testgenie_local.background_server import BackgroundServer
+from testgenie_local.gateway_guard import (
+    Refusal,
+    check_content_type,
+    check_host,
+    check_origin,
+    content_length,
+)
 from testgenie_local.runtime import FunctionRuntime
 from testgenie_local.template import HttpRoute
 
@@ -307,26 +316,33 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     app: GatewayApp
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # socketserver would print a traceback to stderr; a dropped or stalled client is routine.
+        self.app.log(f"a connection from {client_address[0]} ended abnormally", exc_info=True)
+
 
 class _BadRequest(Exception):
-    """The request cannot be read; answered with `answer` and the connection closed."""
+    """The request is refused or cannot be read; answered with `refusal` and the connection closed."""
 
-    def __init__(self, answer: HttpAnswer) -> None:
-        self.answer = answer
+    def __init__(self, refusal: Refusal) -> None:
+        self.refusal = refusal
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
-    timeout = 10.0  # seconds a socket read may wait; an idle or stalled client never holds a thread
+    # Seconds a socket read may wait (Gateway's read_timeout): no stalled client holds a thread.
+    timeout = 10.0
 
     def _handle(self) -> None:
         started = time.monotonic()
         try:
             request = self._read()
-        except _BadRequest as refusal:
+        except _BadRequest as bad:
             self.close_connection = True  # what is left of the body must not be read as a request
-            self._send(refusal.answer)
+            refusal = bad.refusal
+            self._send(_gateway_error(refusal.status, refusal.message))
+            self.server.app.log(f"{self.command} {self.path[:200]} -> {refusal.status} ({refusal.message})")
             return
         answer, by = self.server.app.answer(request)
         elapsed = int((time.monotonic() - started) * 1000)
@@ -335,22 +351,40 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self._send(answer)
 
     def _read(self) -> IncomingRequest:
+        method = self.command.upper()
+        port = int(self.server.server_address[1])
+        length = content_length(self.headers, MAX_BODY_BYTES)
+        refusal = (
+            check_host(self.headers, port)
+            or check_origin(method, self.headers, port)
+            or (length if isinstance(length, Refusal) else check_content_type(method, self.headers, length))
+        )
+        if refusal is not None:
+            raise _BadRequest(refusal)
+        assert isinstance(length, int)
         split = urlsplit(self.path)
         return IncomingRequest(
-            method=self.command.upper(),
+            method=method,
             raw_path=split.path or "/",
             raw_query=split.query,
             headers=list(self.headers.items()),
-            body=self._read_body(),
+            body=self._read_body(length),
             source_ip=self.client_address[0],
-            host=self.headers.get("host", f"127.0.0.1:{self.server.server_address[1]}"),
+            host=str(self.headers.get("host")),
         )
 
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_BODY_BYTES:
-            raise _BadRequest(_gateway_error(413, "Request Entity Too Large"))
-        return self.rfile.read(length) if length else b""
+    def _read_body(self, length: int) -> bytes:
+        if not length:
+            return b""
+        try:
+            body = self.rfile.read(length)
+        except OSError:  # the read timeout: the client sent less than it declared, then stalled
+            body = b""
+        if len(body) < length:
+            raise _BadRequest(
+                Refusal(400, f"Bad Request: the body ended before its Content-Length ({length} bytes)")
+            )
+        return body
 
     def _send(self, answer: HttpAnswer) -> None:
         self.send_response(answer.status)
@@ -381,13 +415,36 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return  # requests are logged once, in _handle
 
 
-class Gateway(BackgroundServer):
+class PortInUse(OSError):
+    """The gateway's port is taken; the message names it and, with a hint, the way out."""
+
+    def __init__(self, host: str, port: int, hint: str = "") -> None:
+        way_out = f"; {hint.format(other=port + 1)}" if hint else ""
+        super().__init__(errno.EADDRINUSE, f"port {port} on {host} is already in use{way_out}")
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+def ensure_port_free(host: str, port: int, hint: str = "") -> None:
+    """PortInUse when `port` is taken (checked before a slow start; 0 always is free)."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port, hint) from None
+            raise
+
+
+class Gateway:
     """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread.
 
     `mount`: an optional WSGI app for every path no template route takes (see GatewayApp).
     """
-
-    _thread_name = "gateway"
 
     def __init__(
         self,
@@ -396,7 +453,33 @@ class Gateway(BackgroundServer):
         port: int = 0,
         log: Any = None,
         mount: WSGIApplication | None = None,
+        busy_hint: str = "",
+        read_timeout: float = 10.0,
     ) -> None:
-        server = _Server((host, port), _RequestHandler)
-        server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
-        super().__init__(server)
+        handler = type("_TimedHandler", (_RequestHandler,), {"timeout": read_timeout})
+        try:
+            self._server = _Server((host, port), handler)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(host, port, busy_hint) from None
+            raise
+        self._server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -52,7 +52,7 @@ def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:
     ]
     if execution_id and result is not None:
         lines.append(f"  {client.url(f'/executions/{execution_id}')}")
-        for phase in (result.get("phases") or [])[:3]:
+        for phase in result.get("phases") or []:
             name = phase.get("name")
             lines.append(f"  {client.url(f'/executions/{execution_id}/phases/{name}/log')}")
     lines += [

@@ -64,8 +64,12 @@ class FakeLambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def load_handler(spec: FunctionSpec) -> Handler:
-    """Import `Handler` from `CodeUri` (and the function's layers) as Lambda would."""
+def load_handler(spec: FunctionSpec, environment: int | None = None) -> Handler:
+    """Import `Handler` from `CodeUri` (and the function's layers) as Lambda would.
+
+    `environment` n > 0 loads a private copy of the module: module state (Powertools' resolver keeps
+    the current request on itself) must not be shared by environments that run at the same time.
+    """
     for path in [*spec.layers, spec.code_uri]:
         text = str(path)
         if text not in sys.path:
@@ -73,12 +77,15 @@ def load_handler(spec: FunctionSpec) -> Handler:
     module_name = spec.module_name
     module_file = spec.code_uri / (module_name.replace(".", "/") + ".py")
     existing = sys.modules.get(module_name)
-    if (
+    if environment or (
         existing is not None
         and Path(getattr(existing, "__file__", "") or "").resolve() != module_file.resolve()
     ):
-        # Another function's module of the same name: load this one under a private name.
-        loaded = importlib.util.spec_from_file_location(f"_{spec.logical_id}_{module_name}", module_file)
+        # Another environment, or another function's module of the same name: a private name.
+        suffix = f"_env{environment}" if environment else ""
+        loaded = importlib.util.spec_from_file_location(
+            f"_{spec.logical_id}{suffix}_{module_name}", module_file
+        )
         if loaded is None or loaded.loader is None:
             raise ImportError(f"cannot load {module_file}")
         module = importlib.util.module_from_spec(loaded)
@@ -99,10 +106,19 @@ class FunctionRuntime:
     invocation at a time and keep their own state across invocations (a database connection each).
     """
 
-    def __init__(self, spec: FunctionSpec, handler: Handler, max_concurrency: int = 8) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        handler: Handler,
+        max_concurrency: int = 8,
+        *,
+        load: Callable[[int], Handler] | None = None,
+    ) -> None:
+        """`load(n)` gives environment n > 0 a handler of its own (see load_handler); without it
+        every environment shares `handler`."""
         self.spec = spec
         self.handler = handler
-        self._environments = _Environments(max_concurrency, name=spec.logical_id)
+        self._environments = _Environments(max_concurrency, spec.logical_id, handler, load)
         self.invocations = 0
         self._count_lock = threading.Lock()
 
@@ -121,30 +137,38 @@ class FunctionRuntime:
         with self._count_lock:
             self.invocations += 1
         context = self.context()  # the clock starts when the invocation is made, as in Lambda
-        return self._environments.run(self.handler, event, context)
+        return self._environments.run(event, context)
 
 
 class _Environments:
-    """A fixed set of daemon threads (an abandoned invocation never holds the process open)."""
+    """A fixed set of daemon threads (an abandoned invocation never holds the process open).
 
-    def __init__(self, size: int, name: str) -> None:
-        self._jobs: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...], Future[Any]]] = (
-            queue.SimpleQueue()
-        )
+    Each loads its handler on its first invocation (its cold start), so none shares module state.
+    """
+
+    def __init__(self, size: int, name: str, handler: Handler, load: Callable[[int], Handler] | None) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Any, Any, Future[Any]]] = queue.SimpleQueue()
+        self._handler = handler
+        self._load = load
         for index in range(max(1, size)):
-            threading.Thread(target=self._serve, name=f"{name}-env-{index}", daemon=True).start()
+            threading.Thread(
+                target=self._serve, args=(index,), name=f"{name}-env-{index}", daemon=True
+            ).start()
 
-    def _serve(self) -> None:
+    def _serve(self, index: int) -> None:
+        handler: Handler | None = None
         while True:
-            fn, args, future = self._jobs.get()
+            event, context, future = self._jobs.get()
             if not future.set_running_or_notify_cancel():
                 continue
             try:
-                future.set_result(fn(*args))
+                if handler is None:
+                    handler = self._load(index) if self._load is not None and index else self._handler
+                future.set_result(handler(event, context))
             except BaseException as exc:  # handed to the caller, who maps it as AWS would
                 future.set_exception(exc)
 
-    def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def run(self, event: Any, context: Any) -> Any:
         future: Future[Any] = Future()
-        self._jobs.put((fn, args, future))
+        self._jobs.put((event, context, future))
         return future.result()

@@ -17,6 +17,7 @@ from types import FrameType
 from testgenie_local.client import ApiError
 from testgenie_local.stack import LocalStack, StackError, StackInfo, StackOptions
 from testgenie_local.template import TemplateError, find_template
+from testgenie_local.ui.pages import PagesApp
 
 
 class _Shutdown(KeyboardInterrupt):
@@ -57,6 +58,7 @@ def stack_options(args: argparse.Namespace, say: Callable[[str], None]) -> Stack
         artifacts=args.artifacts,
         say=say,
         end_child_processes=True,
+        mount=PagesApp(),  # the dashboard at `/`; the API stays under /api/v1
     )
 
 
@@ -69,6 +71,7 @@ def describe(info: StackInfo, stack: LocalStack) -> list[str]:
     lines = [
         "Test Genie local stack",
         f"  API        {info.api_url}/api/v1   (try: curl {info.api_url}/api/v1/health)",
+        f"  dashboard  {info.api_url}/",
         f"  database   {database}; data in {info.data_dir}",
         f"  SQS, S3    moto at {info.aws_endpoint} (queues: {', '.join(q.rsplit('/', 1)[-1] for q in info.queues.values()) or '-'})",
         f"  scenarios  {info.scenarios}",

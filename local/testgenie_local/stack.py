@@ -21,12 +21,13 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
-from testgenie_local.gateway import Gateway
+from testgenie_local.gateway import Gateway, PortInUse, ensure_port_free
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
@@ -58,6 +59,12 @@ NOT_ISOLATED = (
 
 class StackError(Exception):
     """The stack cannot start; the message says why and what to do."""
+
+
+# The way out of a busy port, for `make run` and `testgenie serve` alike.
+_PORT_HINT = (
+    "stop what holds it, or pick another port: make run PORT={other}  (testgenie serve --port {other})"
+)
 
 
 @dataclass
@@ -116,23 +123,17 @@ class LocalStack:
     def start(self) -> StackInfo:
         try:
             return self._start()
+        except PortInUse as exc:
+            self.stop()
+            raise StackError(str(exc)) from None
         except BaseException:
             self.stop()
             raise
 
     def _start(self) -> StackInfo:
         opts = self.options
-        say = opts.say
-        # Before the layer is imported (its Logger and Metrics read these once): Powertools' JSON logs
-        # at WARNING, no EMF metric lines on stdout, no tracing. The caller's environment wins.
-        quiet = {
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_NAMESPACE": "TestGenie",
-        }
-        self._set_env({k: v for k, v in quiet.items() if k not in os.environ})
-        warnings.filterwarnings("ignore", module="platformdirs")
+        self._quiet_powertools()
+        ensure_port_free(opts.host, opts.port, _PORT_HINT)  # at once, not after PostgreSQL started
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
@@ -140,20 +141,7 @@ class LocalStack:
         data_dir = opts.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
         data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
-
-        self.postgres = provision(data_dir, database_url=opts.database_url)
-        if self.postgres.kind == "external":
-            self.database_url = self.postgres.admin_url
-        else:
-            self.database_url = ensure_database(self.postgres.admin_url, LOCAL_DATABASE)
-        from testgenie.migrate import migrate
-
-        applied = migrate(self.database_url)
-        say(
-            f"PostgreSQL ({self.postgres.kind}) ready"
-            + (f"; applied {', '.join(applied)}" if applied else "")
-        )
-
+        self._start_database(data_dir)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
@@ -162,20 +150,11 @@ class LocalStack:
 
         testgenie.bootstrap.reset()
         self._load_functions(template)
-        self.gateway = Gateway(
-            [
-                (route, self.runtimes[fn.logical_id])
-                for route, fn in template.routes()
-                if fn.logical_id in self.runtimes
-            ],
-            host=opts.host,
-            port=opts.port,
-            log=_gateway_log,
-            mount=opts.mount,
-        )
+        self.gateway = self._make_gateway(template)
         self._start_pollers(template)
         self._start_schedules(template)
         self.gateway.start()
+        assert self.postgres is not None
         self.info = StackInfo(
             api_url=self.gateway.url,
             database=self.postgres.kind,
@@ -188,6 +167,43 @@ class LocalStack:
         )
         (data_dir / "stack.json").write_text(json.dumps(self.info.to_json(), indent=2) + "\n")
         return self.info
+
+    def _quiet_powertools(self) -> None:
+        # Before the layer is imported (its Logger and Metrics read these once): Powertools' JSON logs
+        # at WARNING, no EMF metric lines on stdout, no tracing. The caller's environment wins.
+        quiet = {
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "TestGenie",
+        }
+        self._set_env({k: v for k, v in quiet.items() if k not in os.environ})
+        warnings.filterwarnings("ignore", module="platformdirs")
+
+    def _start_database(self, data_dir: Path) -> None:
+        self.postgres = provision(data_dir, database_url=self.options.database_url)
+        if self.postgres.kind == "external":
+            self.database_url = self.postgres.admin_url
+        else:
+            self.database_url = ensure_database(self.postgres.admin_url, LOCAL_DATABASE)
+        from testgenie.migrate import migrate
+
+        applied = migrate(self.database_url)
+        self.options.say(
+            f"PostgreSQL ({self.postgres.kind}) ready"
+            + (f"; applied {', '.join(applied)}" if applied else "")
+        )
+
+    def _make_gateway(self, template: Template) -> Gateway:
+        routes = [
+            (route, self.runtimes[fn.logical_id])
+            for route, fn in template.routes()
+            if fn.logical_id in self.runtimes
+        ]
+        opts = self.options
+        return Gateway(
+            routes, host=opts.host, port=opts.port, log=_gateway_log, mount=opts.mount, busy_hint=_PORT_HINT
+        )
 
     def _apply_environment(self, template: Template, scenarios: Path, data_dir: Path) -> None:
         assert self.aws is not None
@@ -326,7 +342,11 @@ class LocalStack:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
-            self.runtimes[fn.logical_id] = FunctionRuntime(fn, handler)
+            # As many warm environments (so connections) as the template reserves, as on AWS; each
+            # gets its own copy of the handler module, as in Lambda.
+            self.runtimes[fn.logical_id] = FunctionRuntime(
+                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+            )
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None

@@ -146,6 +146,7 @@ class FunctionSpec:
     sqs_sources: list[SqsSource] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     layers: list[Path] = field(default_factory=list)
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions (the connection budget)
 
     @property
     def module_name(self) -> str:
@@ -480,6 +481,7 @@ def _function(
     if not isinstance(handler, str) or "." not in handler or not isinstance(code_uri, str):
         return None  # an inline or image function: nothing the local stack can load
     timeout = int(resolver.resolve(merged.get("Timeout", DEFAULT_TIMEOUT_SECONDS)))
+    reserved = resolver.resolve(merged.get("ReservedConcurrentExecutions"))
     # SAM: Globals' lists are additive (the global layers first), maps merge, scalars are replaced.
     all_layers = [*(globals_fn.get("Layers") or []), *(props.get("Layers") or [])]
     layer_names = list(dict.fromkeys(_logical_of(item) for item in all_layers))
@@ -544,6 +546,7 @@ def _function(
         sqs_sources=sqs,
         schedules=schedules,
         layers=[p.resolve() for p in layer_paths],
+        reserved_concurrency=int(reserved) if reserved is not None else None,
     )
 
 

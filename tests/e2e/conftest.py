@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,10 +17,9 @@ from typing import Any
 
 import pytest
 from testgenie_local.polling import wait_for
-from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-E2E_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+E2E_SCENARIOS = Path(__file__).resolve().parent / "scenarios"  # also tests/conftest.py
 TEMPLATE = Path(os.environ.get("TESTGENIE_E2E_TEMPLATE", REPO_ROOT / "template.yaml"))
 START_TIMEOUT = 180.0
 TERMINAL = {"completed", "failed", "cancelled"}
@@ -110,6 +108,19 @@ class RunningStack:
             raise AssertionError(f"the stack did not stop within {timeout:.0f}s: {self.tail()}") from None
 
 
+def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`testgenie …` as a user types it (without TESTGENIE_API_URL from the test's environment)."""
+    env = {k: v for k, v in os.environ.items() if k != "TESTGENIE_API_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "testgenie_local.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
 def stack_env(database_url: str | None, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "AWS_ENDPOINT"))}
     if database_url is not None:
@@ -169,32 +180,6 @@ def start_stack(
     stack.info = json.loads(ready.read_text())
     stack.url = stack.info["api_url"]
     return stack
-
-
-@pytest.fixture(scope="session")
-def e2e_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example scenarios plus the e2e ones (fast pass, fast fail, slow)."""
-    root = tmp_path_factory.mktemp("scenarios")
-    for source in (REPO_ROOT / "examples" / "scenarios", E2E_SCENARIOS):
-        for scenario in source.iterdir():
-            if scenario.is_dir():
-                shutil.copytree(scenario, root / scenario.name, ignore=shutil.ignore_patterns("__pycache__"))
-    return root
-
-
-@pytest.fixture(scope="session")
-def fresh_database(postgres_server: PostgresServer) -> Iterator[Callable[[], str]]:
-    """Makes fresh, empty databases on the test server (the stack migrates them itself)."""
-    made: list[str] = []
-
-    def make() -> str:
-        url = create_database(postgres_server.admin_url, prefix="testgenie_e2e")
-        made.append(url)
-        return url
-
-    yield make
-    for url in made:
-        drop_database(postgres_server.admin_url, url)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.conftest import RunningStack, wait_for
+from tests.e2e.conftest import RunningStack, run_cli, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -126,6 +126,9 @@ def test_cancel_a_running_and_a_queued_request(stack: RunningStack) -> None:
     if final.get("executionId"):
         result = stack.get(f"/executions/{final['executionId']}")
         assert result["outcome"] == "cancelled"
+        assert result["success"] is False  # what ran passed, but not all it planned ran
+        shown = run_cli("--api-url", stack.url, "show", final["executionId"])
+        assert shown.stdout.startswith("CANCELLED  e2e-slow"), shown.stdout
         assert "standards" not in [p["name"] for p in result["phases"] if p["status"] != "skipped"]
 
     # The queued one's message is still delivered later: it is acknowledged, and stays cancelled.

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.e2e.conftest import RunningStack, start_stack
+from tests.e2e.conftest import RunningStack, run_cli, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -63,39 +62,27 @@ def test_restart_mid_run_requeues_and_finishes_exactly_once(
     assert count == (1,)
 
 
-def _cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "TESTGENIE_API_URL"}
-    return subprocess.run(
-        [sys.executable, "-m", "testgenie_local.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli_exit_codes_for_passing_and_failing_suites(stack: RunningStack) -> None:
-    passing = _cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "structure,lint", "--wait")
+    passing = run_cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "structure,lint", "--wait")
     assert passing.returncode == 0, passing.stderr
     assert "PASSED" in passing.stdout
 
-    failing = _cli("--api-url", stack.url, "execute", "e2e-fail", "--phases", "structure,lint", "--wait")
+    failing = run_cli("--api-url", stack.url, "execute", "e2e-fail", "--phases", "structure,lint", "--wait")
     assert failing.returncode == 1, failing.stderr
     assert "FAILED" in failing.stdout
     assert "lint" in failing.stdout
 
-    sync_failing = _cli(
+    sync_failing = run_cli(
         "--api-url", stack.url, "run", "e2e-fail", "--phases", "structure,lint", "--fail-fast"
     )
     assert sync_failing.returncode == 1, sync_failing.stderr
 
-    history = _cli("--api-url", stack.url, "history", "--scenario", "e2e-fail", "--limit", "5")
+    history = run_cli("--api-url", stack.url, "history", "--scenario", "e2e-fail", "--limit", "5")
     assert history.returncode == 0
     assert "e2e-fail" in history.stdout
     assert "failed" in history.stdout
 
-    requests = _cli("--api-url", stack.url, "requests", "--limit", "5")
+    requests = run_cli("--api-url", stack.url, "requests", "--limit", "5")
     assert requests.returncode == 0
     assert "e2e-fail" in requests.stdout
 
@@ -104,19 +91,47 @@ def test_cli_show_prints_failures_and_the_log_tail(stack: RunningStack) -> None:
     failed = stack.call(
         "POST", "/executions", {"scenarioName": "e2e-fail", "phases": ["structure", "lint"]}
     ).json()
-    shown = _cli("--api-url", stack.url, "show", failed["executionId"])
+    shown = run_cli("--api-url", stack.url, "show", failed["executionId"])
     assert shown.returncode == 0, shown.stderr
     assert "lint failed" in shown.stdout
     assert "lint found 3 problems" in shown.stdout  # from the phase log
 
 
+def test_cli_log_prints_a_whole_phase_log_and_json_goes_before_or_after(stack: RunningStack) -> None:
+    failed = stack.call(
+        "POST", "/executions", {"scenarioName": "e2e-fail", "phases": ["structure", "lint"]}
+    ).json()
+    execution_id = failed["executionId"]
+    stored = stack.call("GET", f"/executions/{execution_id}/phases/lint/log").body.decode()
+    printed = run_cli("--api-url", stack.url, "log", execution_id, "lint")
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout.rstrip("\n") == stored.rstrip("\n")
+    assert "lint found 3 problems" in printed.stdout
+
+    after = run_cli("--api-url", stack.url, "show", execution_id, "--json")
+    before = run_cli("--api-url", stack.url, "--json", "show", execution_id)
+    assert after.returncode == before.returncode == 0, after.stderr
+    assert json.loads(after.stdout) == json.loads(before.stdout)
+    assert json.loads(after.stdout)["executionId"] == execution_id
+
+    nobody = str(uuid.uuid4())
+    missing = run_cli("--api-url", stack.url, "show", nobody)
+    assert missing.returncode == 2
+    assert (
+        missing.stderr.strip() == f"error: 404: neither a suite request nor an execution has the id {nobody}"
+    )
+    no_log = run_cli("--api-url", stack.url, "log", execution_id, "nope")
+    assert no_log.returncode == 2
+    assert no_log.stderr.startswith("error: 404"), no_log.stderr
+
+
 def test_cli_errors_are_one_clear_line_with_exit_code_2(stack: RunningStack) -> None:
-    bad_request = _cli("--api-url", stack.url, "show", "not-a-uuid")
+    bad_request = run_cli("--api-url", stack.url, "show", "not-a-uuid")
     assert bad_request.returncode == 2
     assert bad_request.stderr.startswith("error: 400")
     assert "Traceback" not in bad_request.stderr
 
-    unknown = _cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "nope", "--wait")
+    unknown = run_cli("--api-url", stack.url, "execute", "e2e-pass", "--phases", "nope", "--wait")
     assert unknown.returncode in {1, 2}  # queued then failed by the planner, or refused up front
     assert "Traceback" not in unknown.stderr
 
@@ -126,10 +141,10 @@ def test_cli_errors_are_one_clear_line_with_exit_code_2(stack: RunningStack) -> 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    unreachable = _cli("--api-url", f"http://127.0.0.1:{port}", "history", timeout=60)
+    unreachable = run_cli("--api-url", f"http://127.0.0.1:{port}", "history", timeout=60)
     assert unreachable.returncode == 2
     assert "cannot reach the Test Genie API" in unreachable.stderr
     assert "Traceback" not in unreachable.stderr
 
-    usage = _cli("execute")
+    usage = run_cli("execute")
     assert usage.returncode == 2

@@ -12,16 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.api.queue_events import QueueRecordHandler, process_batch
 from testgenie.db import Database
+from testgenie.entrypoints.sqs import QueueRecordHandler, process_batch
 from testgenie.execution.service import SuiteExecutionService
 from testgenie.orchestrator.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
-from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings
 
 from tests.reliability.conftest import make_scenario, query
 from tests.reliability.worker import sqs_record_event
+from tests.support import suite_requests
 
 DELIVERIES = 50
 
@@ -31,7 +31,7 @@ class Environment:
 
     def __init__(self, database_url: str, settings: Settings) -> None:
         self.db = Database(database_url)
-        self.requests = SuiteRequestService(self.db, lease_seconds=120)
+        self.requests = suite_requests(self.db, lease_seconds=120)
         self.executions = SuiteExecutionService(in_process_orchestrator(settings), self.db, self.requests)
 
     def deliver(self, event: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
@@ -63,7 +63,7 @@ def test_fifty_concurrent_deliveries_run_one_execution(
     settings = Settings(
         database_url=url, scenarios_source=str(scenarios), artifacts_dir=tmp_path / "artifacts"
     )
-    queued, _ = SuiteRequestService(Database(url)).queue(
+    queued, _ = suite_requests(Database(url)).queue(
         QueueSuiteRequestInput.model_validate({"scenarioName": "rel-count"})
     )
     event = sqs_record_event(str(queued.id))

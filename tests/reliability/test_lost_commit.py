@@ -73,7 +73,7 @@ def test_a_lone_write_whose_answer_is_lost_is_not_rerun(
     cutting_proxy.cut_after("INSERT INTO suite_requests")
 
     with pytest.raises(CommitOutcomeUnknownError):
-        db.statement(lambda conn: conn.execute(_INSERT, (request_id,)), idempotent=False)
+        db.run_statement(lambda conn: conn.execute(_INSERT, (request_id,)), idempotent=False)
 
     assert _rows(database_url, request_id) == 1
     # A read is retried on a fresh connection.

@@ -22,12 +22,12 @@ from moto import mock_aws
 from testgenie.db import Database
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.publisher import SqsPublisher
-from testgenie.queue.service import SuiteRequestService
 from testgenie_local.stack import child_pids
 
 from tests.conftest import REPO_ROOT
 from tests.e2e.conftest import wait_for
 from tests.reliability.conftest import make_scenario, query
+from tests.support import suite_requests
 
 LEASE_SECONDS = 5  # the smallest lease settings allow; the reaper may take the request back after it
 
@@ -134,9 +134,7 @@ def test_killed_worker_is_reaped_and_the_request_runs_once(
     env = worker_env(url, scenarios, tmp_path / "artifacts")
     db = Database(url)
     sqs = boto3.client("sqs", region_name="us-east-1")
-    reaper = SuiteRequestService(
-        db, SqsPublisher(sqs_queue, sqs), lease_seconds=LEASE_SECONDS, max_attempts=3
-    )
+    reaper = suite_requests(db, SqsPublisher(sqs_queue, sqs), lease_seconds=LEASE_SECONDS, max_attempts=3)
     queued, _ = reaper.queue(QueueSuiteRequestInput.model_validate({"scenarioName": "rel-blocking"}))
     request_id = queued.id
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
 from testgenie.execution.history import ExecutionHistoryService
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
@@ -76,6 +77,7 @@ def suite_request_service() -> SuiteRequestService:
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
+            executions=SuiteExecutionRepository(),
         )
 
     return _built("suite_request_service", build)

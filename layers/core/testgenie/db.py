@@ -72,7 +72,7 @@ class Database:
         CommitOutcomeUnknownError (it may have committed: the caller reads the state back)."""
         return self._with_retry(fn, transactional=True)
 
-    def statement(self, fn: Callable[[Connection], T], *, idempotent: bool = True) -> T:
+    def run_statement(self, fn: Callable[[Connection], T], *, idempotent: bool = True) -> T:
         """Run fn that issues ONE statement, in autocommit: the statement is its own transaction, with
         no BEGIN/COMMIT round trips (reads, single conditional UPDATEs). A lost connection is retried
         once when `idempotent` (reads, writes that may run twice); otherwise the statement may have
@@ -108,7 +108,7 @@ class Database:
 
     def ping(self) -> bool:
         try:
-            self.statement(lambda conn: conn.execute("SELECT 1").fetchone())
+            self.run_statement(lambda conn: conn.execute("SELECT 1").fetchone())
         except DatabaseUnavailableError:
             return False
         return True

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from testgenie_local.client import ApiClient, ApiError
-from testgenie_local.commands.common import EXIT_OK, Subparsers, client
+from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers, client
 from testgenie_local.console import ProgressView, ms, out, print_json, print_page, print_result, when
 
 
@@ -39,7 +40,9 @@ def cmd_show(args: argparse.Namespace) -> int:
         if exc.status != 404:
             raise
         # Perhaps a suite request id: show its state, and its execution once there is one.
-        request: dict[str, Any] = api.get(f"/suite-requests/{args.id}")
+        request = _suite_request_or_none(api, args.id)
+        if request is None:
+            raise CliError(f"404: neither a suite request nor an execution has the id {args.id}") from None
         if args.json:
             print_json(request)
             return EXIT_OK
@@ -56,6 +59,24 @@ def cmd_show(args: argparse.Namespace) -> int:
     for phase in result.get("phases") or []:
         if phase.get("status") == "failed":
             _print_failure(api, str(result["executionId"]), phase, args.log_lines)
+    return EXIT_OK
+
+
+def _suite_request_or_none(api: ApiClient, ident: str) -> dict[str, Any] | None:
+    try:
+        request: dict[str, Any] = api.get(f"/suite-requests/{ident}")
+    except ApiError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return request
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log)."""
+    text = client(args).request("GET", f"/executions/{args.execution}/phases/{args.phase}/log").text
+    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    sys.stdout.flush()
     return EXIT_OK
 
 
@@ -123,6 +144,13 @@ def configure_show(sub: Subparsers) -> None:
     show.add_argument("id")
     show.add_argument("--log-lines", type=int, default=20)
     show.set_defaults(func=cmd_show)
+
+
+def configure_log(sub: Subparsers) -> None:
+    log = sub.add_parser("log", help="print a phase's full log")
+    log.add_argument("execution", help="the execution id (see `history`)")
+    log.add_argument("phase", help="the phase name, e.g. unit")
+    log.set_defaults(func=cmd_log)
 
 
 def configure_requests(sub: Subparsers) -> None:

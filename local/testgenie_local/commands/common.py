@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TypeAlias
 
-from testgenie_local.client import ApiClient, ApiError
+from testgenie_local.client import ApiClient, ApiError, RetryPolicy
+from testgenie_local.console import err
 
 # What `add_subparsers()` returns; each configure_<command> adds its parser to it.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -24,8 +25,9 @@ class CliError(Exception):
 
 
 def client(args: argparse.Namespace) -> ApiClient:
+    """The API client every command uses: busy answers (429, 503) are retried with a bounded backoff."""
     try:
-        return ApiClient(args.api_url, timeout=args.timeout_http)
+        return ApiClient(args.api_url, timeout=args.timeout_http, retry=RetryPolicy(), on_retry=err)
     except ApiError as exc:
         raise CliError(exc.message) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import uuid
 from typing import Any
 
 from testgenie_local.client import ApiClient
@@ -20,7 +21,8 @@ from testgenie_local.follow import follow_request
 
 def cmd_execute(args: argparse.Namespace) -> int:
     api = client(args)
-    headers = {"Idempotency-Key": args.idempotency_key} if args.idempotency_key else None
+    # Always keyed: a retried POST (a busy answer, docs/deploying.md) can never queue twice.
+    headers = {"Idempotency-Key": args.idempotency_key or f"cli-{uuid.uuid4()}"}
     request = api.post("/suite-requests", plan_body(args), headers=headers)
     request_id = str(request["id"])
     if not args.wait:

@@ -14,7 +14,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     from testgenie_local.bundle import BundleError, push_scenario
 
     try:
-        location = push_scenario(Path(args.dir), args.scenario, args.bucket, args.prefix, args.data_dir)
+        location = push_scenario(
+            Path(args.dir), args.scenario, args.bucket, args.prefix, args.data_dir, args.platform
+        )
     except BundleError as exc:
         raise CliError(str(exc)) from None
     out(f"pushed {args.dir} as {args.scenario} to {location}")
@@ -38,16 +40,25 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def configure_push(sub: Subparsers) -> None:
     push = sub.add_parser(
-        "push", help="bundle a scenario folder to the scenarios bucket (<prefix>/<name>.tar.gz)"
+        "push",
+        help="bundle a scenario folder (its python.requirements vendored) to the scenarios bucket "
+        "(<prefix>/<name>.tar.gz); the running local stack's bucket by default",
     )
     push.add_argument("dir")
     push.add_argument("--scenario", required=True, help="the scenario's name")
     push.add_argument(
         "--bucket",
         default=os.environ.get("TESTGENIE_SCENARIOS_BUCKET"),
-        help="default $TESTGENIE_SCENARIOS_BUCKET, or the local stack's bucket",
+        help="default $TESTGENIE_SCENARIOS_BUCKET, else the local stack's bucket (a local bucket name "
+        "always means the local stack)",
     )
     push.add_argument("--prefix", default=os.environ.get("TESTGENIE_SCENARIOS_PREFIX", "scenarios"))
+    push.add_argument(
+        "--platform",
+        choices=["lambda", "local"],
+        help="resolve the scenario's python.requirements for the deployed runner (python3.13 arm64; "
+        "the default for a real bucket) or the local runner (the default for the local stack)",
+    )
     push.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help=argparse.SUPPRESS)
     push.set_defaults(func=cmd_push)
 

@@ -71,7 +71,7 @@ def test_statement_errors_are_not_retried(db: Database) -> None:
 
 def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too(database_url: str) -> None:
     db = Database(database_url)
-    first = db.statement(
+    first = db.run_statement(
         lambda conn: conn.execute(
             "SELECT pg_backend_pid() AS pid, now() = statement_timestamp() AS auto"
         ).fetchone()
@@ -81,7 +81,7 @@ def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too
     with psycopg.connect(database_url, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", (first["pid"],))
 
-    again = db.statement(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
+    again = db.run_statement(lambda conn: conn.execute("SELECT pg_backend_pid() AS pid").fetchone())
     assert again is not None
     assert again["pid"] != first["pid"]
 
@@ -112,7 +112,7 @@ def test_a_server_out_of_connection_slots_is_busy_not_down(one_slot_role: str) -
     with pytest.raises(DatabaseBusyError, match=r"database busy: .*too many connections"):
         second.run(lambda conn: conn.execute("SELECT 1"))
     holder.close()  # the slot frees: the same Database connects on its next use
-    row = second.statement(lambda conn: conn.execute("SELECT 1 AS one").fetchone())
+    row = second.run_statement(lambda conn: conn.execute("SELECT 1 AS one").fetchone())
     assert row == {"one": 1}
     second.close()
 

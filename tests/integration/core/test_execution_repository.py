@@ -10,12 +10,12 @@ import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
-from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter, Keyset, clamp_limit
 from testgenie.history.repository import LATEST_OF_SCENARIO_SQL, LATEST_SQL, executions_page_sql
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
+from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 
 from benchmarks.history_data import generate_history, plan_nodes
 from tests.support import make_record

@@ -12,15 +12,16 @@ from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
 from testgenie.orchestrator.models import Outcome, SuiteExecutionRequest, SuiteExecutionResult
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
+from testgenie.records import Trigger
 
-from tests.support import FakeEngine
+from tests.support import FakeEngine, suite_requests
 
 
 @pytest.fixture
 def requests(db: Database) -> SuiteRequestService:
-    return SuiteRequestService(db, lease_seconds=60, max_attempts=3)
+    return suite_requests(db, lease_seconds=60, max_attempts=3)
 
 
 def _service(

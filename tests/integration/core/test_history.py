@@ -11,7 +11,6 @@ import pytest
 from testgenie.db import Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
-from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter, Keyset
 from testgenie.orchestrator.models import (
@@ -21,10 +20,10 @@ from testgenie.orchestrator.models import (
     SuiteExecutionResult,
     TestCounts,
 )
-from testgenie.queue.models import QueueSuiteRequestInput, Trigger
-from testgenie.queue.service import SuiteRequestService
+from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary, Trigger
 
-from tests.support import make_record
+from tests.support import make_record, suite_requests
 
 
 def _store(db: Database, *records: SuiteExecutionRecord) -> None:
@@ -34,7 +33,7 @@ def _store(db: Database, *records: SuiteExecutionRecord) -> None:
 
 def _rich_record(db: Database) -> SuiteExecutionRecord:
     """Every optional field set, odd microseconds, a non-UTC offset in, and skipped/failed phases."""
-    request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
+    request, _ = suite_requests(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
     plus_two = timezone(timedelta(hours=2))
     phases = [
         PhaseResult(
@@ -123,7 +122,7 @@ def test_list_is_a_page_with_count(db: Database) -> None:
 
 
 def test_get_round_trips_suite_request_id_and_preset(db: Database) -> None:
-    request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
+    request, _ = suite_requests(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
     record = make_record(suite_request_id=request.id, preset="comprehensive")
     _store(db, record)
 

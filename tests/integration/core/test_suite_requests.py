@@ -9,14 +9,14 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.cursor import decode_cursor
 from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter, clamp_limit
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
+from testgenie.records import SuiteExecutionRecord, Trigger
 
-from tests.support import make_record
+from tests.support import make_record, suite_requests
 
 
 class RecordingPublisher:
@@ -39,7 +39,7 @@ def publisher() -> RecordingPublisher:
 
 @pytest.fixture
 def service(db: Database, publisher: RecordingPublisher) -> SuiteRequestService:
-    return SuiteRequestService(db, publisher, lease_seconds=60, max_attempts=2, requeue_after_seconds=60)
+    return suite_requests(db, publisher, lease_seconds=60, max_attempts=2, requeue_after_seconds=60)
 
 
 def _queue(service: SuiteRequestService, **fields: object) -> UUID:
@@ -155,7 +155,7 @@ def test_idempotency_key_length_is_validated(service: SuiteRequestService) -> No
 
 def test_a_failed_publish_keeps_the_row_and_the_reaper_republishes_it(db: Database) -> None:
     broken = RecordingPublisher(fail=True)
-    service = SuiteRequestService(db, broken, requeue_after_seconds=1)
+    service = suite_requests(db, broken, requeue_after_seconds=1)
     request, created = service.queue(QueueSuiteRequestInput(scenario_name="demo"))
     assert created
     assert service.get(request.id).status == SuiteRequestStatus.QUEUED
@@ -214,12 +214,12 @@ def test_get_unknown_is_not_found(service: SuiteRequestService) -> None:
 
 
 def test_twenty_threads_claiming_one_request_exactly_one_wins(database_url: str, db: Database) -> None:
-    request_id = _queue(SuiteRequestService(db))
+    request_id = _queue(suite_requests(db))
     barrier = threading.Barrier(20)
     wins: list[int] = []
 
     def worker() -> None:
-        own = SuiteRequestService(Database(database_url))  # one connection per worker, as in Lambda
+        own = suite_requests(Database(database_url))  # one connection per worker, as in Lambda
         barrier.wait()
         claim = own.claim(request_id)
         if claim is not None:
@@ -232,7 +232,7 @@ def test_twenty_threads_claiming_one_request_exactly_one_wins(database_url: str,
         thread.join()
 
     assert wins == [1]
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert (stored.status, stored.attempts) == (SuiteRequestStatus.RUNNING, 1)
 
 
@@ -312,7 +312,7 @@ def test_a_failure_between_the_insert_and_the_status_update_leaves_neither(db: D
             super().create(conn, record)
             raise RuntimeError("crash after the insert, before commit")
 
-    service = SuiteRequestService(db, executions=ExplodingExecutions())
+    service = suite_requests(db, executions=ExplodingExecutions())
     request_id = _queue(service)
     claim = service.claim(request_id)
     assert claim is not None
@@ -430,7 +430,7 @@ def test_reaper_ignores_live_leases_and_honours_cancel(service: SuiteRequestServ
 
 
 def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Database) -> None:
-    setup = SuiteRequestService(db, max_attempts=1)
+    setup = suite_requests(db, max_attempts=1)
     ids = [_queue(setup) for _ in range(10)]
     for request_id in ids:
         assert setup.claim(request_id) is not None
@@ -441,7 +441,7 @@ def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Databas
     failed: list[UUID] = []
 
     def reap() -> None:
-        reaper = SuiteRequestService(Database(database_url), max_attempts=1)
+        reaper = suite_requests(Database(database_url), max_attempts=1)
         barrier.wait()
         failed.extend(reaper.reap_expired().failed)
 

@@ -11,21 +11,21 @@ from uuid import UUID, uuid4
 import boto3
 import pytest
 from testgenie import bootstrap
-from testgenie.api.deadline import SAFETY_MARGIN_MS
 from testgenie.db import Database
+from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import Outcome, SuiteExecutionResult
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus, Trigger
-from testgenie.queue.service import SuiteRequestService
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
+from testgenie.records import Trigger
 
 from tests.integration.handlers.conftest import Queues
 from tests.integration.handlers.events import FakeLambdaContext, load, sqs_event, sqs_record
-from tests.support import FakeEngine
+from tests.support import FakeEngine, suite_requests
 
 
 def _queue(db: Database, scenario: str = "demo", **fields: object) -> UUID:
     payload = QueueSuiteRequestInput.model_validate({"scenarioName": scenario, **fields})
-    request, _ = SuiteRequestService(db).queue(payload)
+    request, _ = suite_requests(db).queue(payload)
     return request.id
 
 
@@ -46,7 +46,7 @@ def test_mixed_batch_runs_the_valid_record_once_and_acknowledges_the_rest(
 
     assert response == {"batchItemFailures": []}
     assert len(engine.executed) == 1  # the duplicate, malformed and unknown records ran nothing
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.COMPLETED
     assert stored.execution_id == engine.executed[0]
     assert stored.progress is not None
@@ -72,7 +72,7 @@ def test_a_transient_failure_is_reported_for_retry_and_malformed_records_are_not
     failed = {item["itemIdentifier"] for item in response["batchItemFailures"]}
     ids = [r["messageId"] for r in event["Records"]]
     assert failed == {ids[0], ids[1], ids[4]}  # every well-formed record; never the malformed ones
-    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.QUEUED
 
 
 def test_when_time_runs_out_the_rest_of_the_batch_is_handed_back(
@@ -88,7 +88,7 @@ def test_when_time_runs_out_the_rest_of_the_batch_is_handed_back(
     response = execute_app.lambda_handler({"Records": records}, context)
 
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
-    statuses = [SuiteRequestService(db).get(i).status for i in ids]
+    statuses = [suite_requests(db).get(i).status for i in ids]
     assert statuses == [SuiteRequestStatus.COMPLETED, SuiteRequestStatus.QUEUED, SuiteRequestStatus.QUEUED]
     assert len(engine.executed) == 1
 
@@ -100,7 +100,7 @@ def test_the_first_record_runs_even_when_time_is_short(
     records = [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "only")]
     response = execute_app.lambda_handler({"Records": records}, FakeLambdaContext(remaining_ms=[20_000]))
     assert response == {"batchItemFailures": []}
-    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.COMPLETED
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.COMPLETED
 
 
 def test_an_invalid_stored_plan_fails_the_request_with_a_row(
@@ -109,7 +109,7 @@ def test_an_invalid_stored_plan_fails_the_request_with_a_row(
     request_id = _queue(db, phases=["nope"])
     records = [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "bad-plan")]
     assert execute_app.lambda_handler({"Records": records}, context) == {"batchItemFailures": []}
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
     assert stored.execution_id is not None
 
@@ -123,7 +123,7 @@ def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}  # twice: no change
 
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
     history = SuiteExecutionResult.model_validate_json(
         bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
@@ -139,11 +139,11 @@ def test_a_dead_lettered_message_of_a_finished_request_changes_nothing(
     env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
 ) -> None:
     request_id = _queue(db)
-    SuiteRequestService(db).cancel(request_id)
+    suite_requests(db).cancel(request_id)
     event = sqs_event("sqs_dlq_record.json", VALID_ID=str(request_id), QUEUE_ARN=env.arn, DLQ_ARN=env.dlq_arn)
     event["Records"].append(sqs_record("garbage", env.dlq_arn, "garbage"))
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
-    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.CANCELLED
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.CANCELLED
 
 
 def test_scheduled_enqueue_is_idempotent_per_firing(
@@ -156,7 +156,7 @@ def test_scheduled_enqueue_is_idempotent_per_firing(
 
     assert (first["created"], again["created"], next_night["created"]) == (True, False, True)
     assert first["suiteRequestId"] == again["suiteRequestId"] != next_night["suiteRequestId"]
-    stored = SuiteRequestService(db).get(UUID(first["suiteRequestId"]))
+    stored = suite_requests(db).get(UUID(first["suiteRequestId"]))
     assert (stored.trigger, stored.preset, stored.scenario_name) == (
         Trigger.SCHEDULE,
         "comprehensive",
@@ -183,7 +183,7 @@ def test_scheduled_reap_requeues_expired_leases_and_is_safe_twice(
 ) -> None:
     request_id = _queue(db)
     env.drain()
-    assert SuiteRequestService(db, lease_seconds=60).claim(request_id) is not None
+    assert suite_requests(db, lease_seconds=60).claim(request_id) is not None
     db.run(
         lambda conn: conn.execute(
             "UPDATE suite_requests SET lease_expires_at = %s WHERE id = %s",
@@ -196,7 +196,7 @@ def test_scheduled_reap_requeues_expired_leases_and_is_safe_twice(
     second = execute_app.lambda_handler(event, context)
 
     assert (first["action"], first["requeued"], second["requeued"]) == ("reap", 1, 0)
-    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.QUEUED
     assert env.drain() == [{"suiteRequestId": str(request_id)}]
 
 
@@ -278,7 +278,7 @@ def test_a_run_out_of_time_is_recorded_as_timeout(
         {"Records": [sqs_record(json.dumps({"suiteRequestId": str(request_id)}), env.arn, "ok")]}, context
     )
 
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
     result = SuiteExecutionResult.model_validate_json(
         bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]

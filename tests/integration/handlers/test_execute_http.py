@@ -10,17 +10,16 @@ from testgenie import bootstrap
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
-from testgenie.queue.service import SuiteRequestService
 
 from tests.integration.handlers.conftest import Client, Queues
 from tests.integration.handlers.events import http_event
-from tests.support import FakeEngine
+from tests.support import FakeEngine, suite_requests
 
 API = "/api/v1"
 
 
 def _queue(db: Database, scenario: str = "demo") -> UUID:
-    request, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name=scenario))
+    request, _ = suite_requests(db).queue(QueueSuiteRequestInput(scenario_name=scenario))
     return request.id
 
 
@@ -87,7 +86,7 @@ def test_execute_linked_to_a_request_finishes_it_and_a_second_run_is_409(
         "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(request_id)}
     )
     assert (status, body["suiteRequestId"]) == (200, str(request_id))
-    stored = SuiteRequestService(db).get(request_id)
+    stored = suite_requests(db).get(request_id)
     assert (stored.status, stored.execution_id) == (SuiteRequestStatus.COMPLETED, UUID(body["executionId"]))
 
     status, body, _ = execute.call(
@@ -107,7 +106,7 @@ def test_execute_link_errors(execute: Client, db: Database) -> None:
         "POST", f"{API}/executions", body={"scenarioName": "demo", "suiteRequestId": str(request_id)}
     )
     assert (status, body) == (400, {"error": "suiteRequestId does not match scenarioName"})
-    assert SuiteRequestService(db).get(request_id).status is SuiteRequestStatus.QUEUED
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.QUEUED
 
 
 def test_queue_suite_request_is_201_and_published(execute: Client, env: Queues) -> None:

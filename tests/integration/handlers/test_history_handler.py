@@ -14,11 +14,10 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput
-from testgenie.queue.service import SuiteRequestService
 
 from tests.conftest import REPO_ROOT
 from tests.integration.handlers.conftest import Client
-from tests.support import make_record
+from tests.support import make_record, suite_requests
 
 API = "/api/v1"
 
@@ -137,7 +136,7 @@ def test_phase_log_is_a_tail_capped_text(
 
 
 def test_suite_requests_list_get_and_codes(history: Client, db: Database) -> None:
-    service = SuiteRequestService(db)
+    service = suite_requests(db)
     first, _ = service.queue(QueueSuiteRequestInput(scenario_name="demo"))
     second, _ = service.queue(QueueSuiteRequestInput(scenario_name="other", priority="high"))
     service.cancel(first.id)
@@ -181,7 +180,7 @@ def test_phases_are_the_catalog_in_run_order(history: Client) -> None:
 def test_health_is_200_with_a_database_and_503_without(
     history: Client, monkeypatch: pytest.MonkeyPatch, db: Database
 ) -> None:
-    queued, _ = SuiteRequestService(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
+    queued, _ = suite_requests(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
     status, body, _ = history.call("GET", f"{API}/health")
     assert status == 200
     assert body["status"] == "healthy"

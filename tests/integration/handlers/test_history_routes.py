@@ -8,10 +8,10 @@ from uuid import uuid4
 
 import pytest
 from testgenie.db import Connection, Database
-from testgenie.execution.record import SuiteExecutionRecord, SuiteExecutionSummary
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.orchestrator.models import SuiteExecutionResult
+from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 
 from tests.integration.handlers.conftest import Client
 from tests.support import run_record

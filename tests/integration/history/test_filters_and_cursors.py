@@ -12,11 +12,10 @@ import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import ValidationError
 from testgenie.execution.history import ExecutionHistoryService
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter, Keyset, parse_keyset
 from testgenie.orchestrator.models import Outcome
-from testgenie.queue.models import Trigger
+from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 
 from tests.support import run_record

@@ -13,9 +13,9 @@ import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import Keyset
+from testgenie.records import SuiteExecutionRecord
 
 from tests.support import run_record
 

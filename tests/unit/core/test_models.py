@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import uuid4
 
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.orchestrator.models import (
     Observation,
     Outcome,
@@ -16,6 +15,7 @@ from testgenie.orchestrator.models import (
     summarize_phases,
 )
 from testgenie.queue.models import estimate_queue_time
+from testgenie.records import SuiteExecutionRecord
 
 
 def test_summarize_phases_counts_each_status_and_ignores_negative_durations() -> None:

@@ -12,7 +12,7 @@ from testgenie_local.bundle import BundleError, bundle, push_scenario
 from testgenie_local.cli import build_parser, main
 from testgenie_local.client import ApiClient, _error_message
 from testgenie_local.commands.common import plan_body
-from testgenie_local.console import ProgressView
+from testgenie_local.console import ProgressView, print_result
 
 
 def test_plan_arguments_become_the_request_body() -> None:
@@ -128,3 +128,39 @@ def test_bundle_and_push_to_the_local_bucket(tmp_path: Path, moto_server: LocalA
         assert "README.md" in tar.getnames()
     with pytest.raises(BundleError, match="letters, digits"):
         push_scenario(folder, "bad name", None, "scenarios", data_dir)
+
+
+def test_a_result_lists_long_errors_and_failing_tests_in_full_under_the_table() -> None:
+    long_name = "tests/test_payments.py::TestRefunds::test_a_refund_larger_than_the_charge_is_refused_with_a_clear_message"
+    result: dict[str, Any] = {
+        "scenarioName": "shop",
+        "executionId": "e-1",
+        "success": False,
+        "outcome": "failed",
+        "phaseSummary": {"passed": 1, "failed": 1, "skipped": 0},
+        "phases": [
+            {"name": "lint", "status": "passed", "durationMs": 5},
+            {
+                "name": "unit",
+                "status": "failed",
+                "durationMs": 1500,
+                "tests": {"passed": 3, "total": 4},
+                "error": f"1 of 4 tests failed: {long_name}",
+                "observations": [{"section": "tests", "text": f"failed: {long_name} — assert 1 == 2"}],
+            },
+        ],
+    }
+    stream = io.StringIO()
+    print_result(result, stream)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "FAILED  shop  execution e-1  (1 passed, 1 failed, 0 skipped)"
+    table_row = next(line for line in lines if line.startswith("✘ unit"))
+    assert table_row.endswith("…")
+    assert f"unit: 1 of 4 tests failed: {long_name}" in lines
+    assert f"  failed: {long_name} — assert 1 == 2" in lines
+
+
+def test_the_headline_follows_the_outcome() -> None:
+    stream = io.StringIO()
+    print_result({"scenarioName": "s", "executionId": "e", "success": True, "outcome": "cancelled"}, stream)
+    assert stream.getvalue().startswith("CANCELLED  s")

@@ -184,3 +184,6 @@ def test_the_project_queue_concurrency_comes_from_the_connection_budget() -> Non
     sources = {s.event_name: s for s in template.functions["ExecuteFunction"].sqs_sources}
     assert sources["SuiteRequests"].maximum_concurrency == budget["Queue"]
     assert sources["DeadLetters"].maximum_concurrency == budget["DeadLetters"]
+    # The local stack keeps as many environments (connections) per function as the budget reserves.
+    assert template.functions["ExecuteFunction"].reserved_concurrency == budget["Execute"]
+    assert template.functions["HistoryFunction"].reserved_concurrency == budget["History"]

@@ -34,24 +34,24 @@ class ExecutionHistoryService:
     ) -> str:
         """`{"items": [summary, ...], "count": n, "nextCursor": ...}`, newest first."""
         query, keyset = query or ExecutionFilter(), keyset or Keyset()
-        rows = self._db.statement(lambda conn: self._history.executions_page(conn, query, keyset))
+        rows = self._db.run_statement(lambda conn: self._history.executions_page(conn, query, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
         next_cursor = encode_cursor(EXECUTIONS_CURSOR, page[-1][-2], page[-1][-1]) if more else None
         total = None
         if include_total:
-            total = self._db.statement(lambda conn: self._history.executions_total(conn, query))
+            total = self._db.run_statement(lambda conn: self._history.executions_total(conn, query))
         return page_document([summary_item(row) for row in page], next_cursor, total)
 
     def get(self, execution_id: UUID) -> str:
         """One execution with its phases (JSON)."""
-        row = self._db.statement(lambda conn: self._history.execution(conn, execution_id))
+        row = self._db.run_statement(lambda conn: self._history.execution(conn, execution_id))
         if row is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return result_document(row)
 
     def latest(self, scenario: str | None = None) -> str:
         """The most recently completed execution (JSON), optionally of one scenario."""
-        row = self._db.statement(lambda conn: self._history.latest(conn, scenario))
+        row = self._db.run_statement(lambda conn: self._history.latest(conn, scenario))
         if row is None:
             raise NotFoundError(
                 "no execution recorded yet" if not scenario else f"no execution of '{scenario}' yet"
@@ -61,7 +61,7 @@ class ExecutionHistoryService:
     def scenarios(self, keyset: Keyset | None = None) -> str:
         """Every scenario with executions, newest activity first, from the scenario summaries."""
         keyset = keyset or Keyset()
-        rows = self._db.statement(lambda conn: self._history.scenarios_page(conn, keyset))
+        rows = self._db.run_statement(lambda conn: self._history.scenarios_page(conn, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
         next_cursor = encode_cursor(SCENARIOS_CURSOR, page[-1][3], page[-1][0]) if more else None
         return page_document([_scenario_item(row) for row in page], next_cursor)
@@ -69,7 +69,7 @@ class ExecutionHistoryService:
     def stats(self, scenario: str, window: int = SUMMARY_WINDOW) -> dict[str, Any]:
         if not 1 <= window <= MAX_STATS_WINDOW:
             raise ValidationError(f"window must be 1 to {MAX_STATS_WINDOW}")
-        rows = self._db.statement(lambda conn: self._history.stats_window(conn, scenario, window))
+        rows = self._db.run_statement(lambda conn: self._history.stats_window(conn, scenario, window))
         if not rows:
             raise NotFoundError(f"no execution of '{scenario}' recorded")
         return scenario_stats(scenario, window, rows)

@@ -9,10 +9,10 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.history.window import SUMMARY_WINDOW, newest_first, summary_entry, window_figures
 from testgenie.models_base import iso_utc
 from testgenie.orchestrator.models import PhaseResult
+from testgenie.records import SuiteExecutionRecord
 
 MAX_EXECUTION_HISTORY = 50
 

@@ -13,7 +13,6 @@ from uuid import UUID, uuid4
 
 from testgenie.db import Database
 from testgenie.errors import ConflictError, NotFoundError, TestGenieError, ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.observability import logger
 from testgenie.orchestrator.engine_protocol import SuiteEngine
@@ -22,10 +21,10 @@ from testgenie.orchestrator.models import (
     PhaseResult,
     SuiteExecutionRequest,
     SuiteExecutionResult,
-    summarize_phases,
 )
-from testgenie.queue.models import Claim, SuiteRequest, Trigger
-from testgenie.queue.service import REQUEST_NOT_FOUND, SuiteRequestService, progress_of
+from testgenie.queue.models import Claim, SuiteRequest
+from testgenie.queue.service import REQUEST_NOT_FOUND, SuiteRequestService
+from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,14 @@ class SuiteExecutionService:
             )
         except Exception as exc:  # an engine fault still leaves a row and a terminal status
             logger.exception("suite execution errored", extra={"execution_id": str(execution_id)})
-            result = errored_result(request, execution_id, started_at, seen, f"execution errored: {exc}")
+            result = failed_record(
+                scenario_name=request.scenario_name,
+                reason=f"execution errored: {exc}",
+                started_at=started_at,
+                phases=seen,
+                execution_id=execution_id,
+                preset=request.preset,
+            ).to_execution_result()
         if claim is not None:
             result = result.model_copy(update={"suite_request_id": claim.request.id})
         record = SuiteExecutionRecord.from_result(result, trigger=trigger, requested=request.requested())
@@ -146,33 +152,15 @@ class SuiteExecutionService:
     def _record_claimed_failure(
         self, claim: Claim, request: SuiteExecutionRequest, outcome: Outcome, reason: str
     ) -> SuiteExecutionResult:
-        now = datetime.now(UTC)
-        result = errored_result(request, uuid4(), now, [], reason, outcome=outcome)
-        result = result.model_copy(update={"suite_request_id": claim.request.id})
-        record = SuiteExecutionRecord.from_result(
-            result, trigger=claim.request.trigger, requested=request.requested()
+        record = failed_record(
+            scenario_name=request.scenario_name,
+            reason=reason,
+            started_at=datetime.now(UTC),
+            outcome=outcome,
+            suite_request_id=claim.request.id,
+            preset=request.preset,
+            trigger=claim.request.trigger,
+            requested=request.requested(),
         )
         self._suite_requests.finish(claim, record)
-        return result
-
-
-def errored_result(
-    request: SuiteExecutionRequest,
-    execution_id: UUID,
-    started_at: datetime,
-    phases: list[PhaseResult],
-    reason: str,
-    outcome: Outcome = Outcome.ERRORED,
-) -> SuiteExecutionResult:
-    return SuiteExecutionResult(
-        execution_id=execution_id,
-        scenario_name=request.scenario_name,
-        started_at=started_at,
-        completed_at=max(datetime.now(UTC), started_at),
-        success=False,
-        preset=request.preset,
-        outcome=outcome,
-        phases=list(phases),
-        phase_summary=summarize_phases(phases),
-        warnings=[reason],
-    )
+        return record.to_execution_result()

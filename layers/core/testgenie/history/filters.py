@@ -9,7 +9,8 @@ from uuid import UUID
 from testgenie.errors import ValidationError
 from testgenie.history.cursor import decode_cursor
 from testgenie.orchestrator.models import Outcome, PhaseStatus
-from testgenie.queue.models import SuiteRequestStatus, Trigger
+from testgenie.queue.models import SuiteRequestStatus
+from testgenie.records import Trigger
 
 MAX_PAGE = 50
 EXECUTIONS_CURSOR = "executions"

@@ -205,10 +205,12 @@ def remove_tree(path: Path) -> None:
 # -- making an archive ---------------------------------------------------------------------------
 
 
-def _packable(folder: Path) -> Iterator[tuple[Path, str]]:
+def _packable(folder: Path, skip: str | None = None) -> Iterator[tuple[Path, str]]:
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if any(part in SKIP_DIRS for part in rel.parts) or path.is_symlink():
+            continue
+        if skip and (rel.as_posix() == skip or rel.as_posix().startswith(skip + "/")):
             continue
         if path.is_dir() or path.is_file():
             yield path, rel.as_posix()
@@ -223,17 +225,18 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def pack_folder(folder: Path, extra: Mapping[str, Path] | None = None) -> bytes:
+def pack_folder(folder: Path, extra: Mapping[str, Path] | None = None, skip: str | None = None) -> bytes:
     """A reproducible .tar.gz of a folder's regular files and folders (links and caches left out).
 
-    `extra` maps archive folder names to local folders added under them (vendored dependencies).
+    `extra` maps archive folder names to local folders added under them (vendored dependencies);
+    `skip` is a relative path of `folder` left out (the stale vendored copy those replace).
     """
     buffer = io.BytesIO()
     with (
         gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as gz,
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
-        for path, arcname in _packable(folder):
+        for path, arcname in _packable(folder, skip):
             tar.add(path, arcname=arcname, recursive=False, filter=_normalise)
         for prefix, root in (extra or {}).items():
             tar.add(root, arcname=prefix, recursive=False, filter=_normalise)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.records import Trigger
 
 
 class SuiteRequestStatus(StrEnum):
@@ -28,13 +29,6 @@ class Priority(StrEnum):
     NORMAL = "normal"
     HIGH = "high"
     URGENT = "urgent"
-
-
-class Trigger(StrEnum):
-    API = "api"
-    QUEUE = "queue"
-    SCHEDULE = "schedule"
-    RERUN = "rerun"
 
 
 CLAIMABLE = (SuiteRequestStatus.QUEUED, SuiteRequestStatus.DELEGATED)

@@ -9,8 +9,6 @@ from uuid import UUID, uuid4
 
 from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
-from testgenie.execution.record import SuiteExecutionRecord
-from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.cursor import encode_cursor
 from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter
 from testgenie.observability import logger
@@ -21,13 +19,13 @@ from testgenie.queue.models import (
     SuiteRequest,
     SuiteRequestSnapshot,
     SuiteRequestStatus,
-    Trigger,
     normalize_coverage,
     normalize_priority,
     normalize_types,
 )
 from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
 from testgenie.queue.repository import SuiteRequestRepository
+from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
 
 REQUEST_NOT_FOUND = "suite request not found"
 _REAP_BATCH = 100
@@ -47,11 +45,11 @@ class SuiteRequestService:
         db: Database,
         publisher: SuiteRequestPublisher | None = None,
         *,
+        executions: ExecutionWriter,
         lease_seconds: int = 960,
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
         requests: SuiteRequestRepository | None = None,
-        executions: SuiteExecutionRepository | None = None,
     ) -> None:
         self._db = db
         self._publisher = publisher or NullPublisher()
@@ -59,7 +57,7 @@ class SuiteRequestService:
         self.max_attempts = max_attempts
         self._requeue_after = requeue_after_seconds
         self._requests = requests or SuiteRequestRepository()
-        self._executions = executions or SuiteExecutionRepository()
+        self._executions = executions
 
     # -- queueing ---------------------------------------------------------------------------------
 
@@ -106,7 +104,7 @@ class SuiteRequestService:
     # -- reads ------------------------------------------------------------------------------------
 
     def get(self, request_id: UUID) -> SuiteRequest:
-        found = self._db.statement(lambda conn: self._requests.get(conn, request_id))
+        found = self._db.run_statement(lambda conn: self._requests.get(conn, request_id))
         if found is None:
             raise NotFoundError(REQUEST_NOT_FOUND)
         return found
@@ -116,7 +114,7 @@ class SuiteRequestService:
     ) -> tuple[list[SuiteRequest], str | None]:
         """A page newest first, and the cursor of the next page (None on the last)."""
         query, keyset = query or SuiteRequestFilter(), keyset or Keyset()
-        rows = self._db.statement(lambda conn: self._requests.list_recent(conn, query, keyset))
+        rows = self._db.run_statement(lambda conn: self._requests.list_recent(conn, query, keyset))
         page = rows[: keyset.limit]
         more = len(rows) > keyset.limit
         return page, encode_cursor(SUITE_REQUESTS_CURSOR, page[-1].created_at, page[-1].id) if more else None
@@ -133,12 +131,12 @@ class SuiteRequestService:
 
     def claim(self, request_id: UUID) -> Claim | None:
         """Atomically take a queued request; None when it is missing or not claimable."""
-        return self._db.statement(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
+        return self._db.run_statement(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
 
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
         request_id = claim.request.id
-        state = self._db.statement(
+        state = self._db.run_statement(
             lambda conn: self._requests.record_progress(
                 conn, request_id, claim.token, progress, self.lease_seconds
             )
@@ -275,20 +273,6 @@ def terminal_status(outcome: Outcome) -> SuiteRequestStatus:
     return SuiteRequestStatus.FAILED
 
 
-def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool = False) -> dict[str, Any]:
-    """The progress JSON of a suite request: what ran, how it went, what comes next."""
-    done = [{"name": r.name, "status": r.status.value, "durationMs": r.duration_ms} for r in results]
-    remaining = planned[len(results) :]
-    progress: dict[str, Any] = {
-        "totalPhases": len(planned),
-        "completedPhases": len(results),
-        "phases": done,
-    }
-    if remaining and not final:
-        progress["currentPhase"] = remaining[0]
-    return progress
-
-
 def _terminal_record(
     request: SuiteRequest, outcome: Outcome, reason: str, trigger: Trigger
 ) -> SuiteExecutionRecord:
@@ -296,18 +280,14 @@ def _terminal_record(
     phases = [
         PhaseResult.model_validate(p) for p in (request.progress or {}).get("phases", []) if "name" in p
     ]
-    now = datetime.now(UTC)
-    return SuiteExecutionRecord(
-        id=uuid4(),
-        suite_request_id=request.id,
+    return failed_record(
         scenario_name=request.scenario_name,
-        preset_used=request.preset,
-        success=False,
-        phases=phases,
-        started_at=min(request.created_at, now),
-        completed_at=now,
+        reason=reason,
+        started_at=request.created_at,
         outcome=outcome,
+        phases=phases,
+        suite_request_id=request.id,
+        preset=request.preset,
         trigger=trigger,
         requested=request.execution_request().requested(),
-        warnings=[reason],
     )

@@ -1,13 +1,17 @@
-"""SuiteExecutionRecord: one stored execution, and its conversions to API results."""
+"""What a finished run leaves behind, below both `queue/` and `execution/` (docs/architecture.md):
+the stored execution (SuiteExecutionRecord), what started it (Trigger), the progress document of a
+running request, and the one builder of a failed execution's record."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from testgenie.db import Connection
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.models import (
     Outcome,
@@ -16,7 +20,13 @@ from testgenie.orchestrator.models import (
     SuiteExecutionResult,
     summarize_phases,
 )
-from testgenie.queue.models import Trigger
+
+
+class Trigger(StrEnum):
+    API = "api"
+    QUEUE = "queue"
+    SCHEDULE = "schedule"
+    RERUN = "rerun"
 
 
 class SuiteExecutionRecord(BaseModel):
@@ -99,3 +109,55 @@ class SuiteExecutionSummary(CamelModel):
     duration_ms: int
     phase_summary: PhaseSummary
     source_digest: str | None = None
+
+
+class ExecutionWriter(Protocol):
+    """Stores execution records inside a caller's transaction (the execution repository)."""
+
+    def create(self, conn: Connection, record: SuiteExecutionRecord) -> None: ...
+
+
+def failed_record(
+    *,
+    scenario_name: str,
+    reason: str,
+    started_at: datetime,
+    outcome: Outcome = Outcome.ERRORED,
+    phases: list[PhaseResult] | None = None,
+    execution_id: UUID | None = None,
+    suite_request_id: UUID | None = None,
+    preset: str | None = None,
+    trigger: Trigger = Trigger.API,
+    requested: dict[str, Any] | None = None,
+) -> SuiteExecutionRecord:
+    """The record of a run that did not finish on its own (engine fault, invalid stored plan, a worker
+    that never reported back): history and metrics still see it, with `reason` as its warning."""
+    now = datetime.now(UTC)
+    return SuiteExecutionRecord(
+        id=execution_id or uuid4(),
+        suite_request_id=suite_request_id,
+        scenario_name=scenario_name,
+        preset_used=preset or None,
+        success=False,
+        phases=list(phases or []),
+        started_at=min(started_at, now),
+        completed_at=now,
+        outcome=outcome,
+        trigger=trigger,
+        requested=requested,
+        warnings=[reason],
+    )
+
+
+def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool = False) -> dict[str, Any]:
+    """The progress JSON of a suite request: what ran, how it went, what comes next."""
+    done = [{"name": r.name, "status": r.status.value, "durationMs": r.duration_ms} for r in results]
+    remaining = planned[len(results) :]
+    progress: dict[str, Any] = {
+        "totalPhases": len(planned),
+        "completedPhases": len(results),
+        "phases": done,
+    }
+    if remaining and not final:
+        progress["currentPhase"] = remaining[0]
+    return progress

@@ -12,11 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.errors import ValidationError
-from testgenie.queue.models import QueueSuiteRequestInput, Trigger
+from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.service import SuiteRequestService
+from testgenie.records import Trigger
 
 
-class ScheduleInput(BaseModel):
+class SchedulerEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     action: Literal["enqueue", "reap"]
@@ -33,16 +34,16 @@ def is_schedule_event(event: dict[str, Any]) -> bool:
     return "action" in event and "Records" not in event and "requestContext" not in event
 
 
-def parse_schedule(event: dict[str, Any]) -> ScheduleInput:
+def parse_schedule(event: dict[str, Any]) -> SchedulerEvent:
     try:
-        return ScheduleInput.model_validate(event)
+        return SchedulerEvent.model_validate(event)
     except PydanticValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "input"
         raise ValidationError(f"invalid schedule input: {field}: {first['msg']}") from None
 
 
-def enqueue_key(schedule: ScheduleInput) -> str | None:
+def enqueue_key(schedule: SchedulerEvent) -> str | None:
     """One suite request per firing: the same scheduled time (delivered twice) gives the same key."""
     if not schedule.scheduled_time or schedule.scheduled_time.startswith("<aws."):
         return None  # no firing time (or a placeholder left unsubstituted, as on one machine)
@@ -56,7 +57,7 @@ def enqueue_key(schedule: ScheduleInput) -> str | None:
     return ":".join(parts)[:255]
 
 
-def run_schedule(schedule: ScheduleInput, suite_requests: SuiteRequestService) -> dict[str, Any]:
+def run_schedule(schedule: SchedulerEvent, suite_requests: SuiteRequestService) -> dict[str, Any]:
     if schedule.action == "reap":
         report = suite_requests.reap_expired()
         return {

@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from testgenie.api.deadline import SAFETY_MARGIN_MS, run_deadline
+from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS, run_deadline
 from testgenie.errors import TestGenieError, TransientError
 from testgenie.observability import logger, record_count, record_execution_metrics, record_queue_latency
 
@@ -41,7 +41,7 @@ class RemainingTime(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-class SuiteRequestMessage(BaseModel):
+class SuiteRequestSqsMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     suite_request_id: UUID = Field(alias="suiteRequestId")
@@ -50,7 +50,7 @@ class SuiteRequestMessage(BaseModel):
 def parse_message(body: str | None) -> UUID | None:
     """The suite request id of a message body, or None when the body is malformed."""
     try:
-        return SuiteRequestMessage.model_validate(json.loads(body or "")).suite_request_id
+        return SuiteRequestSqsMessage.model_validate(json.loads(body or "")).suite_request_id
     except (ValueError, TypeError, PydanticValidationError):
         return None
 

@@ -9,9 +9,9 @@ from uuid import UUID
 from pydantic import Field, field_validator
 
 from testgenie.errors import ValidationError
-from testgenie.execution.record import SuiteExecutionSummary
 from testgenie.models_base import CamelModel
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
+from testgenie.records import SuiteExecutionSummary
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
@@ -43,7 +43,7 @@ def check_scenario_name(value: str) -> str:
     return value
 
 
-class SuiteExecutionBody(CamelModel):
+class SuiteExecutionHttpBody(CamelModel):
     """POST /executions: run a suite now (the seed's suiteExecutionPayload; unknown fields ignored)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
@@ -86,7 +86,7 @@ class SuiteExecutionBody(CamelModel):
         return SuiteExecutionInput(request=request, suite_request_id=link)
 
 
-class SuiteRequestBody(QueueSuiteRequestInput):
+class SuiteRequestHttpBody(QueueSuiteRequestInput):
     """POST /suite-requests: the seed's QueueSuiteRequestInput, plus text the database can store."""
 
     @field_validator(*_TEXT_FIELDS)

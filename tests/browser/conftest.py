@@ -1,0 +1,135 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright for Python (never `playwright install`).
+
+A missing browser (or Playwright) skips these tests on a developer's machine and fails them when
+CI=true, so CI can never pass without having looked at the pages.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
+
+CHROMIUM = Path(os.environ.get("TESTGENIE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DESKTOP = {"width": 1024, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# `TESTGENIE_SCREENSHOTS=docs/images` (make screenshots) writes the README's pictures.
+SCREENSHOTS = os.environ.get("TESTGENIE_SCREENSHOTS")
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (make test installs the dev extra)")
+    if not CHROMIUM.is_file():
+        _unavailable(f"{CHROMIUM} is missing (as root, `make test` installs Debian's chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@dataclass
+class Watched:
+    """A page plus everything that went wrong on it: JS errors, console errors, failed requests."""
+
+    page: Page
+    problems: list[str] = field(default_factory=list)
+
+    def clean(self, allow: tuple[str, ...] = ()) -> None:
+        problems = [p for p in self.problems if not any(a in p for a in allow)]
+        assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Watched]]:
+    """Opens pages that record every JS error, console error, failed request and 4xx/5xx answer."""
+    contexts = []
+
+    def opener(viewport: dict[str, int] | None = None) -> Watched:
+        context = browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        watched = Watched(page)
+        page.on("pageerror", lambda exc: watched.problems.append(f"JS error: {exc}"))
+        page.on("console", lambda msg: _console(watched, msg))
+        page.on("requestfailed", lambda req: _failed(watched, req))
+        page.on("response", lambda res: _answered(watched, res))
+        return watched
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def _console(watched: Watched, message: ConsoleMessage) -> None:
+    if message.type == "error":
+        watched.problems.append(f"console error: {message.text}")
+
+
+def _failed(watched: Watched, request: Request) -> None:
+    failure = request.failure or ""
+    if "ERR_ABORTED" not in failure:  # a fetch aborted on navigation is the page cleaning up
+        watched.problems.append(f"request failed: {request.method} {request.url}: {failure}")
+
+
+def _answered(watched: Watched, response: Response) -> None:
+    if response.status >= 400:
+        watched.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
+    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    folder = folder if folder.is_absolute() else REPO_ROOT / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{name}.png"
+    page.screenshot(path=str(target), full_page=False)
+    return target
+
+
+@pytest.fixture(scope="module")
+def browser_stack(
+    tmp_path_factory: pytest.TempPathFactory, e2e_scenarios: Path, fresh_database: Callable[[], str]
+) -> Iterator[RunningStack]:
+    """One stack per module: the example and e2e scenarios, one poller thread (runs go one by one)."""
+    running = start_stack(
+        tmp_path_factory.mktemp("browser-stack"),
+        e2e_scenarios,
+        fresh_database(),
+        TESTGENIE_POLLER_CONCURRENCY="1",
+    )
+    yield running
+    code = running.stop()
+    assert code == 0, running.tail()
+
+
+def seed(stack: RunningStack, plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Queue these runs and wait until each ended; the finished suite requests, in order."""
+    queued = [stack.queue(**plan) for plan in plans]
+    return [stack.wait_status(r["id"], {"completed", "failed", "cancelled"}) for r in queued]

@@ -66,7 +66,7 @@ def runner_python() -> str:
         from testgenie_local.runner_venv import ensure_runner_venv  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return sys.executable
-    return str(ensure_runner_venv() / "bin" / "python")
+    return str(ensure_runner_venv())  # the venv's python
 
 
 def bare(python: str, project: Path, reports: Path) -> float:

@@ -39,6 +39,7 @@ from testgenie.entrypoints.sqs import (
     process_batch,
 )
 from testgenie.errors import ValidationError
+from testgenie.history.models import PinState, RerunBody
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import SuiteRequest
@@ -112,6 +113,45 @@ def cancel_suite_request(requestId: str) -> JsonResponse:
     return json_response(HTTPStatus.OK, cancelled.to_json_dict())
 
 
+@app.post(
+    f"{API_PREFIX}/executions/<executionId>/rerun",
+    summary="Queue the plan of an execution again (or only its failed phases), linked by rerunOf",
+    tags=["executions"],
+    responses={
+        201: model_doc("queued, with trigger rerun", SuiteRequest),
+        404: NOT_FOUND_DOC,
+        **_ERRORS,
+    },
+)
+def rerun_execution(executionId: str, body: Annotated[RerunBody | None, Body()] = None) -> JsonResponse:
+    execution = parse_uuid(executionId, "execution id")
+    failed_only = body.failed_only if body is not None else False
+    request = bootstrap.rerun_service().rerun(execution, failed_only)
+    return json_response(HTTPStatus.CREATED, request.to_json_dict())
+
+
+@app.post(
+    f"{API_PREFIX}/executions/<executionId>/pin",
+    summary="Keep an execution forever (retention skips it)",
+    tags=["executions"],
+    responses={200: model_doc("pinned", PinState), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def pin_execution(executionId: str) -> JsonResponse:
+    state = bootstrap.retention_service().pin(parse_uuid(executionId, "execution id"), True)
+    return json_response(HTTPStatus.OK, state)
+
+
+@app.delete(
+    f"{API_PREFIX}/executions/<executionId>/pin",
+    summary="Let retention delete an execution again",
+    tags=["executions"],
+    responses={200: model_doc("unpinned", PinState), 404: NOT_FOUND_DOC, **_ERRORS},
+)
+def unpin_execution(executionId: str) -> JsonResponse:
+    state = bootstrap.retention_service().pin(parse_uuid(executionId, "execution id"), False)
+    return json_response(HTTPStatus.OK, state)
+
+
 def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_dead_letter_batch(event):
         return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
@@ -127,7 +167,8 @@ def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[st
 def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
     try:
         schedule = parse_schedule(event)
-        return run_schedule(schedule, bootstrap.suite_request_service())
+        retention = bootstrap.retention_service() if schedule.action == "prune" else None
+        return run_schedule(schedule, bootstrap.suite_request_service(), retention)
     except ValidationError as exc:  # retrying a bad input cannot help: report it, do not raise
         logger.error("invalid schedule input", extra={"error": exc.message})
         return {"action": str(event.get("action")), "error": exc.message}

@@ -48,18 +48,17 @@ from testgenie.entrypoints.params import (
     parse_uuid,
 )
 from testgenie.errors import TestGenieError, ValidationError
-from testgenie.history.filters import (
-    EXECUTIONS_CURSOR,
-    SCENARIOS_CURSOR,
-    SUITE_REQUESTS_CURSOR,
-    execution_filter,
-    parse_keyset,
-    suite_request_filter,
-)
+from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.queue.models import SuiteRequest, SuiteRequestStatus
+from testgenie.paging import parse_keyset
+from testgenie.queue.models import (
+    SUITE_REQUESTS_CURSOR,
+    SuiteRequest,
+    SuiteRequestStatus,
+    suite_request_filter,
+)
 from testgenie.settings import get_settings
 
 app = build_resolver()

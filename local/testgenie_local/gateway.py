@@ -292,15 +292,18 @@ class GatewayApp:
     def _mounted(self, request: IncomingRequest) -> HttpAnswer:
         assert self.mount is not None
         passed = [(k, v) for k, v in request.headers if k.lower() not in {"host", "content-length"}]
-        environ = EnvironBuilder(
-            path=unquote(request.raw_path),
-            base_url=f"http://{request.host}",
-            query_string=request.raw_query,
-            method=request.method,
-            headers=passed,
-            data=request.body,
-            environ_base={"REMOTE_ADDR": request.source_ip},
-        ).get_environ()
+        try:
+            environ = EnvironBuilder(
+                path=unquote(request.raw_path),
+                base_url=f"http://{request.host}",
+                query_string=request.raw_query,
+                method=request.method,
+                headers=passed,
+                data=request.body,
+                environ_base={"REMOTE_ADDR": request.source_ip},
+            ).get_environ()
+        except ValueError:  # e.g. an encoded '?' in the path (werkzeug refuses it): no page is named so
+            return _gateway_error(404, "Not Found")
         try:
             response = Response.from_app(self.mount, environ, buffered=True)
         except Exception:

@@ -14,7 +14,6 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -469,38 +468,10 @@ def _env_int(name: str, default: int) -> int:
 
 
 def child_pids(root: int) -> list[int]:
-    """Every descendant of `root` (Linux /proc; `ps` elsewhere), deepest last."""
-    parents: dict[int, int] = {}
-    proc = Path("/proc")
-    if proc.is_dir():
-        for entry in proc.iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[-1].split()
-            parents[int(entry.name)] = int(fields[1])
-    else:
-        try:
-            out = subprocess.run(
-                ["ps", "-A", "-o", "pid=,ppid="], capture_output=True, text=True, check=False
-            ).stdout
-        except OSError:
-            return []
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) == 2:
-                parents[int(parts[0])] = int(parts[1])
-    found: list[int] = []
-    frontier = [root]
-    while frontier:
-        current = frontier.pop()
-        kids = [pid for pid, ppid in parents.items() if ppid == current]
-        found.extend(kids)
-        frontier.extend(kids)
-    return found
+    """Every descendant of `root` (Linux /proc), parents before their children."""
+    from testgenie.orchestrator.runners.containment import descendants
+
+    return descendants(root)
 
 
 def freeze_children() -> list[int]:

@@ -21,6 +21,9 @@ EXPECTED_ROUTES = {
         ("POST", "/api/v1/executions"),
         ("POST", "/api/v1/suite-requests"),
         ("POST", "/api/v1/suite-requests/{requestId}/cancel"),
+        ("POST", "/api/v1/executions/{executionId}/rerun"),
+        ("POST", "/api/v1/executions/{executionId}/pin"),
+        ("DELETE", "/api/v1/executions/{executionId}/pin"),
     },
     "HistoryFunction": {
         ("GET", "/api/v1/executions"),

@@ -7,7 +7,6 @@ workspace; the victim's next run still gets exactly its own bytes and passes.
 
 from __future__ import annotations
 
-import gzip
 import io
 import tarfile
 import time
@@ -28,19 +27,7 @@ from testgenie.orchestrator.runners.base import LogBuffer
 from testgenie.orchestrator.runners.process import run_command
 from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 
-
-class _Zeros(io.RawIOBase):
-    def __init__(self, size: int) -> None:
-        self.left = size
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        n = min(len(buffer), self.left)
-        buffer[:n] = b"\0" * n
-        self.left -= n
-        return n
+from tests.drills.hostile import zip_bomb
 
 
 def _open(ref: BundleRef, execution_id: str, *, cache: BundleCache, parent: Path) -> None:
@@ -56,15 +43,7 @@ def _publish(tmp_path: Path, name: str, data: bytes) -> BundleRef:
 
 
 def test_a_199_kib_zip_bomb_is_refused_before_it_is_written(tmp_path: Path) -> None:
-    buffer = io.BytesIO()
-    with (
-        gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as gz,
-        tarfile.open(fileobj=gz, mode="w") as tar,
-    ):
-        info = tarfile.TarInfo("zeros.bin")
-        info.size = 200 * 1024 * 1024
-        tar.addfile(info, io.BufferedReader(_Zeros(info.size)))
-    bomb = buffer.getvalue()
+    bomb = zip_bomb()
     assert len(bomb) < 250 * 1024  # about 199 KiB on the wire
     ref = _publish(tmp_path, "bomb", bomb)
     work = tmp_path / "work"

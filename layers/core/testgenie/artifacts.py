@@ -10,6 +10,7 @@ HMAC over key and expiry), so a scenario can write its own execution's log and n
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
 DEFAULT_LOCAL_DIR = Path(tempfile.gettempdir()) / "testgenie" / "artifacts"
 
 
@@ -64,6 +66,10 @@ class ArtifactStore(Protocol):
 
     def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
         """The last `tail_bytes` of a phase log, or None when there is none."""
+        ...
+
+    def delete_logs(self, keys: list[str]) -> None:
+        """Remove these logPaths (retention); missing ones are fine."""
         ...
 
     def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
@@ -145,6 +151,15 @@ class LocalArtifactStore:
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             return None
 
+    def delete_logs(self, keys: list[str]) -> None:
+        for key in keys:
+            if not _LOG_KEY_RE.match(key):
+                continue  # only what log_key writes, never a path out of the folder
+            path = self.root / key
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the execution's folder, once empty
+                path.parent.rmdir()
+
 
 class S3ArtifactStore:
     def __init__(self, bucket: str, client: Any = None) -> None:
@@ -192,6 +207,14 @@ class S3ArtifactStore:
             raise
         body: bytes = response["Body"].read()
         return _decode_tail(body[-tail_bytes:] if tail_bytes > 0 else b"")
+
+    def delete_logs(self, keys: list[str]) -> None:
+        valid = [key for key in keys if _LOG_KEY_RE.match(key)]
+        for start in range(0, len(valid), 1000):  # DeleteObjects takes at most 1000 keys
+            chunk = valid[start : start + 1000]
+            self.client.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
 
 
 def artifact_store_from_settings(settings: Settings) -> ArtifactStore:

@@ -21,6 +21,8 @@ from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from testgenie.execution.reruns import RerunService
+    from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.publisher import SuiteRequestPublisher
 
@@ -85,6 +87,26 @@ def suite_request_service() -> SuiteRequestService:
 
 def history_service() -> ExecutionHistoryService:
     return _built("history_service", lambda: ExecutionHistoryService(database()))
+
+
+def rerun_service() -> RerunService:
+    def build() -> RerunService:
+        from testgenie.execution.reruns import RerunService
+
+        return RerunService(database(), suite_request_service())
+
+    return _built("rerun_service", build)
+
+
+def retention_service() -> RetentionService:
+    def build() -> RetentionService:
+        from testgenie.artifacts import artifact_store_from_settings
+        from testgenie.execution.retention import RetentionService
+
+        settings = get_settings()
+        return RetentionService(database(), artifact_store_from_settings(settings), settings.retention_days)
+
+    return _built("retention_service", build)
 
 
 def execution_service() -> SuiteExecutionService:

@@ -26,6 +26,7 @@ _ENV_FIELDS: dict[str, str] = {
     "REQUEUE_AFTER_SECONDS": "requeue_after_seconds",
     "LOG_TAIL_BYTES": "log_tail_bytes",
     "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+    "RETENTION_DAYS": "retention_days",
     "RUNNER_FUNCTION_NAME": "runner_function_name",
     "RUNNER_TIMEOUT_SECONDS": "runner_timeout_seconds",
     "ARTIFACTS_UPLOAD_URL": "artifacts_upload_url",
@@ -54,6 +55,8 @@ class Settings(BaseModel):
     requeue_after_seconds: int = Field(default=300, ge=1)
     log_tail_bytes: int = Field(default=256 * 1024, ge=1024)
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    # Executions older than this many days are deleted (unless pinned); 0 keeps everything.
+    retention_days: int = Field(default=0, ge=0, le=36_500)
     # The runner (docs/architecture.md, "The runner"): the function every phase runs in, and its Timeout.
     runner_function_name: str | None = None
     runner_timeout_seconds: int = Field(default=900, ge=1, le=900)

@@ -11,9 +11,10 @@ from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.history.filters import ExecutionFilter, Keyset, clamp_limit
+from testgenie.history.filters import ExecutionFilter
 from testgenie.history.repository import LATEST_OF_SCENARIO_SQL, LATEST_SQL, executions_page_sql
 from testgenie.orchestrator.models import PhaseStatus
+from testgenie.paging import Keyset, clamp_limit
 from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 

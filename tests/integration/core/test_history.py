@@ -12,7 +12,7 @@ from testgenie.db import Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.history.filters import ExecutionFilter, Keyset
+from testgenie.history.filters import ExecutionFilter
 from testgenie.orchestrator.models import (
     Observation,
     PhaseResult,
@@ -20,6 +20,7 @@ from testgenie.orchestrator.models import (
     SuiteExecutionResult,
     TestCounts,
 )
+from testgenie.paging import Keyset
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary, Trigger
 

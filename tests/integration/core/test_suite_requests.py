@@ -10,9 +10,13 @@ import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.history.cursor import decode_cursor
-from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter, clamp_limit
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
+from testgenie.paging import Keyset, clamp_limit, decode_cursor
+from testgenie.queue.models import (
+    SUITE_REQUESTS_CURSOR,
+    QueueSuiteRequestInput,
+    SuiteRequestFilter,
+    SuiteRequestStatus,
+)
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger
 

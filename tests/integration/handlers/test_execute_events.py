@@ -20,7 +20,7 @@ from testgenie.records import Trigger
 
 from tests.integration.handlers.conftest import Queues
 from tests.integration.handlers.events import FakeLambdaContext, load, sqs_event, sqs_record
-from tests.support import FakeEngine, suite_requests
+from tests.support import FakeEngine, make_record, suite_requests
 
 
 def _queue(db: Database, scenario: str = "demo", **fields: object) -> UUID:
@@ -312,3 +312,28 @@ def test_records_handed_back_are_visible_again_at_once(
     assert len(handed_back) == 2
     again = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10)["Messages"]
     assert {m["MessageId"] for m in again} == handed_back  # not after the 5400 s visibility timeout
+
+
+def test_scheduled_prune_deletes_expired_runs_only_when_retention_is_on(
+    env: Queues,
+    execute_app: ModuleType,
+    context: FakeLambdaContext,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = make_record("demo", datetime.now(UTC) - timedelta(days=9))
+    fresh = make_record("demo", datetime.now(UTC))
+    for record in (old, fresh):
+        db.run(lambda conn, r=record: SuiteExecutionRepository().create(conn, r))
+    event = load("schedule_prune.json")
+
+    off = execute_app.lambda_handler(event, context)
+    monkeypatch.setenv("RETENTION_DAYS", "7")
+    bootstrap.reset()
+    on = execute_app.lambda_handler(event, context)
+    again = execute_app.lambda_handler(event, context)
+
+    assert (off["action"], off["deleted"], off["cutoff"]) == ("prune", 0, None)
+    assert (on["deleted"], again["deleted"]) == (1, 0)
+    left = db.run(lambda conn: conn.execute("SELECT id FROM suite_executions").fetchall())
+    assert [row["id"] for row in left] == [fresh.id]

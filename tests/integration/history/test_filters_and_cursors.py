@@ -13,8 +13,9 @@ from testgenie.db import Connection, Database
 from testgenie.errors import ValidationError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter, Keyset, parse_keyset
+from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter
 from testgenie.orchestrator.models import Outcome
+from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 

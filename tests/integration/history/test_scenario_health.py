@@ -14,7 +14,8 @@ from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
-from testgenie.history.filters import Keyset
+from testgenie.history.filters import SCENARIOS_CURSOR
+from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
 
 from tests.support import run_record
@@ -110,8 +111,6 @@ def test_scenarios_page_with_a_cursor(db: Database) -> None:
     _store(db, [run_record(f"sc{i}", BASE + timedelta(minutes=i), {"unit": "passed"}) for i in range(5)])
     history = ExecutionHistoryService(db)
     first = json.loads(history.scenarios(Keyset(limit=3)))
-    from testgenie.history.filters import SCENARIOS_CURSOR, parse_keyset
-
     rest = json.loads(history.scenarios(parse_keyset(SCENARIOS_CURSOR, 3, 0, first["nextCursor"])))
     names = [item["scenarioName"] for item in [*first["items"], *rest["items"]]]
     assert names == ["sc4", "sc3", "sc2", "sc1", "sc0"]

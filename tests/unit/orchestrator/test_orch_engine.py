@@ -95,6 +95,27 @@ def test_broken_python_fails_with_a_test_failure_and_a_timeout(
     assert integration.classification == Classification.TIMEOUT
     assert integration.error == "phase timed out after 2s"
     assert integration.remediation
+    failing = [(t.name, t.signature) for t in unit.failing_tests or []]
+    assert any(
+        name.endswith("test_mean_of_nothing_is_zero") and signature.startswith("ZeroDivisionError")
+        for name, signature in failing
+    ), failing
+    assert result.source_digest is not None
+    assert result.source_digest.startswith("sha256:")
+
+
+def test_the_source_digest_follows_the_files_that_ran(
+    orchestrator: SuiteOrchestrator, make_scenario: ScenarioFactory
+) -> None:
+    folder = commands_scenario(make_scenario, {"lint": {"commands": ["true"]}})
+    first = orchestrator.execute(request(phases=["lint"]), uuid4()).source_digest
+    again = orchestrator.execute(request(phases=["lint"]), uuid4()).source_digest
+    (folder / "NEW.md").write_text("changed")
+    changed = orchestrator.execute(request(phases=["lint"]), uuid4()).source_digest
+
+    assert first is not None
+    assert first == again
+    assert changed != first
 
 
 # -- execution rules ------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""EventBridge Scheduler input for the execute function: `enqueue` and `reap` (DESIGN §6).
+"""EventBridge Scheduler input for the execute function: `enqueue`, `reap` and `prune` (retention).
 
-Both are safe to run twice: `enqueue` derives an idempotency key from the schedule's firing time
+All are safe to run twice: `prune` deletes only what is expired; `enqueue` derives an idempotency key from the schedule's firing time
 (`<aws.scheduler.scheduled-time>` in the template's Input), `reap` locks rows with SKIP LOCKED.
 """
 
@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.errors import ValidationError
+from testgenie.execution.retention import RetentionService
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
@@ -20,7 +21,7 @@ from testgenie.records import Trigger
 class SchedulerEvent(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    action: Literal["enqueue", "reap"]
+    action: Literal["enqueue", "reap", "prune"]
     scenario_name: str = Field(default="", alias="scenarioName", max_length=200)
     preset: str | None = Field(default=None, max_length=200)
     phases: list[str] | None = None
@@ -57,7 +58,13 @@ def enqueue_key(schedule: SchedulerEvent) -> str | None:
     return ":".join(parts)[:255]
 
 
-def run_schedule(schedule: SchedulerEvent, suite_requests: SuiteRequestService) -> dict[str, Any]:
+def run_schedule(
+    schedule: SchedulerEvent, suite_requests: SuiteRequestService, retention: RetentionService | None = None
+) -> dict[str, Any]:
+    if schedule.action == "prune":
+        if retention is None:
+            raise ValidationError("prune needs the retention service")
+        return retention.prune().to_json_dict()
     if schedule.action == "reap":
         report = suite_requests.reap_expired()
         return {

@@ -12,12 +12,12 @@ from uuid import UUID
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.history.compare import compare_executions
-from testgenie.history.cursor import encode_cursor
 from testgenie.history.documents import page_document, result_document, summary_item, timestamp
-from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, ExecutionFilter, Keyset
+from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, ExecutionFilter
 from testgenie.history.repository import HistoryRepository
 from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
+from testgenie.paging import Keyset, encode_cursor
 
 EXECUTION_NOT_FOUND = "execution not found"
 MAX_STATS_WINDOW = 500

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -62,9 +63,17 @@ WINDOW_ENTRIES_SQL = (
 DELETE_EXPIRED_SQL = (
     "DELETE FROM suite_executions WHERE id IN (SELECT id FROM suite_executions "
     "WHERE completed_at < %s AND NOT pinned ORDER BY completed_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, scenario_name"
+    "RETURNING id, scenario_name, ARRAY(SELECT p->>'logPath' FROM jsonb_array_elements(phases) AS p "
+    "WHERE COALESCE(p->>'logPath', '') <> '') AS logs"
 )
 SET_PINNED_SQL = "UPDATE suite_executions SET pinned = %s WHERE id = %s RETURNING id"
+
+
+@dataclass(frozen=True)
+class ExpiredExecution:
+    id: UUID
+    scenario_name: str
+    log_paths: list[str]
 
 
 class SuiteExecutionRepository:
@@ -116,10 +125,11 @@ class SuiteExecutionRepository:
         ]
         conn.execute(UPSERT_SUMMARY_SQL, _summary_params(scenario, entries))
 
-    def delete_expired(self, conn: Connection, older_than: datetime, batch: int) -> list[tuple[UUID, str]]:
-        """Delete up to `batch` unpinned executions completed before `older_than`; (id, scenario) each."""
+    def delete_expired(self, conn: Connection, older_than: datetime, batch: int) -> list[ExpiredExecution]:
+        """Delete up to `batch` unpinned executions completed before `older_than` (their phase rows go
+        with them); what was deleted, with its log paths."""
         rows = conn.execute(DELETE_EXPIRED_SQL, (older_than, batch)).fetchall()
-        return [(row["id"], row["scenario_name"]) for row in rows]
+        return [ExpiredExecution(row["id"], row["scenario_name"], list(row["logs"] or [])) for row in rows]
 
     def set_pinned(self, conn: Connection, execution_id: UUID, pinned: bool) -> bool:
         """False when there is no such execution."""

@@ -10,8 +10,9 @@ from uuid import UUID
 from psycopg.rows import tuple_row
 
 from testgenie.db import Connection
-from testgenie.history.filters import ExecutionFilter, Keyset, uuid_key
+from testgenie.history.filters import ExecutionFilter
 from testgenie.orchestrator.models import PhaseStatus
+from testgenie.paging import Keyset, uuid_key
 
 Row = tuple[Any, ...]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
+from testgenie.observability import logger
 from testgenie.orchestrator.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
 from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
@@ -244,9 +245,20 @@ class InProcessPhases:
         self.service_env = service_env  # None: os.environ (only PATH and LANG are read from it)
         self.clock = clock
 
+    def _source_digest(self, scenario: str) -> str | None:
+        """What ran exactly: the bundle's digest (a folder is packed reproducibly, so it is a tree
+        hash of the folder). History uses it to tell flaky from changed (docs/api.md); a digest that
+        cannot be had never fails the run."""
+        try:
+            return self.scenarios.bundle(scenario).source_digest
+        except Exception:
+            logger.warning("no source digest for the run", extra={"scenario": scenario})
+            return None
+
     @contextmanager
     def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
         scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
+        source_digest = self._source_digest(request.scenario_name)  # of the files about to be copied
         with prepare_workspace(scenario_dir, execution_id, self.workspace_parent) as workspace:
             # Plan from the copy, so what runs is exactly what was validated.
             plan, config = plan_scenario(request, workspace.scenario_dir, self.default_phase_timeout)
@@ -262,6 +274,7 @@ class InProcessPhases:
                 base_env=command_environment(workspace, execution_id, config.env, self.service_env),
                 execution_id=execution_id,
                 state=RunState(),
+                source_digest=source_digest,
             )
 
 

@@ -173,4 +173,5 @@ def _result(
         remediation=remediation,
         observations=observations or None,
         tests=report.tests,
+        failing_tests=report.failing_tests or None,
     )

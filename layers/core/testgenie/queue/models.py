@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.paging import parse_key, parse_time
 from testgenie.records import Trigger
 
 
@@ -166,3 +168,25 @@ def normalize_coverage(raw: int) -> int:
     if not 1 <= raw <= 100:
         raise ValidationError("coverageTarget must be between 1 and 100")
     return raw
+
+
+SUITE_REQUESTS_CURSOR = "suite-requests"
+
+
+@dataclass(frozen=True)
+class SuiteRequestFilter:
+    """GET /suite-requests?status&scenario&since (each the leading column of an index)."""
+
+    status: str | None = None
+    scenario: str | None = None
+    since: datetime | None = None
+
+
+def suite_request_filter(
+    *, status: str | None, scenario: str | None, since: str | None
+) -> SuiteRequestFilter:
+    return SuiteRequestFilter(
+        status=parse_key(status, "status", [s.value for s in SuiteRequestStatus]),
+        scenario=scenario,
+        since=parse_time(since, "since"),
+    )

@@ -9,12 +9,13 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
-from testgenie.history.filters import Keyset, SuiteRequestFilter, uuid_key
+from testgenie.paging import Keyset, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,
     CLAIMABLE,
     Claim,
     SuiteRequest,
+    SuiteRequestFilter,
     SuiteRequestStatus,
 )
 

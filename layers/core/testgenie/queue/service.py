@@ -9,14 +9,15 @@ from uuid import UUID, uuid4
 
 from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
-from testgenie.history.cursor import encode_cursor
-from testgenie.history.filters import SUITE_REQUESTS_CURSOR, Keyset, SuiteRequestFilter
 from testgenie.observability import logger
 from testgenie.orchestrator.models import Outcome, PhaseResult
+from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
+    SUITE_REQUESTS_CURSOR,
     Claim,
     QueueSuiteRequestInput,
     SuiteRequest,
+    SuiteRequestFilter,
     SuiteRequestSnapshot,
     SuiteRequestStatus,
     normalize_coverage,
@@ -66,13 +67,14 @@ class SuiteRequestService:
         payload: QueueSuiteRequestInput,
         trigger: Trigger = Trigger.API,
         idempotency_key: str | None = None,
+        rerun_of: UUID | None = None,
     ) -> tuple[SuiteRequest, bool]:
         """Validate, insert, then publish after commit. Returns (request, created).
 
         A publish that fails leaves the row queued; the reaper re-publishes queued rows older than
         REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
         """
-        request = build_suite_request(payload, trigger)
+        request = build_suite_request(payload, trigger, rerun_of)
         key = idempotency_key.strip() if idempotency_key else None
         if key is not None and not 1 <= len(key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
@@ -241,7 +243,9 @@ class SuiteRequestService:
         return report
 
 
-def build_suite_request(payload: QueueSuiteRequestInput, trigger: Trigger) -> SuiteRequest:
+def build_suite_request(
+    payload: QueueSuiteRequestInput, trigger: Trigger, rerun_of: UUID | None = None
+) -> SuiteRequest:
     """The seed's validation and defaults (reference §3.2), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
@@ -260,6 +264,7 @@ def build_suite_request(payload: QueueSuiteRequestInput, trigger: Trigger) -> Su
         skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
         fail_fast=payload.fail_fast,
         trigger=trigger,
+        rerun_of=rerun_of,
         created_at=now,
         updated_at=now,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from testgenie.orchestrator.models import Classification, Observation, TestCounts
+from testgenie.orchestrator.models import Classification, FailingTest, Observation, TestCounts
 from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
 
 DEFAULT_LOG_CAP_BYTES = 1024 * 1024
@@ -70,6 +70,7 @@ class TestCase:
     status: TestStatus
     message: str = ""
     phase: str = ""
+    error_type: str = ""  # the <failure type="..."> attribute, when the report gives one
 
     @property
     def full_name(self) -> str:
@@ -123,6 +124,7 @@ class PhaseReport:
     failures: list[Failure] = field(default_factory=list)
     checks: int = 0
     tests: TestCounts | None = None
+    failing_tests: list[FailingTest] = field(default_factory=list)
     skip_reason: str = "nothing is configured or detectable for this phase"
 
     def ok(self, text: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from testgenie.orchestrator.models import Classification, Observation
 from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport, TestCase
-from testgenie.orchestrator.runners.junit import JUnitError, count_tests, parse_junit
+from testgenie.orchestrator.runners.junit import JUnitError, count_tests, failing_tests, parse_junit
 from testgenie.orchestrator.runners.process import Command, classify_failure, run_in_phase
 
 MAX_FAILED_TEST_OBSERVATIONS = 20
@@ -58,6 +58,7 @@ def collect_tests(ctx: PhaseContext, report: PhaseReport) -> list[TestCase]:
         return cases
     counts = count_tests(cases)
     report.tests = counts
+    report.failing_tests = failing_tests(cases)
     ctx.run.test_cases.extend(cases)
     ctx.log.line(
         f"[test-genie] tests: {counts.total} total, {counts.passed} passed, {counts.failed} failed, "

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 
-from testgenie.orchestrator.models import TestCounts
+from testgenie.orchestrator.models import (
+    MAX_FAILING_TESTS_PER_PHASE,
+    MAX_SIGNATURE_CHARS,
+    FailingTest,
+    TestCounts,
+)
 from testgenie.orchestrator.runners.base import TestCase, TestStatus
 
 MAX_REPORT_BYTES = 50 * 1024 * 1024
@@ -17,6 +23,15 @@ _OUTCOME_ELEMENTS: tuple[tuple[str, TestStatus], ...] = (
     ("error", "errored"),
     ("skipped", "skipped"),
 )
+
+
+# pytest writes no type attribute; its traceback ends with "path.py:12: AssertionError".
+_TRACE_TYPE_RE = re.compile(r"^\S+:\d+: ([A-Za-z_][\w.]*)\s*$", re.MULTILINE)
+
+
+def _type_from_trace(text: str) -> str:
+    found = _TRACE_TYPE_RE.findall(text[-4000:])
+    return found[-1] if found else ""
 
 
 class JUnitError(Exception):
@@ -36,11 +51,13 @@ def parse_junit(path: Path, phase: str = "") -> list[TestCase]:
     for case in root.iter("testcase"):
         status: TestStatus = "passed"
         message = ""
+        error_type = ""
         for child, child_status in _OUTCOME_ELEMENTS:
             element = case.find(child)
             if element is not None:
                 status = child_status
                 message = element.get("message") or (element.text or "").strip()
+                error_type = element.get("type") or _type_from_trace(element.text or "")
                 break
         cases.append(
             TestCase(
@@ -49,6 +66,7 @@ def parse_junit(path: Path, phase: str = "") -> list[TestCase]:
                 status=status,
                 message=message[:500],
                 phase=phase,
+                error_type=error_type[:200],
             )
         )
     return cases
@@ -67,3 +85,22 @@ def count_tests(cases: Iterable[TestCase]) -> TestCounts:
         else:
             counts.skipped += 1
     return counts
+
+
+def failure_signature(error_type: str, message: str) -> str:
+    """Exception type + the message's first line ("AssertionError: assert 1 == 2"), short: the same
+    failure gives the same signature run after run (compare, stats)."""
+    first = next((line.strip() for line in message.splitlines() if line.strip()), "")
+    kind = error_type.rsplit(".", 1)[-1].strip() if error_type else ""
+    if kind and not first.startswith(kind):
+        first = f"{kind}: {first}" if first else kind
+    return first[:MAX_SIGNATURE_CHARS]
+
+
+def failing_tests(cases: Iterable[TestCase]) -> list[FailingTest]:
+    """The failed and errored cases (names and signatures), capped per phase."""
+    broken = [case for case in cases if case.status in {"failed", "errored"}]
+    return [
+        FailingTest(name=case.full_name[:500], signature=failure_signature(case.error_type, case.message))
+        for case in broken[:MAX_FAILING_TESTS_PER_PHASE]
+    ]

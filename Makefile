@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build validate bench openapi rds-ca clean runner-venv
+.PHONY: run test lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,8 +60,12 @@ validate: $(TOOLS)/.installed
 	$(TOOLS)/bin/sam validate --lint --region us-east-1 --template-file .aws-sam/template-network.json
 	$(TOOLS)/bin/cfn-lint template.yaml .aws-sam/template-network.json
 
-build: $(TOOLS)/.installed
-	$(TOOLS)/bin/sam build
+# The layer is built for the Lambda runtime, python3.13: find one first (or stop at once saying so).
+build: python3.13 $(TOOLS)/.installed
+	PATH="$$(local/find-python3.13):$$PATH" $(TOOLS)/bin/sam build
+
+python3.13:
+	@local/find-python3.13 >/dev/null
 
 openapi: $(STAMP)
 	$(BIN)/python -m testgenie_local.openapi_gen > openapi.json.tmp && mv openapi.json.tmp openapi.json

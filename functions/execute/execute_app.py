@@ -156,11 +156,18 @@ def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[st
     if is_dead_letter_batch(event):
         return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
     budget_ms = get_settings().phase_timeout_seconds * 1000
-    handler = QueueRecordHandler(bootstrap.execution_service, context, budget_ms)
+    handler = QueueRecordHandler(
+        bootstrap.execution_service,
+        context,
+        budget_ms,
+        republish=lambda request_id: bootstrap.suite_request_service().republish(request_id),
+    )
     response = process_batch(event, context, handler)
     if handler.handed_back:
         logger.info("records handed back for lack of time", extra={"count": len(handler.handed_back)})
         bootstrap.suite_request_service().hand_back(handler.handed_back)
+    for backoff, handles in handler.retry_later.items():
+        bootstrap.suite_request_service().hand_back(handles, visibility_timeout=backoff)
     return response
 
 

@@ -119,7 +119,36 @@ def build_event(
     now: float | None = None,
 ) -> dict[str, Any]:
     """The API Gateway v2 (payload format 2.0) event for one request."""
-    stamp = time.time() if now is None else now
+    lowered, cookies = _fold_headers(headers)
+    query: dict[str, str] = {}
+    for key, value in parse_qsl(raw_query, keep_blank_values=True):
+        query[key] = f"{query[key]},{value}" if key in query else value
+    encoded, text = _encode_body(body, lowered.get("content-type", ""))
+    http = {
+        "method": method,
+        "path": raw_path,
+        "protocol": "HTTP/1.1",
+        "sourceIp": source_ip,
+        "userAgent": lowered.get("user-agent", ""),
+    }
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route.route_key,
+        "rawPath": raw_path,
+        "rawQueryString": raw_query,
+        "headers": lowered,
+        "requestContext": _request_context(route, domain, http, time.time() if now is None else now),
+        "isBase64Encoded": encoded,
+    }
+    optional = {"cookies": cookies, "queryStringParameters": query, "pathParameters": dict(path_params)}
+    event.update({key: value for key, value in optional.items() if value})
+    if body:
+        event["body"] = text
+    return event
+
+
+def _fold_headers(headers: Sequence[tuple[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """Lower-cased headers (repeats joined by commas, as API Gateway does) and the cookies apart."""
     lowered: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in headers:
@@ -128,57 +157,33 @@ def build_event(
             cookies.extend(part.strip() for part in value.split(";") if part.strip())
             continue
         lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
-    query: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
-        query[key] = f"{query[key]},{value}" if key in query else value
-    content_type = lowered.get("content-type", "")
-    encoded, text = _encode_body(body, content_type)
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": route.route_key,
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": lowered,
-        "requestContext": {
-            "accountId": ACCOUNT,
-            "apiId": API_ID,
-            "authorizer": {
-                "iam": {
-                    "accessKey": "AKIALOCALSTACK000000",
-                    "accountId": ACCOUNT,
-                    "callerId": "AIDALOCALSTACK000000",
-                    "cognitoIdentity": None,
-                    "principalOrgId": None,
-                    "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
-                    "userId": "AIDALOCALSTACK000000",
-                }
-            },
-            "domainName": domain,
-            "domainPrefix": domain.split(".", 1)[0],
-            "http": {
-                "method": method,
-                "path": raw_path,
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": lowered.get("user-agent", ""),
-            },
-            "requestId": uuid.uuid4().hex[:16] + "=",
-            "routeKey": route.route_key,
-            "stage": "$default",
-            "time": datetime.fromtimestamp(stamp, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(stamp * 1000),
+    return lowered, cookies
+
+
+def _request_context(route: Route, domain: str, http: dict[str, str], stamp: float) -> dict[str, Any]:
+    return {
+        "accountId": ACCOUNT,
+        "apiId": API_ID,
+        "authorizer": {
+            "iam": {
+                "accessKey": "AKIALOCALSTACK000000",
+                "accountId": ACCOUNT,
+                "callerId": "AIDALOCALSTACK000000",
+                "cognitoIdentity": None,
+                "principalOrgId": None,
+                "userArn": f"arn:aws:iam::{ACCOUNT}:user/local",
+                "userId": "AIDALOCALSTACK000000",
+            }
         },
-        "isBase64Encoded": encoded,
+        "domainName": domain,
+        "domainPrefix": domain.split(".", 1)[0],
+        "http": http,
+        "requestId": uuid.uuid4().hex[:16] + "=",
+        "routeKey": route.route_key,
+        "stage": "$default",
+        "time": datetime.fromtimestamp(stamp, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(stamp * 1000),
     }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if path_params:
-        event["pathParameters"] = dict(path_params)
-    if body:
-        event["body"] = text
-    return event
 
 
 def _encode_body(body: bytes, content_type: str) -> tuple[bool, str]:

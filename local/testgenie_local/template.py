@@ -376,6 +376,27 @@ def read_template(path: Path) -> Template:
     root = path.parent.resolve()
     globals_fn = (doc.get("Globals") or {}).get("Function") or {}
 
+    queues, buckets, functions = _resources(resources, globals_fn, resolver, root)
+    for fn in functions.values():
+        for source in fn.sqs_sources:
+            if source.queue not in queues:
+                raise TemplateError(f"{fn.logical_id}.{source.event_name}: unknown queue {source.queue!r}")
+    return Template(
+        path.resolve(),
+        functions,
+        queues,
+        buckets,
+        parameters,
+        resources,
+        dict(resolver.conditions),
+        dict(resolver.mappings),
+    )
+
+
+def _resources(
+    resources: Mapping[str, Any], globals_fn: Mapping[str, Any], resolver: Resolver, root: Path
+) -> tuple[dict[str, QueueSpec], dict[str, BucketSpec], dict[str, FunctionSpec]]:
+    """The queues, buckets and (loadable) functions the template declares."""
     layers = {
         logical: root / str(resolver.resolve((res.get("Properties") or {}).get("ContentUri", ".")))
         for logical, res in resources.items()
@@ -399,20 +420,7 @@ def read_template(path: Path) -> Template:
             spec = _function(logical, res.get("Properties") or {}, globals_fn, resolver, root, layers)
             if spec is not None:
                 functions[logical] = spec
-    for fn in functions.values():
-        for source in fn.sqs_sources:
-            if source.queue not in queues:
-                raise TemplateError(f"{fn.logical_id}.{source.event_name}: unknown queue {source.queue!r}")
-    return Template(
-        path.resolve(),
-        functions,
-        queues,
-        buckets,
-        parameters,
-        resources,
-        dict(resolver.conditions),
-        dict(resolver.mappings),
-    )
+    return queues, buckets, functions
 
 
 def _local_name(value: Any, logical: str) -> str:
@@ -495,47 +503,11 @@ def _function(
         kind = event.get("Type")
         eprops = event.get("Properties") or {}
         if kind == "HttpApi":
-            path = str(resolver.resolve(eprops.get("Path", "$default")))
-            method = str(resolver.resolve(eprops.get("Method", "ANY"))).upper()
-            routes.append(
-                HttpRoute(
-                    "ANY" if method in {"*", "X-AMAZON-APIGATEWAY-ANY-METHOD"} else method, path, event_name
-                )
-            )
+            routes.append(_http_route(event_name, eprops, resolver))
         elif kind == "SQS":
-            queue = _logical_of(eprops.get("Queue"))
-            if queue is None:
-                raise TemplateError(f"{logical}.{event_name}: the queue must be !GetAtt <Queue>.Arn")
-            scaling = eprops.get("ScalingConfig") or {}
-            max_conc = resolver.resolve(scaling.get("MaximumConcurrency"))
-            sqs.append(
-                SqsSource(
-                    event_name=event_name,
-                    queue=queue,
-                    batch_size=int(resolver.resolve(eprops.get("BatchSize", 10))),
-                    batching_window_seconds=int(
-                        resolver.resolve(eprops.get("MaximumBatchingWindowInSeconds", 0))
-                    ),
-                    report_batch_item_failures="ReportBatchItemFailures"
-                    in (resolver.resolve(eprops.get("FunctionResponseTypes")) or []),
-                    maximum_concurrency=int(max_conc) if max_conc is not None else None,
-                    enabled=_truthy(resolver.resolve(eprops.get("Enabled", True))),
-                )
-            )
+            sqs.append(_sqs_source(f"{logical}.{event_name}", event_name, eprops, resolver))
         elif kind in {"ScheduleV2", "Schedule"}:
-            raw_input = resolver.resolve(eprops.get("Input"))
-            state = resolver.resolve(eprops.get("State", "ENABLED"))
-            enabled = (
-                _truthy(resolver.resolve(eprops.get("Enabled", True))) and str(state).upper() != "DISABLED"
-            )
-            schedules.append(
-                Schedule(
-                    event_name=event_name,
-                    expression=str(resolver.resolve(eprops.get("ScheduleExpression", ""))),
-                    input=_parse_input(raw_input, f"{logical}.{event_name}"),
-                    enabled=enabled,
-                )
-            )
+            schedules.append(_schedule(f"{logical}.{event_name}", event_name, eprops, resolver))
     return FunctionSpec(
         logical_id=logical,
         code_uri=(root / code_uri).resolve(),
@@ -547,6 +519,41 @@ def _function(
         schedules=schedules,
         layers=[p.resolve() for p in layer_paths],
         reserved_concurrency=int(reserved) if reserved is not None else None,
+    )
+
+
+def _http_route(event_name: str, eprops: Mapping[str, Any], resolver: Resolver) -> HttpRoute:
+    path = str(resolver.resolve(eprops.get("Path", "$default")))
+    method = str(resolver.resolve(eprops.get("Method", "ANY"))).upper()
+    return HttpRoute("ANY" if method in {"*", "X-AMAZON-APIGATEWAY-ANY-METHOD"} else method, path, event_name)
+
+
+def _sqs_source(where: str, event_name: str, eprops: Mapping[str, Any], resolver: Resolver) -> SqsSource:
+    queue = _logical_of(eprops.get("Queue"))
+    if queue is None:
+        raise TemplateError(f"{where}: the queue must be !GetAtt <Queue>.Arn")
+    scaling = eprops.get("ScalingConfig") or {}
+    max_conc = resolver.resolve(scaling.get("MaximumConcurrency"))
+    return SqsSource(
+        event_name=event_name,
+        queue=queue,
+        batch_size=int(resolver.resolve(eprops.get("BatchSize", 10))),
+        batching_window_seconds=int(resolver.resolve(eprops.get("MaximumBatchingWindowInSeconds", 0))),
+        report_batch_item_failures="ReportBatchItemFailures"
+        in (resolver.resolve(eprops.get("FunctionResponseTypes")) or []),
+        maximum_concurrency=int(max_conc) if max_conc is not None else None,
+        enabled=_truthy(resolver.resolve(eprops.get("Enabled", True))),
+    )
+
+
+def _schedule(where: str, event_name: str, eprops: Mapping[str, Any], resolver: Resolver) -> Schedule:
+    state = resolver.resolve(eprops.get("State", "ENABLED"))
+    enabled = _truthy(resolver.resolve(eprops.get("Enabled", True))) and str(state).upper() != "DISABLED"
+    return Schedule(
+        event_name=event_name,
+        expression=str(resolver.resolve(eprops.get("ScheduleExpression", ""))),
+        input=_parse_input(resolver.resolve(eprops.get("Input")), where),
+        enabled=enabled,
     )
 
 

@@ -80,6 +80,8 @@ def suite_request_service() -> SuiteRequestService:
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
             executions=SuiteExecutionRepository(),
+            # Lazily: the read side builds this service too and never loads the orchestrator.
+            plan_validator=lambda request: execution_service().validate_plan(request),
         )
 
     return _built("suite_request_service", build)

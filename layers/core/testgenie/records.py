@@ -61,6 +61,13 @@ class SuiteExecutionRecord(BaseModel):
         trigger: Trigger = Trigger.API,
         requested: dict[str, Any] | None = None,
     ) -> SuiteExecutionRecord:
+        """The record to store, bounded (MAX_RECORD_BYTES) so that no GET can exceed Lambda's limits."""
+        return bounded(cls._of(result, trigger, requested))
+
+    @classmethod
+    def _of(
+        cls, result: SuiteExecutionResult, trigger: Trigger, requested: dict[str, Any] | None
+    ) -> SuiteExecutionRecord:
         return cls(
             id=result.execution_id,
             suite_request_id=result.suite_request_id,
@@ -92,6 +99,48 @@ class SuiteExecutionRecord(BaseModel):
             warnings=list(self.warnings) if self.warnings else None,
             source_digest=self.source_digest,
         )
+
+
+# No stored execution exceeds 1 MB of JSON: GET /executions/{id} and /latest stay far below Lambda's
+# 6 MB response limit whatever a scenario prints (docs/database.md, "What can go wrong").
+MAX_RECORD_BYTES = 1024 * 1024
+MAX_WARNINGS = 50
+MAX_OBSERVATIONS_PER_PHASE = 200
+MAX_TEXT_CHARS = 4000
+
+
+def bounded(record: SuiteExecutionRecord) -> SuiteExecutionRecord:
+    """Caps the lists and texts of a record; if it is still too large, drops the observations."""
+    warnings = list(record.warnings or [])
+    if len(warnings) > MAX_WARNINGS:
+        dropped = len(warnings) - MAX_WARNINGS + 1
+        warnings = [*warnings[: MAX_WARNINGS - 1], f"... {dropped} more warnings were not stored"]
+    warnings = [w[:MAX_TEXT_CHARS] for w in warnings]
+    phases = [_bounded_phase(p) for p in record.phases]
+    capped = record.model_copy(update={"warnings": warnings or None, "phases": phases})
+    if len(capped.model_dump_json()) <= MAX_RECORD_BYTES:
+        return capped
+    slim = [p.model_copy(update={"observations": None}) for p in phases]
+    note = "phase observations were dropped: the execution exceeded 1 MB"
+    return capped.model_copy(update={"phases": slim, "warnings": [*warnings[: MAX_WARNINGS - 1], note]})
+
+
+def _bounded_phase(phase: PhaseResult) -> PhaseResult:
+    update: dict[str, Any] = {}
+    for name in ("error", "remediation"):
+        text = getattr(phase, name)
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            update[name] = text[:MAX_TEXT_CHARS] + " [truncated]"
+    observations = phase.observations or []
+    if len(observations) > MAX_OBSERVATIONS_PER_PHASE or any(
+        len(o.text) > MAX_TEXT_CHARS for o in observations
+    ):
+        kept = [
+            o.model_copy(update={"text": o.text[:MAX_TEXT_CHARS]})
+            for o in observations[:MAX_OBSERVATIONS_PER_PHASE]
+        ]
+        update["observations"] = kept
+    return phase.model_copy(update=update) if update else phase
 
 
 class SuiteExecutionSummary(CamelModel):

@@ -85,7 +85,7 @@ def test_scenario_match_is_case_insensitive(db: Database, requests: SuiteRequest
 def test_an_invalid_plan_is_rejected_before_the_claim(db: Database, requests: SuiteRequestService) -> None:
     request_id = _queue(requests)
 
-    with pytest.raises(ValidationError, match="phase 'e2e' is not defined"):
+    with pytest.raises(ValidationError, match="queued with the default plan, not phases e2e"):
         _service(db, requests).execute(
             SuiteExecutionInput(
                 SuiteExecutionRequest(scenario_name="test-genie", phases=["e2e"]), suite_request_id=request_id
@@ -128,16 +128,39 @@ def test_a_request_that_is_not_claimable_is_a_conflict(
 def test_a_failed_phase_fails_the_request_and_still_returns_the_result(
     db: Database, requests: SuiteRequestService
 ) -> None:
-    request_id = _queue(requests)
+    request_id = _queue(requests, failFast=True)
     engine = FakeEngine(failing={"docs"})
 
     result = _service(db, requests, engine).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie", fail_fast=True), request_id)
+        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
     )
 
     assert (result.success, result.outcome) == (False, Outcome.FAILED)
     assert [p.name for p in result.phases] == ["structure", "standards", "docs"]
-    assert requests.get(request_id).status == SuiteRequestStatus.FAILED
+    failed = requests.get(request_id)
+    assert failed.status == SuiteRequestStatus.FAILED
+    assert failed.reason == "phases failed: docs"  # the reason is on the request, not only the execution
+
+
+def test_a_linked_run_runs_the_stored_plan_and_refuses_another(
+    db: Database, requests: SuiteRequestService
+) -> None:
+    request_id = _queue(requests, phases=["structure", "docs"])
+    service = _service(db, requests)
+
+    with pytest.raises(ValidationError, match="queued with phases structure, docs, not phases structure;"):
+        service.execute(
+            SuiteExecutionInput(
+                SuiteExecutionRequest(scenario_name="test-genie", phases=["structure"]), request_id
+            )
+        )
+    assert requests.get(request_id).status == SuiteRequestStatus.QUEUED
+
+    result = service.execute(
+        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
+    )
+
+    assert [p.name for p in result.phases] == ["structure", "docs"]
 
 
 def test_an_engine_crash_leaves_an_errored_row_and_a_failed_request(

@@ -462,27 +462,41 @@ def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Databas
 # -- dead letters -------------------------------------------------------------------------------------
 
 
-def test_fail_undeliverable_fails_once_with_a_reason(service: SuiteRequestService, db: Database) -> None:
+def test_a_dead_lettered_request_that_never_ran_is_requeued_until_the_bound_then_failed(
+    service: SuiteRequestService, db: Database
+) -> None:
+    """Its receives were hand-backs or transient failures: it is published again, MAX_ATTEMPTS times."""
     request_id = _queue(service)
 
-    failed = service.fail_undeliverable(request_id, "delivery failed 3 times")
-    again = service.fail_undeliverable(request_id, "delivery failed 3 times")
+    outcomes = [service.dead_letter(request_id, "moved to the DLQ") for _ in range(service.max_attempts + 2)]
 
-    assert failed is not None
+    assert outcomes == ["requeued"] * service.max_attempts + ["failed", "already-terminal"]
+    failed = service.get(request_id)
     assert failed.status == SuiteRequestStatus.FAILED
-    assert failed.progress == {"error": "delivery failed 3 times"}
-    assert again is None
+    assert failed.reason is not None
+    assert failed.reason.startswith("moved to the DLQ; dead-lettered")
     assert db.run(lambda conn: SuiteExecutionRepository().count(conn)) == 1
     record = db.run(lambda conn: SuiteExecutionRepository().get_by_request(conn, request_id))
     assert record is not None
-    assert (record.outcome, record.warnings) == ("errored", ["delivery failed 3 times"])
+    assert record.outcome == "errored"
 
 
-def test_fail_undeliverable_leaves_completed_requests_alone(service: SuiteRequestService) -> None:
+def test_a_dead_letter_never_touches_a_running_request(service: SuiteRequestService, db: Database) -> None:
+    request_id = _queue(service)
+    claim = service.claim(request_id)
+    assert claim is not None
+
+    assert service.dead_letter(request_id, "moved to the DLQ") == "running"
+
+    finished = service.finish(claim, make_record(suite_request_id=request_id))
+    assert finished.status == SuiteRequestStatus.COMPLETED  # the real result is kept
+
+
+def test_a_dead_letter_leaves_completed_requests_alone(service: SuiteRequestService) -> None:
     request_id = _queue(service)
     claim = service.claim(request_id)
     assert claim is not None
     service.finish(claim, make_record(suite_request_id=request_id))
 
-    assert service.fail_undeliverable(request_id, "late dead letter") is None
+    assert service.dead_letter(request_id, "late dead letter") == "already-terminal"
     assert service.get(request_id).status == SuiteRequestStatus.COMPLETED

@@ -6,6 +6,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
+from typing import Any
 from uuid import UUID, uuid4
 
 import boto3
@@ -16,6 +17,7 @@ from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import Outcome, SuiteExecutionResult
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
+from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
 
 from tests.integration.handlers.conftest import Queues
@@ -78,7 +80,10 @@ def test_a_transient_failure_is_reported_for_retry_and_malformed_records_are_not
 def test_when_time_runs_out_the_rest_of_the_batch_is_handed_back(
     env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine
 ) -> None:
+    """A hand-back publishes a fresh message and acknowledges the record: its receive count starts
+    again, so handing back never walks a request toward the dead-letter queue."""
     ids = [_queue(db) for _ in range(3)]
+    env.drain()
     records = [
         sqs_record(json.dumps({"suiteRequestId": str(i)}), env.arn, f"m{n}") for n, i in enumerate(ids)
     ]
@@ -87,10 +92,11 @@ def test_when_time_runs_out_the_rest_of_the_batch_is_handed_back(
 
     response = execute_app.lambda_handler({"Records": records}, context)
 
-    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}
+    assert response == {"batchItemFailures": []}
     statuses = [suite_requests(db).get(i).status for i in ids]
     assert statuses == [SuiteRequestStatus.COMPLETED, SuiteRequestStatus.QUEUED, SuiteRequestStatus.QUEUED]
     assert len(engine.executed) == 1
+    assert sorted(m["suiteRequestId"] for m in env.drain()) == sorted(str(i) for i in ids[1:])
 
 
 def test_the_first_record_runs_even_when_time_is_short(
@@ -114,17 +120,25 @@ def test_an_invalid_stored_plan_fails_the_request_with_a_row(
     assert stored.execution_id is not None
 
 
-def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
+def test_a_dead_lettered_message_requeues_a_request_that_never_ran_then_fails_it(
     env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database, engine: FakeEngine
 ) -> None:
     request_id = _queue(db)
+    env.drain()
     event = sqs_event("sqs_dlq_record.json", VALID_ID=str(request_id), QUEUE_ARN=env.arn, DLQ_ARN=env.dlq_arn)
+    max_attempts = suite_requests(db).max_attempts
 
+    for _ in range(max_attempts):
+        assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
+        assert suite_requests(db).get(request_id).status is SuiteRequestStatus.QUEUED
+        assert env.drain() == [{"suiteRequestId": str(request_id)}]  # published again
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
-    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}  # twice: no change
+    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}  # again: no change
 
     stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
+    assert stored.reason is not None
+    assert "dead-letter queue" in stored.reason
     history = SuiteExecutionResult.model_validate_json(
         bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
     )
@@ -133,6 +147,21 @@ def test_a_dead_lettered_message_fails_its_request_with_an_execution_row(
     assert "dead-letter queue" in history.warnings[0]
     assert engine.executed == []
     assert len(_executions_of(db, request_id)) == 1
+
+
+def test_a_dead_lettered_message_of_a_running_request_leaves_it_to_its_worker(
+    env: Queues, execute_app: ModuleType, context: FakeLambdaContext, db: Database
+) -> None:
+    request_id = _queue(db)
+    claim = suite_requests(db).claim(request_id)
+    assert claim is not None
+    event = sqs_event("sqs_dlq_record.json", VALID_ID=str(request_id), QUEUE_ARN=env.arn, DLQ_ARN=env.dlq_arn)
+
+    assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
+
+    stored = suite_requests(db).get(request_id)
+    assert (stored.status, stored.attempts) == (SuiteRequestStatus.RUNNING, 1)
+    assert _executions_of(db, request_id) == []
 
 
 def test_a_dead_lettered_message_of_a_finished_request_changes_nothing(
@@ -286,23 +315,14 @@ def test_a_run_out_of_time_is_recorded_as_timeout(
     assert result.outcome is Outcome.TIMEOUT
 
 
-def test_records_handed_back_are_visible_again_at_once(
-    env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine
+def test_records_handed_back_are_visible_again_at_once_when_no_fresh_message_can_be_sent(
+    env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sqs = boto3.client("sqs")
     ids = [_queue(db) for _ in range(3)]
     env.drain()  # what the POSTs published; this test delivers its own messages
-    for request_id in ids:
-        sqs.send_message(QueueUrl=env.url, MessageBody=json.dumps({"suiteRequestId": str(request_id)}))
-    received = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10, VisibilityTimeout=5400)[
-        "Messages"
-    ]
-    assert len(received) == 3
-    records = []
-    for message in received:
-        record = sqs_record(message["Body"], env.arn, message["MessageId"])
-        record["receiptHandle"] = message["ReceiptHandle"]
-        records.append(record)
+    monkeypatch.setattr(SuiteRequestService, "republish", lambda self, request_id: False)
+    records = _received_records(env, sqs, ids)
 
     response = execute_app.lambda_handler(
         {"Records": records}, FakeLambdaContext(remaining_ms=[899_000, 30_000])
@@ -312,6 +332,52 @@ def test_records_handed_back_are_visible_again_at_once(
     assert len(handed_back) == 2
     again = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10)["Messages"]
     assert {m["MessageId"] for m in again} == handed_back  # not after the 5400 s visibility timeout
+
+
+def test_a_transient_failure_comes_back_after_a_short_backoff(
+    env: Queues, execute_app: ModuleType, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database is gone for this delivery: the record is reported and visible again in 2 s,
+    not after the queue's 90-minute visibility timeout."""
+    from testgenie.errors import DatabaseUnavailableError
+
+    sqs = boto3.client("sqs")
+    ids = [_queue(db)]
+    env.drain()
+    records = _received_records(env, sqs, ids)
+    released: list[tuple[list[str], int]] = []
+    real_hand_back = SuiteRequestService.hand_back
+
+    def down(self: SuiteRequestService, request_id: UUID, *, deadline: float | None = None) -> None:
+        raise DatabaseUnavailableError("database unavailable: connection refused")
+
+    def hand_back(self: SuiteRequestService, handles: list[str], visibility_timeout: int = 0) -> None:
+        released.append((handles, visibility_timeout))
+        real_hand_back(self, handles, visibility_timeout)
+
+    monkeypatch.setattr(SuiteRequestService, "claim", down)
+    monkeypatch.setattr(SuiteRequestService, "hand_back", hand_back)
+
+    response = execute_app.lambda_handler({"Records": records}, FakeLambdaContext(remaining_ms=[899_000]))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
+    assert released == [([records[0]["receiptHandle"]], 2)]
+
+
+def _received_records(env: Queues, sqs: Any, ids: list[UUID]) -> list[dict[str, Any]]:
+    """The ids sent and received from the local queue (5400 s visibility), as real-shaped records."""
+    for request_id in ids:
+        sqs.send_message(QueueUrl=env.url, MessageBody=json.dumps({"suiteRequestId": str(request_id)}))
+    received = sqs.receive_message(QueueUrl=env.url, MaxNumberOfMessages=10, VisibilityTimeout=5400)[
+        "Messages"
+    ]
+    assert len(received) == len(ids)
+    records = []
+    for message in received:
+        record = sqs_record(message["Body"], env.arn, message["MessageId"])
+        record["receiptHandle"] = message["ReceiptHandle"]
+        records.append(record)
+    return records
 
 
 def test_scheduled_prune_deletes_expired_runs_only_when_retention_is_on(

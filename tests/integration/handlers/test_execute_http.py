@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
@@ -11,6 +12,7 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
+from tests.conftest import REPO_ROOT
 from tests.integration.handlers.conftest import Client, Queues
 from tests.integration.handlers.events import http_event
 from tests.support import FakeEngine, suite_requests
@@ -209,3 +211,65 @@ def test_an_unexpected_fault_is_a_logged_500_without_internals(
     monkeypatch.setattr(engine, "plan", explode)
     status, body, _ = execute.call("POST", f"{API}/executions", body={"scenarioName": "demo"})
     assert (status, body) == (500, {"error": "internal server error"})
+
+
+@pytest.fixture
+def real_plans(env: Queues, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The execute function's plans come from the real orchestrator over the example scenarios."""
+    from testgenie.artifacts import LocalArtifactStore
+    from testgenie.execution.service import SuiteExecutionService
+    from testgenie.orchestrator.engine import SuiteOrchestrator
+    from testgenie.orchestrator.workspace import LocalScenarioSource
+
+    engine = SuiteOrchestrator(
+        LocalScenarioSource(REPO_ROOT / "examples" / "scenarios"), LocalArtifactStore(tmp_path / "a"), 60
+    )
+    service = SuiteExecutionService(engine, bootstrap.database(), bootstrap.suite_request_service())
+    monkeypatch.setattr(bootstrap, "execution_service", lambda: service)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"preset": "bogus"}, "preset 'bogus' is not defined (known: "),
+        ({"phases": ["nope"]}, "phase 'nope' is not defined (known: "),
+        ({"scenarioName": "ghost"}, "scenario 'ghost' was not found"),
+    ],
+)
+def test_queueing_a_plan_that_can_never_run_is_400(
+    execute: Client, env: Queues, db: Database, real_plans: None, fields: dict[str, object], message: str
+) -> None:
+    """Validated at queue time exactly as POST /executions does; nothing is stored or published."""
+    before = _requests(db)
+    body = {"scenarioName": "hello-python", **fields}
+    for path in ("/suite-requests", "/executions"):
+        status, answer, _ = execute.call("POST", f"{API}{path}", body=body)
+        assert (status, answer["error"][: len(message)]) == (400, message), path
+        assert "/" not in answer["error"], "the message names a server folder"
+    assert env.drain() == []
+    assert _requests(db) == before
+
+
+def _requests(db: Database) -> int:
+    row = db.run(lambda conn: conn.execute("SELECT count(*) AS n FROM suite_requests").fetchone())
+    assert row is not None
+    return int(row["n"])
+
+
+def test_oversized_lists_deep_nesting_and_huge_bodies_are_4xx(
+    execute: Client, env: Queues, db: Database
+) -> None:
+    for path in ("/suite-requests", "/executions"):
+        status, answer, _ = execute.call(
+            "POST", f"{API}{path}", body={"scenarioName": "demo", "phases": ["unit"] * 20_000}
+        )
+        assert status == 400, path
+        assert answer["error"].startswith("phases: List should have at most 50 items"), answer
+        nested = '{"scenarioName": "demo", "notes": ' + "{" * 5000 + "}" * 5000 + "}"
+        status, answer, _ = execute.call("POST", f"{API}{path}", body=nested)
+        assert (status, answer["error"]) == (400, "request body is nested deeper than 32 levels")
+        huge = '{"scenarioName": "demo", "notes": "' + "x" * (1024 * 1024) + '"}'
+        status, answer, _ = execute.call("POST", f"{API}{path}", body=huge)
+        assert (status, answer["error"]) == (413, "request body is larger than 1048576 bytes")
+    assert _executions(db) == 0
+    assert env.drain() == []

@@ -123,3 +123,48 @@ def test_estimated_queue_time_is_the_seed_formula() -> None:
     assert estimate_queue_time(2, 95) == 155
     assert estimate_queue_time(0, 0) == 155
     assert estimate_queue_time(3, 50) == 140
+
+
+def test_no_stored_execution_exceeds_one_megabyte() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from testgenie.orchestrator.models import (
+        Observation,
+        Outcome,
+        PhaseResult,
+        PhaseStatus,
+        SuiteExecutionResult,
+        summarize_phases,
+    )
+    from testgenie.records import MAX_RECORD_BYTES, SuiteExecutionRecord
+
+    noisy = [
+        PhaseResult(
+            name=f"phase{n}",
+            status=PhaseStatus.FAILED,
+            error="e" * 100_000,
+            observations=[Observation(text="o" * 5_000) for _ in range(1_000)],
+        )
+        for n in range(12)
+    ]
+    now = datetime.now(UTC)
+    result = SuiteExecutionResult(
+        execution_id=uuid4(),
+        scenario_name="demo",
+        started_at=now,
+        completed_at=now,
+        success=False,
+        outcome=Outcome.FAILED,
+        phases=noisy,
+        phase_summary=summarize_phases(noisy),
+        warnings=[f"phase 'p{n}' was requested more than once" for n in range(199_999)],
+    )
+
+    record = SuiteExecutionRecord.from_result(result)
+
+    assert len(record.model_dump_json()) <= MAX_RECORD_BYTES
+    assert record.warnings is not None
+    assert len(record.warnings) == 50
+    assert [p.name for p in record.phases] == [p.name for p in noisy]  # every phase still there
+    assert all(p.status is PhaseStatus.FAILED for p in record.phases)

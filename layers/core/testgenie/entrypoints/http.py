@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -28,6 +29,9 @@ from testgenie.observability import logger
 
 API_PREFIX = "/api/v1"
 INVALID_JSON = "invalid JSON payload"
+# Every valid body is a small flat object with bounded lists (docs/api.md): far below both.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_DEPTH = 32
 
 JsonResponse = Response[dict[str, Any]]
 
@@ -160,11 +164,31 @@ def unreadable_body(event: dict[str, Any]) -> tuple[HTTPStatus, str] | None:
             text = base64.b64decode(text, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
             return HTTPStatus.BAD_REQUEST, "request body must be UTF-8 encoded JSON"
+    if len(text.encode("utf-8", errors="replace")) > MAX_BODY_BYTES:
+        return HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body is larger than {MAX_BODY_BYTES} bytes"
+    if nesting_depth(text) > MAX_BODY_DEPTH:
+        # json.loads recurses once per level: 5000 levels would be a RecursionError (a 500).
+        return HTTPStatus.BAD_REQUEST, f"request body is nested deeper than {MAX_BODY_DEPTH} levels"
     if text.lstrip().startswith("["):
         # Powertools unwraps a one-item list given for a non-list parameter, so `[{...}]` would pass as
         # `{...}`; no route takes an array.
         return HTTPStatus.BAD_REQUEST, "request body must be a JSON object"
     return None
+
+
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET_RE = re.compile(r"[\[\]{}]")
+
+
+def nesting_depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count)."""
+    if text.count("{") + text.count("[") <= MAX_BODY_DEPTH:
+        return 0  # cannot be deeper than it has brackets: the common case costs two counts
+    depth = deepest = 0
+    for match in _BRACKET_RE.finditer(_STRING_RE.sub('""', text)):
+        depth += 1 if match.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
 
 
 def _plain_answer(status: HTTPStatus, message: str) -> dict[str, Any]:

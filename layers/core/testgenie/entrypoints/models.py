@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel
-from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
+from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
 if TYPE_CHECKING:
@@ -49,8 +49,10 @@ class SuiteExecutionHttpBody(CamelModel):
     scenario_name: str = Field(default="", description="the scenario to run (required)")
     suite_request_id: str | None = Field(default=None, description="a queued suite request to run and finish")
     preset: str | None = Field(default=None, description="quick | smoke | comprehensive | a scenario preset")
-    phases: list[str] | None = Field(default=None, description="explicit phases (win over the preset)")
-    skip: list[str] | None = None
+    phases: list[str] | None = Field(
+        default=None, max_length=MAX_PLAN_ITEMS, description="explicit phases (win over the preset)"
+    )
+    skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
 
     @field_validator("scenario_name", "suite_request_id", "preset", "phases", "skip")

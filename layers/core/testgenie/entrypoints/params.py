@@ -15,8 +15,11 @@ MAX_OFFSET = 1_000_000
 # The orchestrator's SCENARIO_NAME_RE: a name that cannot exist is refused, not searched for.
 _SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
+# No upper bound on purpose: larger values are clamped to MAX_PAGE, as the seed does (its clients
+# send limit=100), never refused.
 LimitQuery = Annotated[
-    int, Query(ge=1, le=MAX_PAGE, description=f"page size, 1 to {MAX_PAGE} (default {MAX_PAGE})")
+    int,
+    Query(ge=1, description=f"page size (default {MAX_PAGE}); larger values are clamped to {MAX_PAGE}"),
 ]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (default 0)")]
 ScenarioQuery = Annotated[

@@ -3,9 +3,12 @@
 DESIGN §6: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
 - malformed body            -> acknowledged and logged (retrying cannot fix it);
 - duplicate / stale message -> acknowledged (the request is no longer claimable);
-- TransientError            -> reported in batchItemFailures, so SQS redelivers it;
-- no time left for another execution -> the rest of the batch is handed back unprocessed.
-Records from the dead-letter queue fail their request with an execution row saying why.
+- TransientError            -> reported in batchItemFailures and visible again after a short backoff
+                               (ChangeMessageVisibility), so SQS redelivers it in seconds;
+- no time left for another execution -> handed back: a fresh message is published and the record
+  acknowledged, so a hand-back never counts toward the queue's maxReceiveCount.
+Records from the dead-letter queue re-queue a request that never ran, or fail it once that happened
+MAX_ATTEMPTS times; a running request is left to its worker and the reaper (docs/database.md).
 """
 
 from __future__ import annotations
@@ -31,6 +34,13 @@ if TYPE_CHECKING:
     from testgenie.queue.service import SuiteRequestService
 
 DLQ_ARN_ENV = "SUITE_REQUEST_DLQ_ARN"
+# Seconds before a record that failed for a transient reason is received again: 2, 4, 8, 16, 32 s by
+# receive count, so a short database outage costs seconds, not the queue's 90-minute visibility.
+MAX_RETRY_BACKOFF_SECONDS = 60
+
+
+def retry_backoff_seconds(receive_count: int) -> int:
+    return int(min(2 ** max(1, receive_count), MAX_RETRY_BACKOFF_SECONDS))
 
 
 class HandedBackError(Exception):
@@ -70,12 +80,15 @@ class QueueRecordHandler:
         executions: Callable[[], SuiteExecutionService],
         context: RemainingTime | None,
         execution_budget_ms: int,
+        republish: Callable[[UUID], bool] | None = None,
     ) -> None:
         self._executions = executions
         self._context = context
         self._budget_ms = execution_budget_ms + SAFETY_MARGIN_MS
+        self._republish = republish
         self._started = 0
-        self.handed_back: list[str] = []  # receipt handles of the records handed back
+        self.handed_back: list[str] = []  # receipt handles of records handed back without a new message
+        self.retry_later: dict[int, list[str]] = {}  # backoff seconds -> receipt handles (transient)
 
     def _time_left_ms(self) -> int | None:
         if self._context is None:
@@ -101,6 +114,9 @@ class QueueRecordHandler:
         left = self._time_left_ms()
         if self._started and left is not None and left < self._budget_ms:
             # The first record always runs: a later invocation would have no more time than this one.
+            if self._republish is not None and self._republish(request_id):
+                logger.info("record handed back as a fresh message", extra={"time_left_ms": left})
+                return "handed-back"
             self.handed_back.append(record.receipt_handle)
             raise HandedBackError(f"only {left} ms left; handing the record back to the queue")
         self._started += 1
@@ -110,7 +126,12 @@ class QueueRecordHandler:
         try:
             result = self._executions().execute_queued(request_id, deadline=run_deadline(left))
         except TransientError as exc:
-            logger.warning("transient failure; the message will be retried", extra={"error": exc.message})
+            backoff = retry_backoff_seconds(int(record.attributes.approximate_receive_count or 1))
+            self.retry_later.setdefault(backoff, []).append(record.receipt_handle)
+            logger.warning(
+                "transient failure; the message will be retried",
+                extra={"error": exc.message, "retry_in_s": backoff},
+            )
             raise
         except TestGenieError as exc:  # e.g. taken over by a newer attempt: retrying changes nothing
             logger.warning(
@@ -118,6 +139,7 @@ class QueueRecordHandler:
             )
             return "acknowledged"
         if result is None:
+            self._started -= 1  # a duplicate ran nothing: the next record may still run in this invocation
             logger.info("duplicate or stale suite request message acknowledged")
             record_count("DuplicateMessages")
             return "duplicate"
@@ -146,15 +168,14 @@ class DeadLetterRecordHandler:
                 "the suite request's message could not be processed and was moved to the dead-letter queue"
                 f" (received {receives} times)"
             )
-            failed = self._suite_requests().fail_undeliverable(request_id, reason)
-            record_count("DeadLetteredRequests", 1 if failed is not None else 0)
+            outcome = self._suite_requests().dead_letter(request_id, reason)
+            record_count("DeadLetteredRequests", 1 if outcome == "failed" else 0)
+            record_count("DeadLetterRequeues", 1 if outcome == "requeued" else 0)
             logger.warning(
-                "dead-lettered suite request failed"
-                if failed
-                else "dead-lettered message for a finished request",
-                extra={"suite_request_id": str(request_id)},
+                "dead-lettered suite request message",
+                extra={"suite_request_id": str(request_id), "outcome": outcome},
             )
-            return "failed" if failed is not None else "already-terminal"
+            return outcome
         finally:
             logger.remove_keys(["message_id"])
 

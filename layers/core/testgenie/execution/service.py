@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from testgenie.db import Database
+from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, TestGenieError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.observability import logger
@@ -25,6 +25,11 @@ from testgenie.orchestrator.models import (
 from testgenie.queue.models import Claim, SuiteRequest
 from testgenie.queue.service import REQUEST_NOT_FOUND, SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
+from testgenie.retrying import retry_transient
+
+# Time kept for the final writes after a run's deadline, retried with backoff through a short outage;
+# within the margin the handlers keep free at the end of an invocation (entrypoints/deadline.py).
+FINAL_WRITE_SECONDS = 8.0
 
 
 @dataclass(frozen=True)
@@ -47,23 +52,29 @@ class SuiteExecutionService:
         self._suite_requests = suite_requests
         self._executions = executions or SuiteExecutionRepository()
 
+    def validate_plan(self, request: SuiteExecutionRequest) -> None:
+        """ValidationError (400) naming the preset, phase or scenario when the plan can never run."""
+        self._engine.plan(request)
+
     def execute(self, run: SuiteExecutionInput, *, deadline: float | None = None) -> SuiteExecutionResult:
         """Run now. Raises ValidationError (400), NotFoundError (404), ConflictError (409).
 
         `deadline` (time.monotonic()) stops the run early with outcome `timeout`, still recorded.
         """
         linked: SuiteRequest | None = None
+        request = run.request
         if run.suite_request_id is not None:
             linked = self._suite_requests.get(run.suite_request_id)
             if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
                 raise ValidationError("suiteRequestId does not match scenarioName")
-        plan = self._engine.plan(run.request)  # a 400 here never touches the request's status
+            request = linked_plan(linked, run.request)
+        plan = self._engine.plan(request)  # a 400 here never touches the request's status
         claim: Claim | None = None
         if linked is not None:
-            claim = self._suite_requests.claim(linked.id)
+            claim = self._suite_requests.claim(linked.id, deadline=deadline)
             if claim is None:
                 raise self._not_claimable(linked.id)
-        return self._run_and_record(run.request, plan.phases, claim, run.trigger, deadline)
+        return self._run_and_record(request, plan.phases, claim, run.trigger, deadline)
 
     def execute_queued(
         self, suite_request_id: UUID, *, deadline: float | None = None
@@ -73,7 +84,7 @@ class SuiteExecutionService:
         Returns None when the request is unknown or no longer claimable (a duplicate or stale delivery).
         A plan that fails validation fails the request with an execution row saying why.
         """
-        claim = self._suite_requests.claim(suite_request_id)
+        claim = self._suite_requests.claim(suite_request_id, deadline=deadline)
         if claim is None:
             return None
         request = claim.request.execution_request()
@@ -135,10 +146,11 @@ class SuiteExecutionService:
         if claim is not None:
             result = result.model_copy(update={"suite_request_id": claim.request.id})
         record = SuiteExecutionRecord.from_result(result, trigger=trigger, requested=request.requested())
+        write_deadline = deadline + FINAL_WRITE_SECONDS if deadline is not None else None
         if claim is not None:
-            self._suite_requests.finish(claim, record)
+            self._suite_requests.finish(claim, record, deadline=write_deadline)
         else:
-            self._db.run(lambda conn: self._executions.create(conn, record))
+            self._store(record, write_deadline)
         logger.info(
             "suite execution recorded",
             extra={
@@ -148,6 +160,16 @@ class SuiteExecutionService:
             },
         )
         return result
+
+    def _store(self, record: SuiteExecutionRecord, deadline: float | None) -> None:
+        """An unlinked execution, retried through a short outage; a retry after a lost COMMIT finds
+        the row already stored."""
+
+        def work(conn: Connection) -> None:
+            if self._executions.get_by_id(conn, record.id) is None:
+                self._executions.create(conn, record)
+
+        retry_transient(lambda: self._db.run(work), what="recording the execution", deadline=deadline)
 
     def _record_claimed_failure(
         self, claim: Claim, request: SuiteExecutionRequest, outcome: Outcome, reason: str
@@ -164,3 +186,34 @@ class SuiteExecutionService:
         )
         self._suite_requests.finish(claim, record)
         return record.to_execution_result()
+
+
+def linked_plan(linked: SuiteRequest, body: SuiteExecutionRequest) -> SuiteExecutionRequest:
+    """The plan a linked run runs: the one stored on the request. A body that names a different plan
+    is refused (400), so a queued `comprehensive` request can never be completed by a smaller run."""
+    stored = linked.execution_request()
+    if not (body.preset or "").strip() and not body.phases and not body.skip:
+        return stored
+    if _plan_key(body) != _plan_key(stored):
+        raise ValidationError(
+            f"suiteRequestId: the request was queued with {_describe_plan(stored)}, not {_describe_plan(body)};"
+            " send no preset, phases or skip to run the queued plan"
+        )
+    return stored
+
+
+def _plan_key(request: SuiteExecutionRequest) -> tuple[str, list[str], list[str]]:
+    def names(values: list[str] | None) -> list[str]:
+        return [v.strip().lower() for v in values or [] if v.strip()]
+
+    return ((request.preset or "").strip().lower(), names(request.phases), sorted(set(names(request.skip))))
+
+
+def _describe_plan(request: SuiteExecutionRequest) -> str:
+    preset, phases, skip = _plan_key(request)
+    parts = [
+        f"phases {', '.join(phases)}" if phases else f"preset '{preset}'" if preset else "the default plan"
+    ]
+    if skip:
+        parts.append(f"skip {', '.join(skip)}")
+    return " and ".join(parts)[:300]

@@ -41,6 +41,8 @@ ALLOWED_TYPES = ("unit", "integration", "performance", "vault", "regression")
 DEFAULT_TYPES = ["unit", "integration"]
 DEFAULT_COVERAGE = 95
 MAX_SUITE_LIST_PAGE = 50
+# Every list of a request body is bounded (the catalog has 11 phases; openapi.json says so).
+MAX_PLAN_ITEMS = 50
 
 
 class SuiteRequest(CamelModel):
@@ -60,6 +62,7 @@ class SuiteRequest(CamelModel):
     attempts: int = 0
     cancel_requested: bool = False
     progress: dict[str, Any] | None = None
+    reason: str | None = Field(default=None, description="why the request ended failed or cancelled")
     execution_id: UUID | None = None
     rerun_of: UUID | None = Field(default=None, description="the execution this request reruns")
     created_at: UtcDateTime
@@ -111,6 +114,9 @@ class Claim(BaseModel):
 
     request: SuiteRequest
     token: int = Field(description="attempts value at claim time; a newer claim or the reaper bumps it")
+    claim_id: UUID = Field(
+        description="this claim's own id: a claim whose acknowledgement was lost is recognised"
+    )
     lease_expires_at: datetime
 
 
@@ -120,13 +126,13 @@ class QueueSuiteRequestInput(CamelModel):
     model_config = ConfigDict(extra="ignore")
 
     scenario_name: str = ""
-    requested_types: list[str] | None = None
+    requested_types: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     coverage_target: int = 0
     priority: str = ""
     notes: str = ""
     preset: str | None = None
-    phases: list[str] | None = None
-    skip: list[str] | None = None
+    phases: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
 
     @field_validator("requested_types", mode="before")

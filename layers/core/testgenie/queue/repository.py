@@ -22,7 +22,8 @@ from testgenie.queue.models import (
 _COLUMNS = (
     "r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes, "
     "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts, "
-    "r.progress, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, r.rerun_of, "
+    "r.progress, r.reason, r.claim_id, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, "
+    "r.rerun_of, "
     "(SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id"
 )
 _CLAIMABLE = [s.value for s in CLAIMABLE]
@@ -100,18 +101,25 @@ class SuiteRequestRepository:
         ).fetchall()
         return [_from_row(row) for row in rows]
 
-    def claim(self, conn: Connection, request_id: UUID, lease_seconds: int) -> Claim | None:
+    def claim(self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID) -> Claim | None:
         """queued|delegated -> running in one statement; the new attempts value is the fencing token."""
         row = conn.execute(
-            "UPDATE suite_requests r SET status = 'running', attempts = attempts + 1, "
-            "lease_expires_at = NOW() + make_interval(secs => %s), progress = NULL, updated_at = NOW() "
+            "UPDATE suite_requests r SET status = 'running', attempts = attempts + 1, claim_id = %s, "
+            "lease_expires_at = NOW() + make_interval(secs => %s), progress = NULL, reason = NULL, "
+            "updated_at = NOW() "
             f"WHERE r.id = %s AND r.status = ANY(%s) AND NOT r.cancel_requested RETURNING {_COLUMNS}",
-            (lease_seconds, request_id, _CLAIMABLE),
+            (claim_id, lease_seconds, request_id, _CLAIMABLE),
         ).fetchone()
-        if row is None:
-            return None
-        request = _from_row(row)
-        return Claim(request=request, token=request.attempts, lease_expires_at=row["lease_expires_at"])
+        return _claim_from_row(row) if row else None
+
+    def claimed(self, conn: Connection, request_id: UUID, claim_id: UUID) -> Claim | None:
+        """The claim `claim_id`, if it is the request's current one (read back after a lost answer)."""
+        row = conn.execute(
+            f"SELECT {_COLUMNS} FROM suite_requests r "
+            "WHERE r.id = %s AND r.claim_id = %s AND r.status = 'running'",
+            (request_id, claim_id),
+        ).fetchone()
+        return _claim_from_row(row) if row else None
 
     def record_progress(
         self, conn: Connection, request_id: UUID, token: int, progress: dict[str, Any], lease_seconds: int
@@ -135,13 +143,14 @@ class SuiteRequestRepository:
         token: int,
         status: SuiteRequestStatus,
         progress: dict[str, Any] | None,
+        reason: str | None = None,
     ) -> SuiteRequest | None:
         """running -> completed|failed|cancelled, only while the caller's token is current."""
         row = conn.execute(
             "UPDATE suite_requests r SET status = %s, lease_expires_at = NULL, "
-            "progress = COALESCE(%s, progress), updated_at = NOW() "
+            "progress = COALESCE(%s, progress), reason = %s, updated_at = NOW() "
             f"WHERE r.id = %s AND r.status = 'running' AND r.attempts = %s RETURNING {_COLUMNS}",
-            (status.value, Jsonb(progress) if progress is not None else None, request_id, token),
+            (status.value, Jsonb(progress) if progress is not None else None, reason, request_id, token),
         ).fetchone()
         return _from_row(row) if row else None
 
@@ -150,6 +159,7 @@ class SuiteRequestRepository:
         row = conn.execute(
             "UPDATE suite_requests r SET "
             "status = CASE WHEN r.status = 'running' THEN 'running' ELSE 'cancelled' END, "
+            "reason = CASE WHEN r.status = 'running' THEN r.reason ELSE 'cancelled before it ran' END, "
             "cancel_requested = TRUE, updated_at = NOW() "
             f"WHERE r.id = %s AND r.status = ANY(%s) RETURNING {_COLUMNS}",
             (request_id, _CANCELLABLE),
@@ -166,24 +176,42 @@ class SuiteRequestRepository:
             (limit,),
         ).fetchall()
 
-    def release(self, conn: Connection, request_id: UUID, token: int, status: SuiteRequestStatus) -> bool:
+    def release(
+        self, conn: Connection, request_id: UUID, token: int, status: SuiteRequestStatus, reason: str | None
+    ) -> bool:
         """The reaper's transition of an expired lease: running -> queued | failed | cancelled."""
         row = conn.execute(
-            "UPDATE suite_requests SET status = %s, lease_expires_at = NULL, updated_at = NOW() "
+            "UPDATE suite_requests SET status = %s, lease_expires_at = NULL, reason = %s, updated_at = NOW() "
             "WHERE id = %s AND status = 'running' AND attempts = %s RETURNING id",
-            (status.value, request_id, token),
+            (status.value, reason, request_id, token),
         ).fetchone()
         return row is not None
 
+    def lock(self, conn: Connection, request_id: UUID) -> dict[str, Any] | None:
+        """The row's state, locked for this transaction (the dead-letter decision)."""
+        return conn.execute(
+            "SELECT status, cancel_requested, attempts, dead_letters, "
+            "lease_expires_at IS NOT NULL AND lease_expires_at > NOW() AS lease_live "
+            "FROM suite_requests WHERE id = %s FOR UPDATE",
+            (request_id,),
+        ).fetchone()
+
+    def count_dead_letter(self, conn: Connection, request_id: UUID) -> None:
+        conn.execute(
+            "UPDATE suite_requests SET dead_letters = dead_letters + 1, updated_at = NOW() WHERE id = %s",
+            (request_id,),
+        )
+
     def fail_unclaimed(
-        self, conn: Connection, request_id: UUID, progress: dict[str, Any]
+        self, conn: Connection, request_id: UUID, progress: dict[str, Any], reason: str
     ) -> SuiteRequest | None:
-        """queued|delegated|running -> failed (dead-lettered deliveries); terminal rows stay as they are."""
+        """queued|delegated -> failed (dead-lettered deliveries). A running request is its worker's or
+        the reaper's to end, and terminal rows stay as they are."""
         row = conn.execute(
-            "UPDATE suite_requests r SET status = 'failed', lease_expires_at = NULL, "
+            "UPDATE suite_requests r SET status = 'failed', lease_expires_at = NULL, reason = %s, "
             "progress = COALESCE(r.progress, '{}'::jsonb) || %s, updated_at = NOW() "
             f"WHERE r.id = %s AND r.status = ANY(%s) RETURNING {_COLUMNS}",
-            (Jsonb(progress), request_id, _CANCELLABLE),
+            (reason, Jsonb(progress), request_id, _CLAIMABLE),
         ).fetchone()
         return _from_row(row) if row else None
 
@@ -209,6 +237,16 @@ class SuiteRequestRepository:
         return row["oldest"] if row else None
 
 
+def _claim_from_row(row: dict[str, Any]) -> Claim:
+    request = _from_row(row)
+    return Claim(
+        request=request,
+        token=request.attempts,
+        claim_id=row["claim_id"],
+        lease_expires_at=row["lease_expires_at"],
+    )
+
+
 def _from_row(row: dict[str, Any]) -> SuiteRequest:
     return SuiteRequest(
         id=row["id"],
@@ -227,6 +265,7 @@ def _from_row(row: dict[str, Any]) -> SuiteRequest:
         attempts=row["attempts"],
         cancel_requested=row["cancel_requested"],
         progress=row["progress"],
+        reason=row["reason"],
         execution_id=row["execution_id"],
         rerun_of=row["rerun_of"],
         created_at=row["created_at"],

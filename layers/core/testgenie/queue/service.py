@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 from testgenie.db import Connection, Database
-from testgenie.errors import ConflictError, NotFoundError, ValidationError
+from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.models import Outcome, PhaseResult
+from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
     SUITE_REQUESTS_CURSOR,
+    TERMINAL,
     Claim,
     QueueSuiteRequestInput,
     SuiteRequest,
@@ -27,6 +29,7 @@ from testgenie.queue.models import (
 from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
 from testgenie.queue.repository import SuiteRequestRepository
 from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
+from testgenie.retrying import retry_transient
 
 REQUEST_NOT_FOUND = "suite request not found"
 _REAP_BATCH = 100
@@ -51,6 +54,7 @@ class SuiteRequestService:
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
         requests: SuiteRequestRepository | None = None,
+        plan_validator: Callable[[SuiteExecutionRequest], object] | None = None,
     ) -> None:
         self._db = db
         self._publisher = publisher or NullPublisher()
@@ -59,6 +63,8 @@ class SuiteRequestService:
         self._requeue_after = requeue_after_seconds
         self._requests = requests or SuiteRequestRepository()
         self._executions = executions
+        # The engine's plan(): a plan that can never run is a 400 at queue time, as for POST /executions.
+        self._validate_plan = plan_validator
 
     # -- queueing ---------------------------------------------------------------------------------
 
@@ -78,7 +84,17 @@ class SuiteRequestService:
         key = idempotency_key.strip() if idempotency_key else None
         if key is not None and not 1 <= len(key) <= 255:
             raise ValidationError("Idempotency-Key must be 1 to 255 characters")
-        stored, created = self._db.run(lambda conn: self._requests.insert(conn, request, key))
+        if self._validate_plan is not None:
+            self._validate_plan(request.execution_request())
+
+        def insert(conn: Connection) -> tuple[SuiteRequest, bool]:
+            return self._requests.insert(conn, request, key)
+
+        try:
+            stored, created = self._db.run(insert)
+        except CommitOutcomeUnknownError:  # read back: stored means created; absent means never committed
+            found = self._db.run_statement(lambda conn: self._requests.get(conn, request.id))
+            stored, created = (found, True) if found is not None else self._db.run(insert)
         if created:
             self._publish([stored.id])
         return stored, created
@@ -93,13 +109,19 @@ class SuiteRequestService:
             logger.warning("some suite requests were not published", extra={"ids": [str(i) for i in failed]})
         return [i for i in ids if i not in failed]
 
-    def hand_back(self, receipt_handles: list[str]) -> None:
-        """Deliveries this invocation had no time for: visible again at once, so another invocation
-        takes them now instead of after the queue's (long) visibility timeout. Best effort."""
+    def republish(self, request_id: UUID) -> bool:
+        """A fresh message for a request (a hand-back): its receive count starts again, so handing
+        back never walks a request toward the dead-letter queue. False when it could not be sent."""
+        return bool(self._publish([request_id]))
+
+    def hand_back(self, receipt_handles: list[str], visibility_timeout: int = 0) -> None:
+        """Received messages to see again in `visibility_timeout` seconds instead of after the queue's
+        (90-minute) visibility timeout: records this invocation had no time for, or that failed for a
+        transient reason (a short backoff, docs/api.md). Best effort."""
         if not receipt_handles:
             return
         try:
-            self._publisher.release(receipt_handles)
+            self._publisher.release(receipt_handles, visibility_timeout)
         except Exception:  # they still come back, only later
             logger.exception("could not hand records back early; they return after the visibility timeout")
 
@@ -131,9 +153,31 @@ class SuiteRequestService:
 
     # -- a worker's life --------------------------------------------------------------------------
 
-    def claim(self, request_id: UUID) -> Claim | None:
-        """Atomically take a queued request; None when it is missing or not claimable."""
-        return self._db.run_statement(lambda conn: self._requests.claim(conn, request_id, self.lease_seconds))
+    def claim(self, request_id: UUID, *, deadline: float | None = None) -> Claim | None:
+        """Atomically take a queued request; None when it is missing or not claimable.
+
+        A claim whose answer was lost may have committed: it is read back by its claim id (retried
+        through a short outage, until `deadline`), so the request never waits out a lease for nothing.
+        """
+        claim_id = uuid4()
+
+        def take() -> Claim | None:
+            return self._db.run_statement(
+                lambda conn: self._requests.claim(conn, request_id, self.lease_seconds, claim_id),
+                idempotent=False,
+            )
+
+        try:
+            return take()
+        except CommitOutcomeUnknownError:
+            mine = retry_transient(
+                lambda: self._db.run_statement(
+                    lambda conn: self._requests.claimed(conn, request_id, claim_id)
+                ),
+                what="reading back a claim whose answer was lost",
+                deadline=deadline,
+            )
+            return mine if mine is not None else take()
 
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
@@ -145,21 +189,32 @@ class SuiteRequestService:
         )
         return state is None or state
 
-    def finish(self, claim: Claim, record: SuiteExecutionRecord) -> SuiteRequest:
-        """Insert the execution and set the terminal status in ONE transaction, while the token is current."""
+    def finish(
+        self, claim: Claim, record: SuiteExecutionRecord, *, deadline: float | None = None
+    ) -> SuiteRequest:
+        """Insert the execution and set the terminal status in ONE transaction, while the token is current.
+
+        A transient failure is retried with backoff until `deadline`: a worker holding a result keeps
+        it through a short outage instead of letting the run repeat after its lease. A retry after a
+        lost COMMIT finds its own execution already stored and returns it (the outcome was unknown).
+        """
         status = terminal_status(record.outcome)
         progress = progress_of(record.phases, [p.name for p in record.phases], final=True)
+        reason = reason_of(record)
 
         def work(conn: Connection) -> SuiteRequest:
-            finished = self._requests.finish(conn, claim.request.id, claim.token, status, progress)
+            finished = self._requests.finish(conn, claim.request.id, claim.token, status, progress, reason)
             if finished is None:
+                current = self._requests.get(conn, claim.request.id)
+                if current is not None and current.execution_id == record.id:
+                    return current  # an earlier try committed; only its answer was lost
                 raise ConflictError(
                     f"suite request {claim.request.id} was taken over by a newer attempt; result discarded"
                 )
             self._executions.create(conn, record)
             return finished.model_copy(update={"execution_id": record.id})
 
-        return self._db.run(work)
+        return retry_transient(lambda: self._db.run(work), what="recording the execution", deadline=deadline)
 
     # -- operators --------------------------------------------------------------------------------
 
@@ -173,22 +228,45 @@ class SuiteRequestService:
                 raise NotFoundError(REQUEST_NOT_FOUND)
             raise ConflictError(f"suite request is already {current.status.value} and cannot be cancelled")
 
-        return self._db.run(work)
+        try:
+            return self._db.run(work)
+        except CommitOutcomeUnknownError:  # read back: a cancel that committed answers as if it had
+            current = self.get(request_id)
+            if current.cancel_requested:
+                return current
+            return self._db.run(work)
 
-    def fail_undeliverable(self, request_id: UUID, reason: str) -> SuiteRequest | None:
-        """A message that exhausted its deliveries: fail the request and record why (idempotent)."""
+    def dead_letter(self, request_id: UUID, reason: str) -> str:
+        """A message that exhausted its receives. What happens depends on the row (docs/database.md):
 
-        def work(conn: Connection) -> SuiteRequest | None:
-            failed = self._requests.fail_unclaimed(conn, request_id, {"error": reason})
+        - terminal or unknown: nothing (`already-terminal`);
+        - running: its worker holds a lease, or the reaper takes it back: untouched (`running`);
+        - queued, dead-lettered fewer than MAX_ATTEMPTS times: published again (`requeued`): its
+          receives were hand-backs or transient failures, and a run never happened;
+        - queued and dead-lettered MAX_ATTEMPTS times already: failed with an execution row (`failed`).
+        """
+
+        def work(conn: Connection) -> str:
+            row = self._requests.lock(conn, request_id)
+            if row is None or row["status"] in {s.value for s in TERMINAL}:
+                return "already-terminal"
+            if row["status"] == SuiteRequestStatus.RUNNING.value:
+                return "running"
+            if row["dead_letters"] < self.max_attempts and not row["cancel_requested"]:
+                self._requests.count_dead_letter(conn, request_id)
+                return "requeued"
+            text = f"{reason}; dead-lettered {row['dead_letters'] + 1} times without completing a run"
+            failed = self._requests.fail_unclaimed(conn, request_id, {"error": text}, text)
             if failed is None:
-                return None  # already terminal (or unknown): nothing to do twice
+                return "already-terminal"
             if failed.execution_id is None:
-                record = _terminal_record(failed, Outcome.ERRORED, reason, trigger=failed.trigger)
-                self._executions.create(conn, record)
-                failed = failed.model_copy(update={"execution_id": record.id})
-            return failed
+                self._executions.create(conn, _terminal_record(failed, Outcome.ERRORED, text, failed.trigger))
+            return "failed"
 
-        return self._db.run(work)
+        outcome = self._db.run(work)
+        if outcome == "requeued" and not self.republish(request_id):
+            logger.warning("a dead-lettered request could not be re-published; the reaper will", extra={})
+        return outcome
 
     def reap_expired(self) -> ReapReport:
         """Expired leases: re-queue (attempts < max), fail (attempts = max) or honour a cancel.
@@ -202,23 +280,19 @@ class SuiteRequestService:
             for row in self._requests.lock_expired(conn, _REAP_BATCH):
                 request_id, token = row["id"], row["attempts"]
                 if row["cancel_requested"]:
-                    target = SuiteRequestStatus.CANCELLED
+                    target, reason = SuiteRequestStatus.CANCELLED, "cancelled while its worker was lost"
                 elif token >= self.max_attempts:
                     target = SuiteRequestStatus.FAILED
+                    reason = f"the worker's lease expired on attempt {token} of {self.max_attempts}"
                 else:
-                    target = SuiteRequestStatus.QUEUED
-                if not self._requests.release(conn, request_id, token, target):
+                    target, reason = SuiteRequestStatus.QUEUED, None
+                if not self._requests.release(conn, request_id, token, target, reason):
                     continue
-                if target is SuiteRequestStatus.QUEUED:
+                if target is SuiteRequestStatus.QUEUED or reason is None:
                     report.requeued.append(request_id)
                     continue
                 request = self._requests.get(conn, request_id)
                 if request is not None and request.execution_id is None:
-                    reason = (
-                        f"the worker's lease expired on attempt {token} of {self.max_attempts}"
-                        if target is SuiteRequestStatus.FAILED
-                        else "cancelled while its worker was lost"
-                    )
                     outcome = Outcome.TIMEOUT if target is SuiteRequestStatus.FAILED else Outcome.CANCELLED
                     self._executions.create(conn, _terminal_record(request, outcome, reason, request.trigger))
                 (report.failed if target is SuiteRequestStatus.FAILED else report.cancelled).append(
@@ -268,6 +342,23 @@ def build_suite_request(
         created_at=now,
         updated_at=now,
     )
+
+
+def reason_of(record: SuiteExecutionRecord) -> str | None:
+    """Why a run did not pass, in one line for GET /suite-requests/{id} (None when it passed)."""
+    if record.outcome is Outcome.PASSED:
+        return None
+    failed = [p.name for p in record.phases if p.status is PhaseStatus.FAILED]
+    if record.outcome is Outcome.FAILED and failed:
+        return f"phases failed: {', '.join(failed)}"[:500]
+    last_warning = (record.warnings or [""])[-1]
+    fallback = {
+        Outcome.CANCELLED: "cancelled while it ran",
+        Outcome.TIMEOUT: "the run reached its deadline",
+        Outcome.ERRORED: "the execution errored",
+        Outcome.FAILED: "the run failed",
+    }[record.outcome]
+    return (last_warning or fallback)[:500]
 
 
 def terminal_status(outcome: Outcome) -> SuiteRequestStatus:

@@ -39,6 +39,10 @@ browser:
 	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; \
 	else echo "note: $(CHROMIUM) is missing and this is not root: tests/browser will skip"; fi
 
+# The README's pictures of the dashboard, taken by the browser tests themselves.
+screenshots: $(STAMP) browser
+	TESTGENIE_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/browser/test_pages.py
+
 test: $(STAMP) $(TOOLS)/.installed browser runner-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -6,6 +6,11 @@ const COLOURS = {
   passed: "#1a7f37", failed: "#cf222e", errored: "#8250df", timeout: "#9a6700", cancelled: "#6e7781",
 };
 
+function padded(min, max) {
+  const pad = max > min ? (max - min) * 0.05 : 60;
+  return [min - pad, max + pad];
+}
+
 export function durationChart(runs, onOpen) {
   const box = h("div", { class: "chart", role: "img" });
   const sorted = [...runs]
@@ -26,7 +31,8 @@ export function durationChart(runs, onOpen) {
     height: 220,
     legend: { show: true, live: false },
     cursor: { points: { size: 10 }, drag: { x: false, y: false } },
-    scales: { x: { time: true } },
+    // Padded so no point sits on the plot's edge (half hidden, hard to click).
+    scales: { x: { time: true, range: (u, min, max) => padded(min, max) }, y: { range: (u, min, max) => [0, (max || 1) * 1.15] } },
     axes: [{}, { label: "seconds", values: (u, ticks) => ticks.map((t) => `${t}s`) }],
     series: [
       { label: "completed" },

@@ -24,7 +24,7 @@ export function render(main, [name]) {
     h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Scenarios"), " › ", name),
     runs, stats);
 
-  const state = { items: [], nextCursor: null };
+  const state = { items: [], nextCursor: null, generation: 0 };
 
   async function loadStats() {
     try {
@@ -36,11 +36,15 @@ export function render(main, [name]) {
   }
 
   async function loadRuns(reset) {
+    // A newer load (filters changed) wins over one still in flight.
+    const generation = reset ? ++state.generation : state.generation;
     if (reset) { state.items = []; state.nextCursor = null; replace(chartBox, loading("runs")); replace(listBox); }
     try {
       const query = { scenario: name, limit: 50, cursor: reset ? null : state.nextCursor, ...filters.values() };
       const page = await api("/executions", { query, signal: abort.signal });
-      state.items.push(...page.items);
+      if (generation !== state.generation) return;
+      const known = new Set(state.items.map((r) => r.executionId));
+      state.items.push(...page.items.filter((r) => !known.has(r.executionId)));
       state.nextCursor = page.nextCursor || null;
       drawRuns();
     } catch (err) {

@@ -1,6 +1,6 @@
 """ExecuteFunction: the write side. One `lambda_handler` for four kinds of event:
 
-- API Gateway HTTP API v2 (POST routes of DESIGN §5),
+- API Gateway HTTP API v2 (POST routes of docs/api.md),
 - SQS batches from SuiteRequestQueue (partial batch failures),
 - SQS batches from SuiteRequestDLQ (records whose eventSourceARN is SUITE_REQUEST_DLQ_ARN),
 - EventBridge Scheduler input `{"action": "enqueue" | "reap", ...}`.
@@ -153,9 +153,10 @@ def unpin_execution(executionId: str) -> JsonResponse:
 
 
 def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if is_dead_letter_batch(event):
+    settings = get_settings()
+    if is_dead_letter_batch(event, settings.suite_request_dlq_arn):
         return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
-    budget_ms = get_settings().phase_timeout_seconds * 1000
+    budget_ms = settings.phase_timeout_seconds * 1000
     handler = QueueRecordHandler(
         bootstrap.execution_service,
         context,

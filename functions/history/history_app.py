@@ -1,4 +1,4 @@
-"""HistoryFunction: the read side (GET routes of DESIGN §5). Parse, call one service method, shape.
+"""HistoryFunction: the read side (GET routes of docs/api.md). Parse, call one service method, shape.
 
 Never imports the orchestrator engine, boto3 or the batch utilities (checked by a test and by
 benchmarks/cold_start.py): those would only slow its cold start.

@@ -6,13 +6,10 @@ The stack points boto3 at it with AWS_ENDPOINT_URL, so code in the layer needs n
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -144,25 +141,6 @@ def _create_queue(aws: LocalAws, sqs: SQSClient, spec: QueueSpec) -> None:
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.queue_urls[spec.logical_id] = url
     aws.queue_arns[spec.logical_id] = arn
-
-
-@contextmanager
-def patched_environ(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (or, for None, remove) environment variables for a block; restore them afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        for key, value in values.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def aws_environment(aws: LocalAws) -> dict[str, str | None]:

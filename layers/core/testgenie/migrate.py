@@ -39,10 +39,10 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def default_migrations_dir() -> Path:
-    """MIGRATIONS_DIR, else the Lambda task root (MigrateFunction's CodeUri), else the repo's folder."""
-    if env_dir := os.environ.get("MIGRATIONS_DIR"):
-        return Path(env_dir)
+def default_migrations_dir(configured: Path | None = None) -> Path:
+    """MIGRATIONS_DIR (Settings), else the Lambda task root (MigrateFunction's CodeUri), else the repo's."""
+    if configured is not None:
+        return configured
     task_root = os.environ.get("LAMBDA_TASK_ROOT")
     if task_root and any(Path(task_root).glob("*.sql")):
         return Path(task_root)
@@ -66,7 +66,11 @@ def load_migrations(directory: Path) -> list[Migration]:
 
 def migrate(database_url: str, directory: Path | None = None) -> list[str]:
     """Apply pending migrations; returns the names applied (empty when up to date)."""
-    migrations = load_migrations(directory or default_migrations_dir())
+    if directory is None:
+        from testgenie.settings import get_settings
+
+        directory = default_migrations_dir(get_settings().migrations_dir)
+    migrations = load_migrations(directory)
     applied: list[str] = []
     with psycopg.connect(database_url, autocommit=True) as conn:
         # Session-level lock: concurrent deploys or test workers wait instead of racing.

@@ -41,7 +41,7 @@ def decode_cursor(kind: str, cursor: str) -> tuple[datetime, str]:
 
 
 def clamp_limit(limit: int | None) -> int:
-    """The seed's paging: default and maximum 50 (a larger value is clamped, not refused)."""
+    """Paging: default and maximum 50 (a larger value is clamped, not refused; docs/api.md)."""
     if limit is None or limit <= 0 or limit > MAX_PAGE:
         return MAX_PAGE
     return limit

@@ -17,6 +17,7 @@ _ENV_FIELDS: dict[str, str] = {
     "DATABASE_SECRET_ARN": "database_secret_arn",
     "DATABASE_PROXY_ENDPOINT": "database_proxy_endpoint",
     "SUITE_REQUEST_QUEUE_URL": "suite_request_queue_url",
+    "SUITE_REQUEST_DLQ_ARN": "suite_request_dlq_arn",
     "ARTIFACTS_BUCKET": "artifacts_bucket",
     "ARTIFACTS_DIR": "artifacts_dir",
     "SCENARIOS_SOURCE": "scenarios_source",
@@ -26,6 +27,7 @@ _ENV_FIELDS: dict[str, str] = {
     "REQUEUE_AFTER_SECONDS": "requeue_after_seconds",
     "LOG_TAIL_BYTES": "log_tail_bytes",
     "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
+    "MIGRATIONS_DIR": "migrations_dir",
     "RETENTION_DAYS": "retention_days",
     "RUNNER_FUNCTION_NAME": "runner_function_name",
     "RUNNER_TIMEOUT_SECONDS": "runner_timeout_seconds",
@@ -35,7 +37,7 @@ _ENV_FIELDS: dict[str, str] = {
 
 
 class Settings(BaseModel):
-    """Typed view of the service's environment (DESIGN §8)."""
+    """Typed view of the service's environment (the README's settings table)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -44,6 +46,8 @@ class Settings(BaseModel):
     # An RDS Proxy endpoint host that replaces the database's host (docs/deploying.md).
     database_proxy_endpoint: str | None = None
     suite_request_queue_url: str | None = None
+    # Records whose eventSourceARN is this queue are dead letters (docs/api.md).
+    suite_request_dlq_arn: str | None = None
     artifacts_bucket: str | None = None
     artifacts_dir: Path | None = None
     scenarios_source: str = "examples/scenarios"
@@ -55,6 +59,7 @@ class Settings(BaseModel):
     requeue_after_seconds: int = Field(default=300, ge=1)
     log_tail_bytes: int = Field(default=256 * 1024, ge=1024)
     db_connect_timeout_seconds: int = Field(default=5, ge=1, le=120)
+    migrations_dir: Path | None = None
     # Executions older than this many days are deleted (unless pinned); 0 keeps everything.
     retention_days: int = Field(default=0, ge=0, le=36_500)
     # The runner (docs/architecture.md, "The runner"): the function every phase runs in, and its Timeout.

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import boto3
 import psycopg
 import pytest
 from moto import mock_aws
-from psycopg import sql
 from testgenie.db import PROXY_CA_BUNDLE, Database, resolve_database_url, through_proxy
 from testgenie.errors import DatabaseBusyError, DatabaseUnavailableError
 
@@ -86,28 +84,13 @@ def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too
     assert again["pid"] != first["pid"]
 
 
-@pytest.fixture
-def one_slot_role(database_url: str) -> Iterator[str]:
-    """A URL for a role allowed one connection: the second one is refused as on a full server."""
-    role = f"testgenie_busy_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(database_url, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'busy' CONNECTION LIMIT 1").format(sql.Identifier(role))
-        )
-    try:
-        yield psycopg.conninfo.make_conninfo(database_url, user=role, password="busy")
-    finally:
-        with psycopg.connect(database_url, autocommit=True) as admin:
-            admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
-            )
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
-
-
-def test_a_server_out_of_connection_slots_is_busy_not_down(one_slot_role: str) -> None:
-    holder = Database(one_slot_role)
+def test_a_server_out_of_connection_slots_is_busy_not_down(
+    connection_limited_url: Callable[[int], str],
+) -> None:
+    one_slot = connection_limited_url(1)
+    holder = Database(one_slot)
     assert holder.ping()
-    second = Database(one_slot_role)
+    second = Database(one_slot)
 
     with pytest.raises(DatabaseBusyError, match=r"database busy: .*too many connections"):
         second.run(lambda conn: conn.execute("SELECT 1"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -211,6 +212,28 @@ def test_an_unexpected_fault_is_a_logged_500_without_internals(
     monkeypatch.setattr(engine, "plan", explode)
     status, body, _ = execute.call("POST", f"{API}/executions", body={"scenarioName": "demo"})
     assert (status, body) == (500, {"error": "internal server error"})
+
+
+def test_no_free_connection_is_503_database_busy_and_nothing_is_queued(
+    execute: Client,
+    env: Queues,
+    connection_limited_url: Callable[[int], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = connection_limited_url(1)
+    holder = Database(url)
+    assert holder.ping()  # someone else holds the only slot
+    monkeypatch.setenv("DATABASE_URL", url)
+    bootstrap.reset()
+
+    status, body, response = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
+    assert (status, body) == (503, {"error": "database busy, retry"})
+    assert response["headers"]["Retry-After"] == "1"
+    assert env.drain() == []
+    holder.close()
+    status, body, _ = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
+    assert status == 201, body
+    assert [m["suiteRequestId"] for m in env.drain()] == [body["id"]]
 
 
 @pytest.fixture

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -243,3 +246,40 @@ def test_history_never_imports_the_engine_boto3_or_batch_utilities() -> None:
     ]
     assert forbidden == []
     assert "history_app" in modules
+
+
+def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
+    history: Client, connection_limited_url: Callable[[int], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """12 environments at once against 3 free connections: 3 answer, 9 get the busy 503 (never a 500),
+    and once the burst is over a retry is served (docs/deploying.md, connection budget)."""
+    from testgenie import bootstrap
+
+    monkeypatch.setenv("DATABASE_URL", connection_limited_url(3))
+    bootstrap.reset()
+    burst = 12
+    start, done = threading.Barrier(burst), threading.Barrier(burst)
+    answers: list[tuple[int, Any, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def environment() -> None:  # one thread = one execution environment with its own connection
+        start.wait()
+        answer = history.call("GET", f"{API}/executions")
+        with lock:
+            answers.append(answer)
+        done.wait()  # every environment keeps its connection until the whole burst has been answered
+        bootstrap.database().close()
+
+    threads = [threading.Thread(target=environment) for _ in range(burst)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    served = [a for a in answers if a[0] == 200]
+    busy = [a for a in answers if a[0] == 503]
+    assert (len(served), len(busy)) == (3, 9), [a[:2] for a in answers]
+    for _, body, response in busy:
+        assert body == {"error": "database busy, retry"}
+        assert response["headers"]["Retry-After"] == "1"
+    assert history.call("GET", f"{API}/executions")[0] == 200  # the retry

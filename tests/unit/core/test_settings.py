@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 from testgenie.db import dsn_from_secret
+from testgenie.entrypoints.sqs import is_dead_letter_batch
 from testgenie.errors import ConfigurationError
+from testgenie.migrate import default_migrations_dir
 from testgenie.settings import Settings
 
 
@@ -24,6 +26,17 @@ def test_defaults_and_parsing() -> None:
     assert settings.artifacts_dir == Path("/tmp/a")
     assert settings.phase_timeout_seconds == 30
     assert (settings.lease_seconds, settings.max_attempts) == (960, 3)
+    assert (settings.suite_request_dlq_arn, settings.migrations_dir) == (None, None)
+
+
+def test_every_variable_the_code_reads_comes_through_settings(tmp_path: Path) -> None:
+    arn = "arn:aws:sqs:eu-west-1:000000000000:dlq"
+    settings = Settings.from_env({"SUITE_REQUEST_DLQ_ARN": arn, "MIGRATIONS_DIR": str(tmp_path)})
+
+    assert settings.suite_request_dlq_arn == arn
+    assert default_migrations_dir(settings.migrations_dir) == tmp_path
+    assert is_dead_letter_batch({"Records": [{"eventSourceARN": arn}]}, settings.suite_request_dlq_arn)
+    assert not is_dead_letter_batch({"Records": [{"eventSourceARN": arn}]}, None)
 
 
 @pytest.mark.parametrize(

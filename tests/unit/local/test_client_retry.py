@@ -159,3 +159,9 @@ def test_execute_always_sends_an_idempotency_key_so_its_retry_cannot_queue_twice
     assert first_method == "POST"
     assert first_key is not None
     assert first_key == second_key
+
+
+def test_the_client_keys_on_the_text_the_service_sends() -> None:
+    from testgenie.entrypoints.http import DATABASE_BUSY as SERVED
+
+    assert DATABASE_BUSY == SERVED

@@ -21,6 +21,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from testgenie.errors import (
     ConfigurationError,
     ConflictError,
+    DatabaseBusyError,
     NotFoundError,
     TransientError,
     ValidationError,
@@ -101,6 +102,22 @@ def _conflict(exc: ConflictError) -> JsonResponse:
     return error_response(HTTPStatus.CONFLICT, exc.message)
 
 
+# PostgreSQL refused the connection (its slots are taken): nothing was done, a retry is safe
+# (docs/deploying.md, connection budget). The CLI keys its retries on this exact text.
+DATABASE_BUSY = "database busy, retry"
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+def _busy(exc: DatabaseBusyError) -> JsonResponse:
+    logger.warning("database busy", extra={"error": exc.message})
+    return Response(
+        status_code=HTTPStatus.SERVICE_UNAVAILABLE,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": DATABASE_BUSY},
+        headers={"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
+
+
 def _unavailable(exc: TransientError) -> JsonResponse:
     logger.warning("dependency unavailable", extra={"error": exc.message})
     return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "service temporarily unavailable; retry later")
@@ -121,6 +138,7 @@ _HANDLERS: tuple[tuple[type[Exception], Callable[[Any], JsonResponse]], ...] = (
     (ValidationError, _validation),
     (NotFoundError, _not_found),
     (ConflictError, _conflict),
+    (DatabaseBusyError, _busy),  # before its base class TransientError
     (TransientError, _unavailable),
     (ConfigurationError, _misconfigured),
     (RouteNotFoundError, _no_route),
@@ -210,4 +228,6 @@ def text_doc(description: str) -> OpenAPIResponse:
 
 BAD_REQUEST_DOC = error_doc("invalid input; the message names the field")
 NOT_FOUND_DOC = error_doc("not found")
-UNAVAILABLE_DOC = error_doc("the database is unavailable; retry later")
+UNAVAILABLE_DOC = error_doc(
+    "the database is unavailable, or busy (`database busy, retry`, with Retry-After); retry later"
+)

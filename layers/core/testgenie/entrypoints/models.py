@@ -44,7 +44,7 @@ def check_scenario_name(value: str) -> str:
 
 
 class SuiteExecutionHttpBody(CamelModel):
-    """POST /executions: run a suite now (the seed's suiteExecutionPayload; unknown fields ignored)."""
+    """POST /executions: run a suite now (unknown fields ignored)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
     suite_request_id: str | None = Field(default=None, description="a queued suite request to run and finish")
@@ -89,7 +89,7 @@ class SuiteExecutionHttpBody(CamelModel):
 
 
 class SuiteRequestHttpBody(QueueSuiteRequestInput):
-    """POST /suite-requests: the seed's QueueSuiteRequestInput, plus text the database can store."""
+    """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store."""
 
     @field_validator(*_TEXT_FIELDS)
     @classmethod
@@ -100,10 +100,6 @@ class SuiteRequestHttpBody(QueueSuiteRequestInput):
     @classmethod
     def _scenario(cls, value: str) -> str:
         return check_scenario_name(value)
-
-
-class ErrorBody(CamelModel):
-    error: str
 
 
 class ExecutionPage(CamelModel):
@@ -141,5 +137,5 @@ class Health(CamelModel):
     dependencies: HealthDependencies
     queue: SuiteRequestSnapshot | None = Field(
         default=None,
-        description="suite requests per status (the seed's queue snapshot); absent when unhealthy",
+        description="suite requests per status (the queue snapshot); absent when unhealthy",
     )

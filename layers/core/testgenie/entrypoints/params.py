@@ -1,4 +1,4 @@
-"""Path and query parameters: parsing, limits and the error messages of DESIGN §5."""
+"""Path and query parameters: parsing, limits and their error messages (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MAX_OFFSET = 1_000_000
 # The orchestrator's SCENARIO_NAME_RE: a name that cannot exist is refused, not searched for.
 _SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
-# No upper bound on purpose: larger values are clamped to MAX_PAGE, as the seed does (its clients
+# No upper bound on purpose: larger values are clamped to MAX_PAGE (docs/api.md; existing clients
 # send limit=100), never refused.
 LimitQuery = Annotated[
     int,
@@ -49,7 +49,7 @@ def parse_scenario(raw: str | None, field: str = "scenario") -> str | None:
 
 
 def page(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The list shape of every collection: `count` is the page length (the seed's meaning)."""
+    """The list shape of every collection: `count` is the page length (docs/api.md)."""
     return {"items": items, "count": len(items)}
 
 

@@ -1,4 +1,4 @@
-"""EventBridge Scheduler input for the execute function: `enqueue`, `reap` and `prune` (retention).
+"""EventBridge Scheduler input for the execute function: `enqueue`, `reap` and `prune` (retention; docs/api.md).
 
 All are safe to run twice: `prune` deletes only what is expired; `enqueue` derives an idempotency key from the schedule's firing time
 (`<aws.scheduler.scheduled-time>` in the template's Input), `reap` locks rows with SKIP LOCKED.

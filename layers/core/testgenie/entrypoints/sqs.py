@@ -1,6 +1,6 @@
 """SQS batches for the execute function (never imported by the history function).
 
-DESIGN §6: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
+docs/api.md: one message per suite request, body `{"suiteRequestId": "<uuid>"}`. Per record:
 - malformed body            -> acknowledged and logged (retrying cannot fix it);
 - duplicate / stale message -> acknowledged (the request is no longer claimable);
 - TransientError            -> reported in batchItemFailures and visible again after a short backoff
@@ -14,7 +14,6 @@ MAX_ATTEMPTS times; a running request is left to its worker and the reaper (docs
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.queue.service import SuiteRequestService
 
-DLQ_ARN_ENV = "SUITE_REQUEST_DLQ_ARN"
 # Seconds before a record that failed for a transient reason is received again: 2, 4, 8, 16, 32 s by
 # receive count, so a short database outage costs seconds, not the queue's 90-minute visibility.
 MAX_RETRY_BACKOFF_SECONDS = 60
@@ -65,9 +63,8 @@ def parse_message(body: str | None) -> UUID | None:
         return None
 
 
-def is_dead_letter_batch(event: dict[str, Any]) -> bool:
-    """True when the records come from the dead-letter queue (SUITE_REQUEST_DLQ_ARN)."""
-    dlq_arn = os.environ.get(DLQ_ARN_ENV, "").strip()
+def is_dead_letter_batch(event: dict[str, Any], dlq_arn: str | None) -> bool:
+    """True when the records come from the dead-letter queue (Settings.suite_request_dlq_arn)."""
     records = event.get("Records") or []
     return bool(dlq_arn) and any(r.get("eventSourceARN") == dlq_arn for r in records if isinstance(r, dict))
 

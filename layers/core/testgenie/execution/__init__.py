@@ -1,1 +1,1 @@
-"""Executions: run a suite, record it, answer history questions (the seed package)."""
+"""Executions: run a suite, record it, answer history questions."""

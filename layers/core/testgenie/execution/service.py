@@ -1,6 +1,6 @@
 """SuiteExecutionService: validate, claim, run, record and finalize one suite execution.
 
-The seed's flow with DESIGN §2's fixes: the plan is validated before the request is claimed, the
+The flow of docs/architecture.md: the plan is validated before the request is claimed, the
 claim is one atomic statement, the execution id exists before phases start, the record and the
 request's terminal status commit in one transaction, and a run that dies still leaves a row.
 """

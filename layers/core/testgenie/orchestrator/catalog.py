@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-# The seed's orchestrator default (phases.DefaultTimeout = 15m).
+# The default per-phase timeout, 15 minutes (docs/scenarios.md).
 DEFAULT_PHASE_TIMEOUT_SECONDS = 900
-# Custom phases sort after every catalog phase (the seed's defaultPhaseSortFallback).
+# Custom phases sort after every catalog phase (docs/scenarios.md).
 CUSTOM_PHASE_WEIGHT = 1000
 
 PHASE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
@@ -124,7 +124,7 @@ DEFAULT_PRESETS: dict[str, tuple[str, ...]] = {
 
 
 def normalize_name(raw: str) -> str:
-    """Phase and preset names are case-insensitive and trimmed (the seed's NormalizeName)."""
+    """Phase and preset names are case-insensitive and trimmed."""
     return raw.strip().lower()
 
 

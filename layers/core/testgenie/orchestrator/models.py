@@ -1,4 +1,4 @@
-"""Domain models of a suite execution (DESIGN §2). JSON keys are exactly the contract's."""
+"""Domain models of a suite execution. JSON keys are exactly the API's (docs/api.md)."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ class PhaseResult(CamelModel):
 
     @staticmethod
     def seconds_from_ms(duration_ms: int) -> int:
-        """The seed's durationSeconds: ceil of the real duration (>= 1 for anything that ran)."""
+        """durationSeconds: ceil of the real duration (>= 1 for anything that ran; docs/api.md)."""
         return math.ceil(duration_ms / 1000) if duration_ms > 0 else 0
 
 
@@ -93,7 +93,7 @@ class PhaseSummary(CamelModel):
 
 
 def summarize_phases(phases: list[PhaseResult] | None) -> PhaseSummary:
-    """Counts per status; negative durations are ignored, as in the seed."""
+    """Counts per status; negative durations are ignored."""
     summary = PhaseSummary()
     for phase in phases or []:
         summary.total += 1

@@ -114,6 +114,20 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
+def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) -> set[str]:
+    """The normalized names to skip; a name no phase has is warned about once and ignored."""
+    specs = set(known)
+    skip: set[str] = set()
+    for raw in raw_names:
+        name = normalize_name(raw)
+        if not name:
+            continue
+        if name not in specs and name not in skip:
+            warnings.append(f"skip: phase '{raw}' is not defined; ignored")
+        skip.add(name)
+    return skip
+
+
 def build_plan(
     request: SuiteExecutionRequest,
     config: TestingConfig,
@@ -155,14 +169,7 @@ def build_plan(
     else:
         desired = list(phases.specs)
 
-    skip: set[str] = set()
-    for raw in request.skip or []:
-        name = normalize_name(raw)
-        if not name:
-            continue
-        if name not in phases.specs and name not in skip:
-            warnings.append(f"skip: phase '{raw}' is not defined; ignored")
-        skip.add(name)
+    skip = _skipped(request.skip or [], phases.specs, warnings)
     selected = [name for name in desired if name not in skip]
     if not selected:
         raise ValidationError("no phases selected for execution")

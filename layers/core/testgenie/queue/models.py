@@ -1,4 +1,4 @@
-"""SuiteRequest, its statuses and the legal transitions (DESIGN §2-3), with the seed's validation."""
+"""SuiteRequest, its statuses and the legal transitions (docs/database.md), with its validation."""
 
 from __future__ import annotations
 
@@ -85,12 +85,12 @@ class SuiteRequest(CamelModel):
 
 
 def estimate_queue_time(type_count: int, coverage: int) -> int:
-    """The seed's estimate: 30 s per requested type plus the coverage target."""
+    """The estimate docs/api.md gives: 30 s per requested type plus the coverage target."""
     return (type_count if type_count > 0 else 2) * 30 + (coverage if coverage > 0 else DEFAULT_COVERAGE)
 
 
 class SuiteRequestSnapshot(CamelModel):
-    """Counts per status (the seed's queue snapshot, for health and dashboards)."""
+    """Counts per status (the queue snapshot, for health and dashboards)."""
 
     total: int = 0
     queued: int = 0
@@ -113,7 +113,7 @@ class Claim(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     request: SuiteRequest
-    token: int = Field(description="attempts value at claim time; a newer claim or the reaper bumps it")
+    token: int = Field(description="attempts value at claim time; only a claim bumps it (docs/database.md)")
     claim_id: UUID = Field(
         description="this claim's own id: a claim whose acknowledgement was lost is recognised"
     )
@@ -121,7 +121,7 @@ class Claim(BaseModel):
 
 
 class QueueSuiteRequestInput(CamelModel):
-    """POST /suite-requests body. Loose on purpose: the seed accepts null, a string or a list of types."""
+    """POST /suite-requests body. Loose on purpose: requestedTypes may be null, a string or a list."""
 
     model_config = ConfigDict(extra="ignore")
 

@@ -320,7 +320,7 @@ class SuiteRequestService:
 def build_suite_request(
     payload: QueueSuiteRequestInput, trigger: Trigger, rerun_of: UUID | None = None
 ) -> SuiteRequest:
-    """The seed's validation and defaults (reference §3.2), plus the plan fields."""
+    """Validation and defaults of a new suite request (docs/api.md), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
         raise ValidationError("scenarioName is required")

@@ -32,29 +32,25 @@ def test_the_outcome_of_a_run() -> None:
     assert run_outcome(["unit"], _ran(("unit", PhaseStatus.SKIPPED)), None) == Outcome.PASSED
 
 
-@pytest.mark.parametrize("outcome", [Outcome.CANCELLED, Outcome.TIMEOUT, Outcome.ERRORED, Outcome.FAILED])
-def test_a_result_that_did_not_pass_is_never_a_success(outcome: Outcome) -> None:
+def _claiming_success(outcome: Outcome) -> SuiteExecutionResult:
+    """A result that says success: true, as records stored before the rule may."""
     now = datetime.now(UTC)
-    result = SuiteExecutionResult(
-        execution_id=uuid4(),
-        scenario_name="s",
-        started_at=now,
-        completed_at=now,
-        success=True,  # as records stored before this rule say
-        outcome=outcome,
-    )
-    assert result.success is False
-    assert result.model_dump(by_alias=True)["success"] is False
-
-
-def test_a_passed_result_keeps_its_success() -> None:
-    now = datetime.now(UTC)
-    result = SuiteExecutionResult(
+    return SuiteExecutionResult(
         execution_id=uuid4(),
         scenario_name="s",
         started_at=now,
         completed_at=now,
         success=True,
-        outcome=Outcome.PASSED,
+        outcome=outcome,
     )
-    assert result.success is True
+
+
+@pytest.mark.parametrize("outcome", [Outcome.CANCELLED, Outcome.TIMEOUT, Outcome.ERRORED, Outcome.FAILED])
+def test_a_result_that_did_not_pass_is_never_a_success(outcome: Outcome) -> None:
+    result = _claiming_success(outcome)
+    assert result.success is False
+    assert result.model_dump(by_alias=True)["success"] is False
+
+
+def test_a_passed_result_keeps_its_success() -> None:
+    assert _claiming_success(Outcome.PASSED).success is True

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testgenie_local.router_state import isolate_per_thread
 from testgenie_local.template import FunctionSpec
 
 Handler = Callable[[Any, Any], Any]
@@ -116,6 +117,7 @@ class FunctionRuntime:
     ) -> None:
         """`load(n)` gives environment n > 0 a handler of its own (see load_handler); without it
         every environment shares `handler`."""
+        isolate_per_thread()  # environments are threads of this process: Powertools' event per thread
         self.spec = spec
         self.handler = handler
         self._environments = _Environments(max_concurrency, spec.logical_id, handler, load)

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build python3.13 validate bench openapi rds-ca clean
+.PHONY: run test lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ $(TOOLS)/.installed: requirements-tools.txt
 	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
 	touch $@
 
+# The local runner's own interpreter: only the runner's layers' requirements (docs/architecture.md).
+# Built once under /var/tmp/testgenie, rebuilt when a requirements file changes; instant otherwise.
+runner-venv: $(STAMP)
+	$(BIN)/python -m testgenie_local.runner_venv >/dev/null
+
 # make run PORT=3001 when 3000 is taken; RUN_ARGS passes more quickstart options.
-run: $(STAMP)
+run: $(STAMP) runner-venv
 	$(BIN)/testgenie quickstart $(if $(PORT),--port $(PORT)) $(RUN_ARGS)
 
 # The browser tests (tests/browser) drive Debian's Chromium, never a `playwright install` download.
@@ -38,7 +43,7 @@ browser:
 screenshots: $(STAMP) browser
 	TESTGENIE_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/browser/test_pages.py
 
-test: $(STAMP) $(TOOLS)/.installed browser
+test: $(STAMP) $(TOOLS)/.installed browser runner-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

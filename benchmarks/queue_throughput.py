@@ -39,7 +39,7 @@ for _name, _value in (
 import psycopg  # noqa: E402
 from testgenie.db import Database  # noqa: E402
 from testgenie.execution.service import SuiteExecutionService  # noqa: E402
-from testgenie.orchestrator.engine import orchestrator_from_settings  # noqa: E402
+from testgenie.orchestrator.engine import in_process_orchestrator  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
@@ -99,9 +99,7 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
         db = Database(url)
         db.ping()
         queue = suite_requests(db)
-        environments.append(
-            (db, queue, SuiteExecutionService(orchestrator_from_settings(settings), db, queue))
-        )
+        environments.append((db, queue, SuiteExecutionService(in_process_orchestrator(settings), db, queue)))
     barrier = threading.Barrier(concurrency + 1)
     failures: list[BaseException] = []
 

@@ -297,15 +297,18 @@ class GatewayApp:
     def _mounted(self, request: IncomingRequest) -> HttpAnswer:
         assert self.mount is not None
         passed = [(k, v) for k, v in request.headers if k.lower() not in {"host", "content-length"}]
-        environ = EnvironBuilder(
-            path=unquote(request.raw_path),
-            base_url=f"http://{request.host}",
-            query_string=request.raw_query,
-            method=request.method,
-            headers=passed,
-            data=request.body,
-            environ_base={"REMOTE_ADDR": request.source_ip},
-        ).get_environ()
+        try:
+            environ = EnvironBuilder(
+                path=unquote(request.raw_path),
+                base_url=f"http://{request.host}",
+                query_string=request.raw_query,
+                method=request.method,
+                headers=passed,
+                data=request.body,
+                environ_base={"REMOTE_ADDR": request.source_ip},
+            ).get_environ()
+        except ValueError:  # e.g. an encoded '?' in the path (werkzeug refuses it): no page is named so
+            return _gateway_error(404, "Not Found")
         try:
             response = Response.from_app(self.mount, environ, buffered=True)
         except Exception:
@@ -350,9 +353,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.server.app.log(f"{self.command} {self.path[:200]} -> {refusal.status} ({refusal.message})")
             return
         answer, by = self.server.app.answer(request)
-        self._send(answer)
         elapsed = int((time.monotonic() - started) * 1000)
+        # Logged before the answer leaves: a client that stops the stack on it finds the line written.
         self.server.app.log(f"{request.method} {self.path} -> {answer.status} ({by}, {elapsed} ms)")
+        self._send(answer)
 
     def _read(self) -> IncomingRequest:
         method = self.command.upper()

@@ -8,9 +8,11 @@ and any command a run had started), leaving no process behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -27,6 +29,8 @@ from testgenie_local.aws import LocalAws, aws_environment, create_resources, sta
 from testgenie_local.gateway import Gateway, PortInUse, ensure_port_free
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
+from testgenie_local.runner_host import LocalRunner, runner_identity
+from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
@@ -41,6 +45,14 @@ _WIRING = (
     "ARTIFACTS_BUCKET",
     "ARTIFACTS_DIR",
     "SCENARIOS_SOURCE",
+    "AWS_ENDPOINT_URL_LAMBDA",
+    "RUNNER_TIMEOUT_SECONDS",
+    "ARTIFACTS_UPLOAD_URL",
+    "ARTIFACTS_UPLOAD_SECRET",
+)
+NOT_ISOLATED = (
+    "warning: local runs are not isolated: the runner runs as {user}, the stack's own user (only a "
+    "stack started as root can run it as nobody), so a scenario can read this stack's environment"
 )
 
 
@@ -96,11 +108,14 @@ class LocalStack:
         self.mappings: list[EventSourceMapping] = []
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
+        self.runner: LocalRunner | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
+        self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
 
     # -- start --------------------------------------------------------------------------------
 
@@ -124,6 +139,7 @@ class LocalStack:
             raise StackError(f"scenarios folder not found: {scenarios}")
         data_dir = opts.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
         self._start_database(data_dir)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
@@ -225,7 +241,7 @@ class LocalStack:
             "DATABASE_URL": self.database_url,
             "DATABASE_SECRET_ARN": None,
             "SUITE_REQUEST_QUEUE_URL": queue_url,
-            "SCENARIOS_SOURCE": str(scenarios),
+            "SCENARIOS_SOURCE": self._scenario_source(from_template.get("SCENARIOS_SOURCE"), scenarios),
             "ARTIFACTS_BUCKET": None,
             "ARTIFACTS_DIR": None,
         }
@@ -237,10 +253,74 @@ class LocalStack:
             )
         else:
             env["ARTIFACTS_DIR"] = str(data_dir / "artifacts")
+        artifacts_dir = Path(env["ARTIFACTS_DIR"]) if env["ARTIFACTS_DIR"] else None
+        env.update(self._start_invocables(template, from_template, artifacts_dir))
         for key, value in from_template.items():
             if key not in _WIRING and key not in env and key not in os.environ:
                 env[key] = value
         self._set_env(env)
+
+    def _scenario_source(self, declared: str | None, folder: Path) -> str:
+        """The template's s3:// source when the stack holds its bucket, filled from the folder at start,
+        so every local run fetches its bundle by URL as on AWS; else the folder itself."""
+        assert self.aws is not None
+        if not declared or not declared.startswith("s3://"):
+            return str(folder)
+        bucket, _, prefix = declared[len("s3://") :].partition("/")
+        if bucket not in self.aws.bucket_names.values():
+            return str(folder)
+        from testgenie.orchestrator.bundles import bundle_digest, pack_folder
+        from testgenie.orchestrator.workspace import DIGEST_METADATA
+
+        s3 = self.aws.s3()
+        names = []
+        for scenario in sorted(folder.iterdir()):
+            if (scenario / ".testgenie" / "testing.json").is_file():
+                data = pack_folder(scenario)
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/"),
+                    Body=data,
+                    ContentType="application/gzip",
+                    Metadata={DIGEST_METADATA: bundle_digest(data)},
+                )
+                names.append(scenario.name)
+        self.options.say(f"scenarios: {len(names)} bundles from {folder} in {declared}")
+        return declared
+
+    def _start_invocables(
+        self, template: Template, from_template: dict[str, str], artifacts_dir: Path | None
+    ) -> dict[str, str | None]:
+        """The functions the service invokes itself (the runner): separate processes behind a local
+        Lambda Invoke endpoint. The runner is any function another one names in its environment."""
+        names = sorted(
+            value
+            for value in set(from_template.values())
+            if value in template.functions
+            and not (template.functions[value].routes or template.functions[value].sqs_sources)
+        )
+        if not names:
+            return {}
+        identity = runner_identity()
+        if not identity.isolated:
+            self.options.say(NOT_ISOLATED.format(user=identity.user))
+        # TESTGENIE_RUNNER_TIMEOUT_SECONDS: a shorter Timeout for the runner (drills of a hung runner).
+        timeout = int(os.environ.get("TESTGENIE_RUNNER_TIMEOUT_SECONDS", "0") or 0)
+        specs = [template.functions[name] for name in names]
+        if timeout > 0:
+            specs = [dataclasses.replace(s, timeout_seconds=min(timeout, s.timeout_seconds)) for s in specs]
+        self.runner = LocalRunner(
+            specs,
+            artifacts_dir=artifacts_dir,
+            upload_secret=self._upload_secret,
+            identity=identity,
+            host=self.options.host,
+            say=self.options.say,
+        )
+        try:
+            return self.runner.start()
+        except RunnerVenvError as exc:
+            raise StackError(f"cannot build the runner's interpreter: {exc}") from None
 
     def _set_env(self, env: dict[str, str | None]) -> None:
         for key in env:
@@ -336,6 +416,8 @@ class LocalStack:
                 testgenie.bootstrap.reset()
             except Exception:  # noqa: S110 - best effort on the way out
                 pass
+        if self.runner is not None:
+            self.runner.stop()
         if self.aws is not None:
             self.aws.stop()
         if self.postgres is not None:

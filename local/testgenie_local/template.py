@@ -490,7 +490,9 @@ def _function(
         return None  # an inline or image function: nothing the local stack can load
     timeout = int(resolver.resolve(merged.get("Timeout", DEFAULT_TIMEOUT_SECONDS)))
     reserved = resolver.resolve(merged.get("ReservedConcurrentExecutions"))
-    layer_names = [_logical_of(item) for item in merged.get("Layers") or []]
+    # SAM: Globals' lists are additive (the global layers first), maps merge, scalars are replaced.
+    all_layers = [*(globals_fn.get("Layers") or []), *(props.get("Layers") or [])]
+    layer_names = list(dict.fromkeys(_logical_of(item) for item in all_layers))
     layer_paths = [layers[name] for name in layer_names if name is not None and name in layers]
     routes: list[HttpRoute] = []
     sqs: list[SqsSource] = []

@@ -15,7 +15,7 @@ import pytest
 from testgenie.db import Database
 from testgenie.entrypoints.sqs import QueueRecordHandler, process_batch
 from testgenie.execution.service import SuiteExecutionService
-from testgenie.orchestrator.engine import orchestrator_from_settings
+from testgenie.orchestrator.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.settings import Settings
 
@@ -32,7 +32,7 @@ class Environment:
     def __init__(self, database_url: str, settings: Settings) -> None:
         self.db = Database(database_url)
         self.requests = suite_requests(self.db, lease_seconds=120)
-        self.executions = SuiteExecutionService(orchestrator_from_settings(settings), self.db, self.requests)
+        self.executions = SuiteExecutionService(in_process_orchestrator(settings), self.db, self.requests)
 
     def deliver(self, event: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         outcomes: list[str] = []

@@ -47,12 +47,39 @@ def main() -> None:
     parser.add_argument("--receive-count", type=int, default=1)
     args = parser.parse_args()
 
+    runner = _start_runner()
     import execute_app
     from testgenie_local.runtime import FakeLambdaContext
 
     context: Any = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
     response = execute_app.lambda_handler(sqs_record_event(args.request_id, args.receive_count), context)
     print(json.dumps(response), flush=True)
+    runner.stop()
+
+
+def _start_runner() -> Any:
+    """This environment's RunnerFunction: its own process behind a local Invoke endpoint, as the
+    stack runs it, but as this user (the folder's packed bundles are this user's files)."""
+    import getpass
+    import os
+    import secrets
+
+    from testgenie_local.runner_host import LocalRunner, RunnerIdentity
+    from testgenie_local.template import read_template
+
+    spec = read_template(REPO_ROOT / "template.yaml").functions["RunnerFunction"]
+    artifacts = os.environ.get("ARTIFACTS_DIR")
+    runner = LocalRunner(
+        [spec],
+        artifacts_dir=Path(artifacts) if artifacts else None,
+        upload_secret=secrets.token_hex(32),
+        identity=RunnerIdentity(getpass.getuser()),
+    )
+    env = {key: value for key, value in runner.start().items() if value is not None}
+    os.environ.update({"RUNNER_FUNCTION_NAME": spec.logical_id, "AWS_DEFAULT_REGION": "us-east-1", **env})
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(key, "testing")  # the local endpoint signs nothing
+    return runner
 
 
 if __name__ == "__main__":

@@ -2,21 +2,32 @@
 
 boto3 is imported only inside S3ArtifactStore, so the history function and tests that use the local
 store never load it; boto3 honours AWS_ENDPOINT_URL by itself (the local stack's moto server).
+
+The runner writes its phase logs itself, through an upload target the coordinator signs: a
+pre-signed S3 PUT, or on one machine a PUT to the local stack signed the same way in spirit (an
+HMAC over key and expiry), so a scenario can write its own execution's log and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import os
 import re
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote, urlencode
 from uuid import UUID
 
 if TYPE_CHECKING:
+    from testgenie.runner.protocol import UploadTarget
     from testgenie.settings import Settings
+
+LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
@@ -61,11 +72,52 @@ class ArtifactStore(Protocol):
         """Remove these logPaths (retention); missing ones are fine."""
         ...
 
+    def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
+        """Where the runner PUTs this phase's log (ConfigurationError when the store offers none)."""
+        ...
+
+
+def upload_signature(secret: str, key: str, expires: int) -> str:
+    """The local upload's signature: only this key, only until `expires` (epoch seconds)."""
+    return hmac.new(secret.encode(), f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+
+def upload_allowed(secret: str, key: str, expires: str, signature: str, now: float | None = None) -> bool:
+    try:
+        until = int(expires)
+    except ValueError:
+        return False
+    if until < (time.time() if now is None else now):
+        return False
+    return hmac.compare_digest(upload_signature(secret, key, until), signature)
+
 
 class LocalArtifactStore:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, upload_url: str | None = None, upload_secret: str | None = None) -> None:
         self.root = Path(root)
         self._last_dir: Path | None = None  # a run writes its phases in turn: one mkdir per execution
+        self.upload_url = upload_url.rstrip("/") if upload_url else None  # the local stack's upload route
+        self.upload_secret = upload_secret
+
+    def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
+        from testgenie.errors import ConfigurationError
+        from testgenie.runner.protocol import UploadTarget
+
+        if not (self.upload_url and self.upload_secret):
+            raise ConfigurationError(
+                "ARTIFACTS_DIR offers the runner no upload: set ARTIFACTS_UPLOAD_URL and "
+                "ARTIFACTS_UPLOAD_SECRET (the local stack does) or use ARTIFACTS_BUCKET"
+            )
+        key = log_key(execution_id, phase)
+        expires = int(time.time()) + expires_seconds
+        query = urlencode(
+            {"expires": expires, "signature": upload_signature(self.upload_secret, key, expires)}
+        )
+        return UploadTarget(
+            url=f"{self.upload_url}/{quote(key)}?{query}",
+            headers={"Content-Type": LOG_CONTENT_TYPE},
+            key=key,
+        )
 
     def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
         key = log_key(execution_id, phase)
@@ -124,10 +176,19 @@ class S3ArtifactStore:
 
     def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
         key = log_key(execution_id, phase)
-        self.client.put_object(
-            Bucket=self.bucket, Key=key, Body=data, ContentType="text/plain; charset=utf-8"
-        )
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=LOG_CONTENT_TYPE)
         return key
+
+    def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
+        from testgenie.runner.protocol import UploadTarget
+
+        key = log_key(execution_id, phase)
+        url = self.client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self.bucket, "Key": key, "ContentType": LOG_CONTENT_TYPE},
+            ExpiresIn=expires_seconds,
+        )
+        return UploadTarget(url=url, headers={"Content-Type": LOG_CONTENT_TYPE}, key=key)
 
     def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
         from botocore.exceptions import ClientError
@@ -160,4 +221,8 @@ def artifact_store_from_settings(settings: Settings) -> ArtifactStore:
     """ARTIFACTS_BUCKET -> S3; else ARTIFACTS_DIR; else a folder under the system temp dir."""
     if settings.artifacts_bucket:
         return S3ArtifactStore(settings.artifacts_bucket)
-    return LocalArtifactStore(settings.artifacts_dir or DEFAULT_LOCAL_DIR)
+    return LocalArtifactStore(
+        settings.artifacts_dir or DEFAULT_LOCAL_DIR,
+        upload_url=settings.artifacts_upload_url,
+        upload_secret=settings.artifacts_upload_secret,
+    )

@@ -29,6 +29,10 @@ _ENV_FIELDS: dict[str, str] = {
     "DB_CONNECT_TIMEOUT_SECONDS": "db_connect_timeout_seconds",
     "MIGRATIONS_DIR": "migrations_dir",
     "RETENTION_DAYS": "retention_days",
+    "RUNNER_FUNCTION_NAME": "runner_function_name",
+    "RUNNER_TIMEOUT_SECONDS": "runner_timeout_seconds",
+    "ARTIFACTS_UPLOAD_URL": "artifacts_upload_url",
+    "ARTIFACTS_UPLOAD_SECRET": "artifacts_upload_secret",
 }
 
 
@@ -58,6 +62,12 @@ class Settings(BaseModel):
     migrations_dir: Path | None = None
     # Executions older than this many days are deleted (unless pinned); 0 keeps everything.
     retention_days: int = Field(default=0, ge=0, le=36_500)
+    # The runner (docs/architecture.md, "The runner"): the function every phase runs in, and its Timeout.
+    runner_function_name: str | None = None
+    runner_timeout_seconds: int = Field(default=900, ge=1, le=900)
+    # One machine only: the local stack's signed upload route into ARTIFACTS_DIR (for the runner's logs).
+    artifacts_upload_url: str | None = None
+    artifacts_upload_secret: str | None = None
 
     @model_validator(mode="after")
     def _one_artifact_store(self) -> Settings:

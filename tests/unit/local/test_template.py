@@ -148,6 +148,15 @@ def test_the_project_template_is_readable() -> None:
     assert any(s.enabled and s.input and s.input.get("action") == "reap" for s in execute.schedules)
 
 
+def test_global_layers_come_first_and_a_function_adds_its_own() -> None:
+    """As SAM merges Globals: lists are additive, so the runner gets the core layer and its toolchain."""
+    project = Path(__file__).resolve().parents[3] / "template.yaml"
+    functions = read_template(project).functions
+    root = project.parent
+    assert functions["RunnerFunction"].layers == [root / "layers" / "core", root / "layers" / "toolchain"]
+    assert functions["ExecuteFunction"].layers == [root / "layers" / "core"]
+
+
 def test_find_in_map_resolves_against_the_mappings_with_parameter_defaults(tmp_path: Path) -> None:
     path = tmp_path / "template.yaml"
     path.write_text(

@@ -13,7 +13,7 @@ from orch_helpers import wait_until_gone
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
-from testgenie.orchestrator.engine import SuiteOrchestrator, orchestrator_from_settings
+from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
 from testgenie.orchestrator.engine_protocol import SuiteEngine
 from testgenie.orchestrator.models import (
     Classification,
@@ -23,6 +23,7 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
 )
 from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.runner.protocol import UploadTarget
 from testgenie.settings import Settings
 
 ScenarioFactory = Any
@@ -317,9 +318,12 @@ def test_a_log_that_cannot_be_stored_is_a_warning(
         def read_log(self, execution_id: UUID | str, phase: str, tail_bytes: int) -> str | None:
             return None
 
-    orchestrator.artifacts = BrokenStore()
+        def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
+            raise AssertionError("in-process phases store their logs themselves")
+
+    broken = SuiteOrchestrator(orchestrator.scenarios, BrokenStore(), 60)
     make_scenario("demo", {"phases": {"lint": {"commands": ["true"]}}})
-    result = orchestrator.execute(request(phases=["lint"]), uuid4())
+    result = broken.execute(request(phases=["lint"]), uuid4())
     assert result.success
     assert result.phases[0].log_path == ""
     assert result.warnings == ["the log of phase 'lint' could not be stored: disk full"]
@@ -374,7 +378,7 @@ def test_plan_validates_scenario_and_config(
 
 
 def test_satisfies_the_engine_protocol_and_builds_from_settings(tmp_path: Path) -> None:
-    engine: SuiteEngine = orchestrator_from_settings(
+    engine: SuiteEngine = in_process_orchestrator(
         Settings(scenarios_source=str(tmp_path), artifacts_dir=tmp_path / "a", phase_timeout_seconds=77)
     )
     assert isinstance(engine, SuiteOrchestrator)

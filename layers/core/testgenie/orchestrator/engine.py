@@ -1,17 +1,21 @@
-"""SuiteOrchestrator: plans a request, then runs its phases one by one in a private workspace.
+"""SuiteOrchestrator: plans a request, then runs its phases one by one through a PhaseExecutor.
 
-It satisfies engine_protocol.SuiteEngine. Phase failures (including a crashing runner) are results,
-never exceptions; only engine faults (the workspace cannot be created, …) raise.
+It satisfies engine_protocol.SuiteEngine. The loop here owns what the coordinator owns (cancel
+between phases, the run's deadline, fail-fast, progress); an executor runs one phase at a time:
+in the runner (runner/coordinator.py: RunnerPhases, one invocation per phase, the production path)
+or in this process (InProcessPhases: tests and benchmarks only, it holds whatever keys this process
+holds). Phase failures are results, never exceptions; only engine faults raise.
 """
 
 from __future__ import annotations
 
 import time
-import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
@@ -19,8 +23,6 @@ from testgenie.observability import logger
 from testgenie.orchestrator.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
 from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
-    Classification,
-    Observation,
     Outcome,
     PhasePlan,
     PhaseResult,
@@ -30,29 +32,15 @@ from testgenie.orchestrator.models import (
     run_outcome,
     summarize_phases,
 )
+from testgenie.orchestrator.phase_run import PhaseJob, run_one_phase
 from testgenie.orchestrator.planning import (
     build_plan,
     discover_phase_scripts,
-    is_enabled,
     scenario_phases,
     validate_scenario_name,
 )
-from testgenie.orchestrator.runners import runner_for
-from testgenie.orchestrator.runners.base import (
-    DEFAULT_LOG_CAP_BYTES,
-    TIMEOUT_REMEDIATION,
-    LogBuffer,
-    PhaseContext,
-    PhaseReport,
-    PhaseTimeout,
-    RunState,
-)
-from testgenie.orchestrator.testing_config import (
-    CONFIG_RELPATH,
-    PhaseConfig,
-    TestingConfig,
-    load_testing_config,
-)
+from testgenie.orchestrator.runners.base import DEFAULT_LOG_CAP_BYTES, RunState
+from testgenie.orchestrator.testing_config import TestingConfig, load_testing_config
 from testgenie.orchestrator.workspace import (
     ScenarioSource,
     Workspace,
@@ -65,14 +53,179 @@ if TYPE_CHECKING:
     from testgenie.settings import Settings
 
 
-def _duration(seconds: int) -> str:
-    for unit, size in (("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+def plan_scenario(
+    request: SuiteExecutionRequest, scenario_dir: Path, default_timeout: int
+) -> tuple[PhasePlan, TestingConfig]:
+    """The plan of `request` over one scenario folder (ValidationError when it does not fit)."""
+    config = load_testing_config(scenario_dir)
+    return build_plan(request, config, discover_phase_scripts(scenario_dir), default_timeout), config
+
+
+class PhaseSession(Protocol):
+    """One run's phases, run one at a time. `plan` is the plan of exactly what runs; `source_digest`
+    ("sha256:<hex>") names the bundle it runs from (None: a folder copy)."""
+
+    plan: PhasePlan
+
+    @property
+    def source_digest(self) -> str | None: ...
+
+    def run(
+        self, name: str, deadline: float | None, warnings: list[str]
+    ) -> tuple[PhaseResult, Outcome | None]:
+        """Run one planned phase. A returned outcome (timeout, errored) ends the run after it."""
+        ...
+
+
+class PhaseExecutor(Protocol):
+    def session(
+        self, request: SuiteExecutionRequest, execution_id: UUID
+    ) -> AbstractContextManager[PhaseSession]: ...
 
 
 class SuiteOrchestrator:
+    def __init__(
+        self,
+        scenarios: ScenarioSource,
+        artifacts: ArtifactStore,
+        default_phase_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
+        *,
+        executor: PhaseExecutor | None = None,
+        log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
+        workspace_parent: Path | None = None,
+        service_env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.scenarios = scenarios
+        self.artifacts = artifacts
+        self.default_phase_timeout = default_phase_timeout
+        self.clock = clock
+        self.executor: PhaseExecutor = executor or InProcessPhases(
+            scenarios,
+            artifacts,
+            default_phase_timeout,
+            log_cap_bytes=log_cap_bytes,
+            workspace_parent=workspace_parent,
+            service_env=service_env,
+            clock=clock,
+        )
+
+    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
+        """Validate the request against the catalog and the scenario's testing.json (ValidationError)."""
+        scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
+        return plan_scenario(request, scenario_dir, self.default_phase_timeout)[0]
+
+    def execute(
+        self,
+        request: SuiteExecutionRequest,
+        execution_id: UUID,
+        on_progress: ProgressCallback | None = None,
+        should_stop: StopCheck | None = None,
+        *,
+        deadline: float | None = None,
+    ) -> SuiteExecutionResult:
+        """Run the plan. `deadline` (time.monotonic()) ends the run early with outcome `timeout`."""
+        started_at = datetime.now(UTC)
+        results: list[PhaseResult] = []
+        warnings: list[str] = []
+        stopped: Outcome | None = None
+        with self.executor.session(request, execution_id) as session:
+            plan = session.plan
+            warnings.extend(plan.warnings)
+            for name in plan.phases:
+                if should_stop is not None and self._ask_stop(should_stop, warnings):
+                    stopped = Outcome.CANCELLED
+                    warnings.append(f"run cancelled before phase '{name}'")
+                    break
+                if deadline is not None and self.clock() >= deadline:
+                    stopped = Outcome.TIMEOUT
+                    warnings.append(f"run deadline reached before phase '{name}'")
+                    break
+                result, ended = session.run(name, deadline, warnings)
+                results.append(result)
+                if on_progress is not None:
+                    self._notify(on_progress, results, plan.phases, warnings)
+                if ended is not None:
+                    stopped = ended
+                    break
+                if plan.fail_fast and result.status == PhaseStatus.FAILED:
+                    break
+        outcome = run_outcome(plan.phases, results, stopped)
+        return SuiteExecutionResult(
+            execution_id=execution_id,
+            scenario_name=plan.scenario_name,
+            started_at=started_at,
+            completed_at=datetime.now(UTC),
+            success=outcome == Outcome.PASSED,
+            preset=plan.preset,
+            outcome=outcome,
+            phases=results,
+            phase_summary=summarize_phases(results),
+            warnings=warnings or None,
+            source_digest=session.source_digest,
+        )
+
+    @staticmethod
+    def _ask_stop(should_stop: StopCheck, warnings: list[str]) -> bool:
+        try:
+            return bool(should_stop())
+        except Exception as exc:  # a failing cancellation check must not end the run
+            warnings.append(f"cancellation check failed: {exc}")
+            return False
+
+    @staticmethod
+    def _notify(
+        on_progress: ProgressCallback, results: list[PhaseResult], planned: list[str], warnings: list[str]
+    ) -> None:
+        try:
+            on_progress(list(results), list(planned))
+        except Exception as exc:  # progress is best effort; the run goes on
+            warnings.append(f"progress callback failed: {exc}")
+
+
+@dataclass
+class _InProcessSession:
+    plan: PhasePlan
+    owner: InProcessPhases
+    config: TestingConfig
+    workspace: Workspace
+    scripts: dict[str, str]
+    base_env: dict[str, str]
+    execution_id: UUID
+    state: RunState
+    source_digest: str | None = None
+
+    def run(
+        self, name: str, deadline: float | None, warnings: list[str]
+    ) -> tuple[PhaseResult, Outcome | None]:
+        script = self.scripts.get(name)
+        owner = self.owner
+        phase = run_one_phase(
+            PhaseJob(
+                name=name,
+                scenario_name=self.plan.scenario_name,
+                execution_id=self.execution_id,
+                timeout=self.plan.timeouts.get(name, owner.default_phase_timeout),
+                config=self.config,
+                workspace=self.workspace,
+                base_env=self.base_env,
+                run=self.state,
+                script=self.workspace.scenario_dir / script if script else None,
+                run_deadline=deadline,
+                log_cap_bytes=owner.log_cap_bytes,
+                clock=owner.clock,
+            )
+        )
+        try:
+            phase.result.log_path = owner.artifacts.put_log(self.execution_id, name, phase.log)
+        except Exception as exc:  # the result matters more than its log
+            warnings.append(f"the log of phase '{name}' could not be stored: {exc}")
+        return phase.result, Outcome.TIMEOUT if phase.stopped_at_run_deadline else None
+
+
+class InProcessPhases:
+    """Phases in this process, in one private copy of the scenario (tests and benchmarks only)."""
+
     def __init__(
         self,
         scenarios: ScenarioSource,
@@ -92,90 +245,6 @@ class SuiteOrchestrator:
         self.service_env = service_env  # None: os.environ (only PATH and LANG are read from it)
         self.clock = clock
 
-    # -- planning ---------------------------------------------------------------------------
-
-    def _plan_in(self, request: SuiteExecutionRequest, scenario_dir: Path) -> tuple[PhasePlan, TestingConfig]:
-        config = load_testing_config(scenario_dir)
-        scripts = discover_phase_scripts(scenario_dir)
-        return build_plan(request, config, scripts, self.default_phase_timeout), config
-
-    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
-        """Validate the request against the catalog and the scenario's testing.json (ValidationError)."""
-        scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
-        return self._plan_in(request, scenario_dir)[0]
-
-    # -- execution --------------------------------------------------------------------------
-
-    def execute(
-        self,
-        request: SuiteExecutionRequest,
-        execution_id: UUID,
-        on_progress: ProgressCallback | None = None,
-        should_stop: StopCheck | None = None,
-        *,
-        deadline: float | None = None,
-    ) -> SuiteExecutionResult:
-        """Run the plan. `deadline` (time.monotonic()) ends the run early with outcome `timeout`."""
-        started_at = datetime.now(UTC)
-        scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
-        results: list[PhaseResult] = []
-        warnings: list[str] = []
-        stopped: Outcome | None = None
-        source_digest = self._source_digest(request.scenario_name)  # of the files about to be copied
-        with prepare_workspace(scenario_dir, execution_id, self.workspace_parent) as workspace:
-            # Plan from the copy, so what runs is exactly what was validated.
-            plan, config = self._plan_in(request, workspace.scenario_dir)
-            warnings.extend(plan.warnings)
-            phases = scenario_phases(
-                config, discover_phase_scripts(workspace.scenario_dir), self.default_phase_timeout
-            )
-            base_env = command_environment(workspace, execution_id, config.env, self.service_env)
-            run = RunState()
-            for name in plan.phases:
-                if should_stop is not None and self._ask_stop(should_stop, warnings):
-                    stopped = Outcome.CANCELLED
-                    warnings.append(f"run cancelled before phase '{name}'")
-                    break
-                if deadline is not None and self.clock() >= deadline:
-                    stopped = Outcome.TIMEOUT
-                    warnings.append(f"run deadline reached before phase '{name}'")
-                    break
-                script = phases.scripts.get(name)
-                result, hit_run_deadline = self._run_phase(
-                    name,
-                    plan,
-                    config,
-                    workspace,
-                    base_env,
-                    run,
-                    execution_id,
-                    workspace.scenario_dir / script if script else None,
-                    deadline,
-                    warnings,
-                )
-                results.append(result)
-                if on_progress is not None:
-                    self._notify(on_progress, results, plan.phases, warnings)
-                if hit_run_deadline:
-                    stopped = Outcome.TIMEOUT
-                    break
-                if plan.fail_fast and result.status == PhaseStatus.FAILED:
-                    break
-        outcome = run_outcome(plan.phases, results, stopped)
-        return SuiteExecutionResult(
-            execution_id=execution_id,
-            scenario_name=plan.scenario_name,
-            started_at=started_at,
-            completed_at=datetime.now(UTC),
-            success=outcome == Outcome.PASSED,
-            preset=plan.preset,
-            outcome=outcome,
-            phases=results,
-            phase_summary=summarize_phases(results),
-            warnings=warnings or None,
-            source_digest=source_digest,
-        )
-
     def _source_digest(self, scenario: str) -> str | None:
         """What ran exactly: the bundle's digest (a folder is packed reproducibly, so it is a tree
         hash of the folder). History uses it to tell flaky from changed (docs/api.md); a digest that
@@ -186,151 +255,40 @@ class SuiteOrchestrator:
             logger.warning("no source digest for the run", extra={"scenario": scenario})
             return None
 
-    @staticmethod
-    def _ask_stop(should_stop: StopCheck, warnings: list[str]) -> bool:
-        try:
-            return bool(should_stop())
-        except Exception as exc:  # a failing cancellation check must not end the run
-            warnings.append(f"cancellation check failed: {exc}")
-            return False
-
-    @staticmethod
-    def _notify(
-        on_progress: ProgressCallback, results: list[PhaseResult], planned: list[str], warnings: list[str]
-    ) -> None:
-        try:
-            on_progress(list(results), list(planned))
-        except Exception as exc:  # progress is best effort; the run goes on
-            warnings.append(f"progress callback failed: {exc}")
-
-    def _run_phase(
-        self,
-        name: str,
-        plan: PhasePlan,
-        config: TestingConfig,
-        workspace: Workspace,
-        base_env: dict[str, str],
-        run: RunState,
-        execution_id: UUID,
-        script: Path | None,
-        run_deadline: float | None,
-        warnings: list[str],
-    ) -> tuple[PhaseResult, bool]:
-        timeout = plan.timeouts.get(name, self.default_phase_timeout)
-        started = self.clock()
-        phase_deadline = started + timeout
-        run_bound = run_deadline is not None and run_deadline < phase_deadline
-        if run_deadline is not None and run_bound:
-            phase_deadline = run_deadline
-        log = LogBuffer(self.log_cap_bytes)
-        log.line(f"=== test-genie phase '{name}' of {plan.scenario_name} (execution {execution_id})")
-        log.line(f"=== timeout {_duration(timeout)}, started {datetime.now(UTC).isoformat()}")
-        report = PhaseReport()
-        phase_config = config.phases.get(name) or PhaseConfig()
-        timed_out = False
-        crash: str | None = None
-        if not is_enabled(name, config):
-            report.skip_reason = f"disabled in {CONFIG_RELPATH} (phases.{name}.enabled = false)"
-        else:
-            reports_dir = workspace.reports
-            env = {
-                **base_env,
-                **phase_config.env,
-                "TESTGENIE_PHASE": name,
-                "TESTGENIE_REPORTS_DIR": str(reports_dir),
-            }
-            ctx = PhaseContext(
-                name=name,
-                scenario_dir=workspace.scenario_dir,
-                config=phase_config,
-                testing=config,
-                env=env,
-                reports_dir=reports_dir,
-                scratch_dir=workspace.tmp,
-                deadline=phase_deadline,
-                log=log,
-                run=run,
-                script=script,
-                clock=self.clock,
+    @contextmanager
+    def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
+        scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
+        source_digest = self._source_digest(request.scenario_name)  # of the files about to be copied
+        with prepare_workspace(scenario_dir, execution_id, self.workspace_parent) as workspace:
+            # Plan from the copy, so what runs is exactly what was validated.
+            plan, config = plan_scenario(request, workspace.scenario_dir, self.default_phase_timeout)
+            phases = scenario_phases(
+                config, discover_phase_scripts(workspace.scenario_dir), self.default_phase_timeout
             )
-            try:
-                workspace.clear_reports()
-                runner_for(name)(ctx, report)
-            except PhaseTimeout as exc:
-                timed_out = True
-                log.line(f"[test-genie] {exc}")
-            except Exception as exc:  # a runner bug fails its phase, not the run
-                crash = f"the {name} runner crashed: {type(exc).__name__}: {exc}"
-                log.line(f"[test-genie] {crash}")
-                log.write(traceback.format_exc().encode())
-        duration_ms = max(0, int((self.clock() - started) * 1000))
-        result = self._result(name, report, timeout, timed_out, run_bound, crash, duration_ms)
-        log.line("OBSERVATIONS:")
-        for observation in result.observations or []:
-            log.line(f"  [{observation.prefix or ''}] {observation.text}")
-        log.line(
-            f"=== {result.status.value} in {duration_ms} ms" + (f": {result.error}" if result.error else "")
-        )
-        try:
-            result.log_path = self.artifacts.put_log(execution_id, name, log.getvalue())
-        except Exception as exc:  # the result matters more than its log
-            warnings.append(f"the log of phase '{name}' could not be stored: {exc}")
-        return result, timed_out and run_bound
-
-    @staticmethod
-    def _result(
-        name: str,
-        report: PhaseReport,
-        timeout: int,
-        timed_out: bool,
-        run_bound: bool,
-        crash: str | None,
-        duration_ms: int,
-    ) -> PhaseResult:
-        observations = list(report.observations)
-        status = PhaseStatus.PASSED
-        error = classification = remediation = None
-        if timed_out:
-            status = PhaseStatus.FAILED
-            classification = Classification.TIMEOUT
-            remediation = TIMEOUT_REMEDIATION
-            error = (
-                "phase stopped at the run's deadline"
-                if run_bound
-                else f"phase timed out after {_duration(timeout)}"
+            yield _InProcessSession(
+                plan=plan,
+                owner=self,
+                config=config,
+                workspace=workspace,
+                scripts=phases.scripts,
+                base_env=command_environment(workspace, execution_id, config.env, self.service_env),
+                execution_id=execution_id,
+                state=RunState(),
+                source_digest=source_digest,
             )
-        elif crash:
-            status = PhaseStatus.FAILED
-            error, classification = crash, Classification.SYSTEM
-            remediation = "This is a test-genie bug; the phase log has the traceback."
-        elif report.failures:
-            first = report.failures[0]
-            status = PhaseStatus.FAILED
-            more = len(report.failures) - 1
-            error = first.message + (f" (and {more} more problem{'s' if more > 1 else ''})" if more else "")
-            classification, remediation = first.classification, first.remediation
-        elif report.checks == 0:
-            status = PhaseStatus.SKIPPED
-            observations.append(Observation(icon="⏭️", prefix="SKIP", text=f"{name}: {report.skip_reason}"))
-        if status == PhaseStatus.FAILED and timed_out is False and error and not classification:
-            classification = Classification.SYSTEM
-        return PhaseResult(
-            name=name,
-            status=status,
-            duration_ms=duration_ms,
-            duration_seconds=PhaseResult.seconds_from_ms(duration_ms),
-            error=error,
-            classification=classification,
-            remediation=remediation,
-            observations=observations or None,
-            tests=report.tests,
-            failing_tests=report.failing_tests or None,
-        )
 
 
-def orchestrator_from_settings(settings: Settings) -> SuiteOrchestrator:
+def in_process_orchestrator(settings: Settings) -> SuiteOrchestrator:
+    """Phases in this process: for tests and benchmarks, never for a service holding keys."""
     return SuiteOrchestrator(
         scenario_source_from_settings(settings),
         artifact_store_from_settings(settings),
         settings.phase_timeout_seconds,
     )
+
+
+def orchestrator_from_settings(settings: Settings) -> SuiteOrchestrator:
+    """The service's engine: every phase runs in the runner (RUNNER_FUNCTION_NAME)."""
+    from testgenie.runner.coordinator import runner_orchestrator
+
+    return runner_orchestrator(settings)

@@ -1,0 +1,1 @@
+"""The runner: where scenario code runs, holding no keys (docs/architecture.md, "The runner")."""

@@ -1,0 +1,116 @@
+"""The runner's side of an invocation: one phase in a fresh workspace, its log PUT where it was told.
+
+What a phase may touch comes in the invocation only (docs/architecture.md, "The runner"): this code
+reads no settings and no credentials, and the commands get the built environment of
+orchestrator/workspace.py.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+from testgenie.errors import ValidationError
+from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
+from testgenie.orchestrator.phase_run import PhaseJob, PhaseRun, run_one_phase
+from testgenie.orchestrator.planning import discover_phase_scripts, scenario_phases
+from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
+from testgenie.orchestrator.testing_config import load_testing_config
+from testgenie.orchestrator.workspace import command_environment, fresh_workspace
+from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest, UploadTarget
+
+
+def put_log(target: UploadTarget, data: bytes) -> str | None:
+    """PUT the log; None when stored, else why not (the result matters more than its log)."""
+    request = urllib.request.Request(target.url, data=data, method="PUT", headers=target.headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+            answer.read()
+    except (urllib.error.URLError, OSError) as exc:
+        return f"the phase log could not be uploaded: {exc}"
+    return None
+
+
+def _monotonic_deadline(invocation: PhaseInvocation, time_left_ms: int | None) -> float | None:
+    """The run's deadline on this machine's clock (also bounded by this invocation's own time)."""
+    now = time.monotonic()
+    bounds = []
+    if invocation.deadline_at is not None:
+        bounds.append(now + (invocation.deadline_at - datetime.now(UTC)).total_seconds())
+    if time_left_ms is not None:
+        bounds.append(now + max(0, time_left_ms - 3_000) / 1000)  # keep time for the upload and answer
+    return min(bounds) if bounds else None
+
+
+def _setup_failure(invocation: PhaseInvocation, error: ValidationError) -> PhaseRun:
+    """The bundle could not be fetched, verified or read: the phase fails saying why."""
+    log = LogBuffer()
+    log.line(f"=== test-genie phase '{invocation.phase}' of {invocation.scenario_name}")
+    log.line(f"[test-genie] {error.message}")
+    result = PhaseResult(
+        name=invocation.phase,
+        status=PhaseStatus.FAILED,
+        error=error.message,
+        classification=Classification.MISCONFIGURATION,
+        remediation="Fix the scenario bundle (testgenie push) and re-run; the message says what is wrong.",
+    )
+    return PhaseRun(result, log.getvalue(), stopped_at_run_deadline=False)
+
+
+def _run(
+    invocation: PhaseInvocation, state: RunState, deadline: float | None, parent: Path | None
+) -> PhaseRun:
+    with fresh_workspace(
+        invocation.bundle, invocation.execution_id, scenario=invocation.scenario_name, parent=parent
+    ) as workspace:
+        config = load_testing_config(workspace.scenario_dir)
+        scripts = scenario_phases(
+            config, discover_phase_scripts(workspace.scenario_dir), invocation.timeout_seconds
+        ).scripts
+        script = scripts.get(invocation.phase)
+        return run_one_phase(
+            PhaseJob(
+                name=invocation.phase,
+                scenario_name=invocation.scenario_name,
+                execution_id=invocation.execution_id,
+                timeout=invocation.timeout_seconds,
+                config=config,
+                workspace=workspace,
+                base_env=command_environment(workspace, invocation.execution_id, config.env),
+                run=state,
+                script=workspace.scenario_dir / script if script else None,
+                run_deadline=deadline,
+            )
+        )
+
+
+def run_invocation(
+    invocation: PhaseInvocation, *, time_left_ms: int | None = None, workspace_parent: Path | None = None
+) -> PhaseAnswer:
+    """Run the invocation's phase and answer. Configuration errors of the scenario are phase results."""
+    prior = [TestCase(**test.model_dump()) for test in invocation.prior_tests]
+    state = RunState(test_cases=list(prior))
+    deadline = _monotonic_deadline(invocation, time_left_ms)
+    verified: str | None = invocation.bundle.sha256
+    try:
+        phase = _run(invocation, state, deadline, workspace_parent)
+    except ValidationError as exc:
+        phase, verified = _setup_failure(invocation, exc), None
+    problem = put_log(invocation.log_upload, phase.log)
+    ran = state.test_cases[len(prior) :]
+    return PhaseAnswer(
+        execution_id=invocation.execution_id,
+        phase=invocation.phase,
+        result=phase.result,
+        log_stored=problem is None,
+        tests=[
+            PriorTest(name=t.name, classname=t.classname, status=t.status, message=t.message, phase=t.phase)
+            for t in ran
+        ],
+        bundle_sha256=verified,
+        stopped_at_run_deadline=phase.stopped_at_run_deadline,
+        warnings=[problem] if problem else [],
+    )

@@ -1,0 +1,155 @@
+"""The coordinator's invoke path over real HTTP: boto3's lambda:Invoke -> the local Invoke endpoint ->
+a separate runner process -> the typed answer, or a RunnerFailure for every way it can go wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import boto3
+import pytest
+from botocore.config import Config
+from testgenie.artifacts import LocalArtifactStore
+from testgenie.orchestrator.models import PhasePlan
+from testgenie.runner.client import LambdaRunnerClient, RunnerFailure
+from testgenie.runner.protocol import PhaseInvocation
+from testgenie_local.lambda_endpoint import LambdaEndpoint
+from testgenie_local.runner_host import LocalRunnerFunction, runner_identity
+from testgenie_local.runner_venv import ensure_runner_venv
+from testgenie_local.template import FunctionSpec
+
+HERE = Path(__file__).resolve().parent
+SECRET = "0123456789abcdef" * 4
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaEndpoint, Path]]:
+    code = tmp_path_factory.mktemp("fake-runner")
+    (code / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
+    spec = FunctionSpec(
+        logical_id="RunnerFunction",
+        code_uri=code,
+        handler="fake_runner.lambda_handler",
+        timeout_seconds=3,
+        environment={},
+    )
+    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    server = LambdaEndpoint({"RunnerFunction": function}, artifacts_dir=artifacts, upload_secret=SECRET)
+    server.start()
+    yield server, artifacts
+    server.stop()
+    function.close()
+
+
+def _client(endpoint: LambdaEndpoint) -> LambdaRunnerClient:
+    lambda_client = boto3.client(
+        "lambda",
+        endpoint_url=endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
+    )
+    return LambdaRunnerClient("RunnerFunction", client=lambda_client)
+
+
+def _invocation(mode: str) -> PhaseInvocation:
+    execution = uuid4()
+    return PhaseInvocation.model_validate(
+        {
+            "executionId": str(execution),
+            "scenarioName": mode,
+            "bundle": {"url": "https://bucket.example/b.tar.gz", "sha256": "a" * 64, "sizeBytes": 10},
+            "plan": PhasePlan(scenario_name=mode, phases=["unit"]).model_dump(by_alias=True),
+            "phase": "unit",
+            "timeoutSeconds": 60,
+            "logUpload": {"url": "https://bucket.example/put", "key": f"executions/{execution}/unit.log"},
+        }
+    )
+
+
+def test_a_valid_answer_comes_back_typed(endpoint: tuple[LambdaEndpoint, Path]) -> None:
+    invocation = _invocation("ok")
+    answer = _client(endpoint[0]).run_phase(invocation, wait_seconds=30)
+    assert answer.execution_id == invocation.execution_id
+    assert answer.result.name == "unit"
+    assert answer.result.status == "passed"
+
+
+@pytest.mark.parametrize(
+    ("mode", "timed_out", "message"),
+    [
+        ("raise", False, "the runner crashed (RuntimeError): the runner fell over"),
+        ("exit", False, "Runtime exited with error: exit status 3"),
+        ("hang", True, "the runner timed out: Task timed out after 3.00 seconds"),
+        ("junk", False, "malformed runner answer:"),
+        ("other-phase", False, "malformed runner answer: answer is for phase 'lint', not 'unit'"),
+        ("other-bundle", False, "malformed runner answer: answer ran another bundle than the one planned"),
+    ],
+)
+def test_every_way_the_runner_fails_is_a_runner_failure(
+    endpoint: tuple[LambdaEndpoint, Path], mode: str, timed_out: bool, message: str
+) -> None:
+    with pytest.raises(RunnerFailure) as failure:
+        _client(endpoint[0]).run_phase(_invocation(mode), wait_seconds=30)
+    assert failure.value.timed_out is timed_out
+    assert message in failure.value.message
+
+
+def test_the_coordinator_stops_waiting_at_its_own_bound(endpoint: tuple[LambdaEndpoint, Path]) -> None:
+    with pytest.raises(RunnerFailure) as failure:
+        _client(endpoint[0]).run_phase(_invocation("hang"), wait_seconds=0.5)
+    assert failure.value.timed_out
+    # Its own bound, not the function's 3 s Timeout ("Task timed out after 3.00 seconds").
+    assert failure.value.message == "the runner gave no answer within 0.5s"
+
+
+def test_the_runner_process_gets_a_built_environment_and_no_privileges(
+    endpoint: tuple[LambdaEndpoint, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres:hunter2@db/x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-the-runner")
+    answer = _client(endpoint[0]).run_phase(_invocation("whoami"), wait_seconds=30)
+    seen: dict[str, Any] = json.loads(answer.warnings[0])
+    assert not [name for name in seen["env"] if name.startswith(("DATABASE_", "AWS_ACCESS", "AWS_SECRET"))]
+    assert "_HANDLER" in seen["env"]
+    assert 0 < seen["remaining"] <= 3000
+    identity = runner_identity()
+    if os.geteuid() == 0:
+        assert identity.isolated
+        assert seen["uid"] == identity.uid != 0
+    else:
+        assert not identity.isolated
+
+
+def _put(url: str, data: bytes) -> int:
+    request = urllib.request.Request(url, data=data, method="PUT")  # noqa: S310 - a local http URL
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+            return int(answer.status)
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def test_log_uploads_need_a_valid_signature_for_that_very_key(endpoint: tuple[LambdaEndpoint, Path]) -> None:
+    server, artifacts = endpoint
+    store = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
+    execution = uuid4()
+    target = store.upload_target(execution, "unit", 60)
+    assert _put(target.url, b"the log\n") == 200
+    assert store.read_log(execution, "unit", 100) == "the log\n"
+    other = uuid4()
+    assert _put(target.url.replace(str(execution), str(other)), b"forged") == 403
+    assert store.read_log(other, "unit", 100) is None
+    expired = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
+    assert _put(expired.upload_target(execution, "lint", -5).url, b"late") == 403
+    wrong = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret="f" * 64)
+    assert _put(wrong.upload_target(execution, "lint", 60).url, b"unsigned") == 403
+    assert store.read_log(execution, "lint", 100) is None

@@ -1,11 +1,20 @@
-"""History read path: the history handler (warm, in-process) vs the raw SQL of the same queries.
+"""History read routes at scale: the HistoryFunction handler against what PostgreSQL must do anyway.
 
-Loads N executions over 200 scenarios with the repository's COPY path, then, for each query, takes
-interleaved samples of (a) the HistoryFunction handler invoked with an API Gateway v2 event and
-(b) the same SQL through a bare psycopg connection. Prints p50 / p99 of both, the p50 ratio
-handler / raw (target <= 1.5), and each query's plan (index scan, no Sort).
+Generates N executions over S scenarios inside PostgreSQL (benchmarks/history_data.py: failing
+tests, digests, phase rows, summaries), then for every read route measures, in the same run:
 
-    python -m benchmarks.history [--rows 100000] [--samples 300]
+- the handler, warm and in-process, invoked with an API Gateway v2 event;
+- the plain fetch: the route's own SQL through a bare psycopg connection (it selects plain columns:
+  the JSON is built in the function), p50 and the ratio handler / fetch;
+- the floor: a bare Powertools resolver with validation and the logger answering a constant;
+- the server side: EXPLAIN ANALYZE execution time of the route's SQL against a fetch of the same
+  rows by primary key;
+- each plan's node types (no Seq Scan; no Sort over more than a page or a window).
+
+With --growth-from R (default rows / 10) it first measures at R rows, then loads the rest and
+measures again: a flat route's p50 at N is within 1.3 x its p50 at R.
+
+    python -m benchmarks.history [--rows 1000000] [--scenarios 1000] [--samples 200]
 """
 
 from __future__ import annotations
@@ -14,92 +23,211 @@ import argparse
 import importlib
 import os
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.common import fresh_database, http_event, percentile, print_table, record_figure
+from benchmarks.history_data import generate_history, generate_suite_requests, plan_nodes
 
-TARGET_RATIO = 1.5
+PAGE_TARGET = 2.0  # handler p50 <= 2.0 x the plain fetch p50 (page routes)
+SINGLE_TARGET = 1.3  # (handler - fetch) <= 1.3 x the floor (single-row routes)
+SERVER_TARGET = 1.2  # server execution time <= 1.2 x a primary-key fetch of the same rows
+FLAT_TARGET = 1.3  # p50 at N rows <= 1.3 x p50 at the smaller size
 
 
-def _records(rows: int, scenarios: int) -> Iterator[Any]:
-    from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus
-    from testgenie.records import SuiteExecutionRecord
+@dataclass
+class Route:
+    name: str
+    kind: str  # "page" | "single"
+    event: dict[str, Any]
+    sql: str
+    params: list[Any]
+    key_table: str = "suite_executions e"  # for the primary-key fetch of the same rows
 
-    base = datetime(2026, 1, 1, tzinfo=UTC)
-    names = ["structure", "docs", "unit"]
-    for i in range(rows):
-        completed = base + timedelta(seconds=i // 3)  # equal timestamps on purpose: the tiebreaker matters
-        failed = i % 7 == 0
-        phases = [
-            PhaseResult(
-                name=name,
-                status=PhaseStatus.FAILED if failed and name == "unit" else PhaseStatus.PASSED,
-                duration_seconds=1,
-                duration_ms=420,
-                log_path=f"executions/x/{name}.log",
-            )
-            for name in names
-        ]
-        yield SuiteExecutionRecord(
-            id=uuid.uuid4(),
-            scenario_name=f"scenario-{i % scenarios:03d}",
-            preset_used="quick",
-            success=not failed,
-            phases=phases,
-            started_at=completed - timedelta(seconds=2),
-            completed_at=completed,
-            outcome=Outcome.FAILED if failed else Outcome.PASSED,
+
+@dataclass
+class Measured:
+    kind: str
+    handler_p50: float
+    fetch_p50: float
+    server_ms: float
+    pk_server_ms: float
+    nodes: list[str]
+
+
+def _routes(raw: Any, scenarios: int) -> list[Route]:
+    from testgenie.history import repository as history_sql
+    from testgenie.history.filters import ExecutionFilter
+    from testgenie.paging import Keyset
+    from testgenie.queue.models import SuiteRequestFilter
+
+    some = raw.execute("SELECT id, scenario_name FROM suite_executions ORDER BY id LIMIT 1").fetchone()
+    middle = raw.execute(
+        "SELECT completed_at, id FROM suite_executions ORDER BY completed_at DESC, id DESC "
+        "OFFSET (SELECT count(*) / 2 FROM suite_executions) LIMIT 1"
+    ).fetchone()
+    execution_id, scenario = str(some[0]), some[1]
+    from testgenie.paging import encode_cursor
+
+    cursor = encode_cursor("executions", middle[0], middle[1])
+    after = (middle[0], str(middle[1]))
+
+    def page(name: str, query: dict[str, str], where: ExecutionFilter, keyset: Keyset | None = None) -> Route:
+        sql, params = history_sql.executions_page_sql(where, keyset or Keyset())
+        return Route(
+            name,
+            "page",
+            http_event("GET", "/api/v1/executions", "GET /api/v1/executions", query),
+            sql,
+            params,
         )
 
+    from testgenie.queue.repository import suite_requests_page_sql
 
-def _load(url: str, rows: int, scenarios: int) -> float:
-    from testgenie.db import Database
-    from testgenie.execution.repository import SuiteExecutionRepository
+    sr_sql, sr_params = suite_requests_page_sql(SuiteRequestFilter(), Keyset())
+    scen_sql, scen_params = history_sql.SCENARIOS_SQL, [51]
+    get = f"/api/v1/executions/{execution_id}"
+    path = {"executionId": execution_id}
+    return [
+        page("executions, first page", {}, ExecutionFilter()),
+        page("executions, cursor mid-history", {"cursor": cursor}, ExecutionFilter(), Keyset(after=after)),
+        page("executions ?scenario", {"scenario": scenario}, ExecutionFilter(scenario=scenario)),
+        page("executions ?outcome=failed", {"outcome": "failed"}, ExecutionFilter(outcomes=("failed",))),
+        page(
+            "executions ?outcome=3 values",
+            {"outcome": "failed,errored,timeout"},
+            ExecutionFilter(outcomes=("failed", "errored", "timeout")),
+        ),
+        page(
+            "executions ?phase=unit&phaseStatus=failed",
+            {"phase": "unit", "phaseStatus": "failed"},
+            ExecutionFilter(phase="unit", phase_statuses=("failed",)),
+        ),
+        page(
+            "executions ?scenario&phase&phaseStatus",
+            {"scenario": scenario, "phase": "unit", "phaseStatus": "failed"},
+            ExecutionFilter(scenario=scenario, phase="unit", phase_statuses=("failed",)),
+        ),
+        Route(
+            "suite-requests, first page",
+            "page",
+            http_event("GET", "/api/v1/suite-requests", "GET /api/v1/suite-requests"),
+            sr_sql,
+            sr_params,
+            "suite_requests r",
+        ),
+        Route(
+            "scenarios, first page",
+            "page",
+            http_event("GET", "/api/v1/scenarios", "GET /api/v1/scenarios"),
+            scen_sql,
+            scen_params,
+            "scenario_summaries s",
+        ),
+        Route(
+            "scenario stats, window 30",
+            "page",
+            http_event(
+                "GET",
+                f"/api/v1/scenarios/{scenario}/stats",
+                "GET /api/v1/scenarios/{name}/stats",
+                path_params={"name": scenario},
+            ),
+            history_sql.STATS_WINDOW_SQL,
+            [scenario, 30],
+        ),
+        Route(
+            "get by id",
+            "single",
+            http_event("GET", get, "GET /api/v1/executions/{executionId}", path_params=path),
+            history_sql.GET_EXECUTION_SQL,
+            [execution_id],
+        ),
+        Route(
+            "latest",
+            "single",
+            http_event("GET", "/api/v1/executions/latest", "GET /api/v1/executions/latest"),
+            history_sql.LATEST_SQL,
+            [],
+        ),
+        Route(
+            "compare ?with=previous",
+            "single",
+            http_event(
+                "GET", f"{get}/compare", "GET /api/v1/executions/{executionId}/compare", path_params=path
+            ),
+            history_sql.PREVIOUS_ID_SQL,
+            [execution_id],
+        ),
+    ]
 
-    started = time.perf_counter()
-    db = Database(url)
-    repo = SuiteExecutionRepository()
-    db.run(lambda conn: repo.copy_many(conn, _records(rows, scenarios)))
-    db.run(lambda conn: conn.execute("ANALYZE suite_executions"))
-    db.close()
-    return time.perf_counter() - started
+
+def _floor(samples: int) -> float:
+    """p50 of a bare Powertools resolver with validation and the logger answering a constant."""
+    from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+    from aws_lambda_powertools.logging import correlation_paths
+    from testgenie.observability import logger
+    from testgenie_local.runtime import FakeLambdaContext
+
+    app = APIGatewayHttpResolver(enable_validation=True)
+
+    @app.get("/api/v1/constant")
+    def constant() -> dict[str, Any]:
+        return {"items": [], "count": 0}
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        return app.resolve(event, context)
+
+    event = http_event("GET", "/api/v1/constant", "GET /api/v1/constant")
+    context = FakeLambdaContext(function_name="Floor", timeout_seconds=900)
+    times = _timed(lambda: handler(event, context), samples)
+    return percentile(times, 0.5)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--scenarios", type=int, default=200)
-    parser.add_argument("--samples", type=int, default=300)
-    args = parser.parse_args()
+def _timed(fn: Callable[[], Any], samples: int) -> list[float]:
+    for _ in range(20):
+        fn()
+    found = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        fn()
+        found.append((time.perf_counter() - started) * 1000)
+    return found
 
-    with fresh_database() as url:
-        load_seconds = _load(url, args.rows, args.scenarios)
-        print(
-            f"loaded {args.rows} executions over {args.scenarios} scenarios with COPY in {load_seconds:.1f} s"
+
+def _server_ms(raw: Any, sql: str, params: list[Any], repeats: int = 15) -> float:
+    times = []
+    for _ in range(repeats):
+        row = raw.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).fetchone()
+        times.append(float(row[0][0]["Execution Time"]))
+    return percentile(times, 0.5)
+
+
+def _pk_fetch(raw: Any, route: Route) -> tuple[str, list[Any]]:
+    """The same rows' columns by primary key: what any query must at least do for this answer."""
+    from testgenie.history import repository as history_sql
+    from testgenie.queue.repository import _COLUMNS as REQUEST_COLUMNS
+
+    keys = list(dict.fromkeys(row[0] for row in raw.execute(route.sql, route.params).fetchall()))
+    if route.key_table.startswith("suite_requests"):
+        return f"SELECT {REQUEST_COLUMNS} FROM suite_requests r WHERE r.id = ANY(%s)", [keys]
+    if route.key_table.startswith("scenario_summaries"):
+        columns = history_sql.SCENARIO_COLUMNS
+        return f"SELECT {columns} FROM scenario_summaries s WHERE s.scenario_name = ANY(%s)", [keys]
+    if route.name.startswith("scenario stats"):
+        return (
+            "SELECT w.id, w.completed_at, w.outcome, w.source_digest, p.name, p.status, p.duration_ms, "
+            "p.classification, p.failing_tests FROM suite_executions w JOIN suite_execution_phases p "
+            "ON p.execution_id = w.id WHERE w.id = ANY(%s)",
+            [keys],
         )
-        rows = run(url, args.samples)
-    print_table(
-        "history: handler (warm, in-process) vs raw SQL through psycopg, same run",
-        [
-            "query",
-            "handler p50 ms",
-            "handler p99 ms",
-            "raw p50 ms",
-            "raw p99 ms",
-            "ratio p50",
-            "target",
-            "plan",
-        ],
-        rows,
-    )
+    columns = history_sql.RESULT_COLUMNS if route.kind == "single" else history_sql.SUMMARY_COLUMNS
+    return f"SELECT {columns} FROM suite_executions e WHERE e.id = ANY(%s)", [keys]
 
 
-def run(url: str, samples: int) -> list[list[str]]:
+def measure(url: str, scenarios: int, samples: int) -> dict[str, Measured]:
     import psycopg
     from psycopg.rows import dict_row
 
@@ -107,116 +235,135 @@ def run(url: str, samples: int) -> list[list[str]]:
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from testgenie import bootstrap
-    from testgenie.execution import repository
     from testgenie_local.runtime import FakeLambdaContext
 
     bootstrap.reset()
     history_app = importlib.import_module("history_app")
-    raw = psycopg.connect(url, autocommit=True, row_factory=dict_row)
-    some = raw.execute("SELECT id, scenario_name FROM suite_executions ORDER BY id LIMIT 1").fetchone()
-    assert some is not None
-    execution_id, scenario = str(some["id"]), some["scenario_name"]
-    cases: list[tuple[str, dict[str, Any], str, tuple[Any, ...]]] = [
-        (
-            "list, first page",
-            http_event("GET", "/api/v1/executions", "GET /api/v1/executions"),
-            repository.list_sql(by_scenario=False),
-            (50, 0),
-        ),
-        (
-            "list, offset 1000",
-            http_event("GET", "/api/v1/executions", "GET /api/v1/executions", {"offset": "1000"}),
-            repository.list_sql(by_scenario=False),
-            (50, 1000),
-        ),
-        (
-            "list scenario, first page",
-            http_event("GET", "/api/v1/executions", "GET /api/v1/executions", {"scenario": scenario}),
-            repository.list_sql(by_scenario=True),
-            (scenario, 50, 0),
-        ),
-        (
-            "list scenario, offset 1000",
-            http_event(
-                "GET",
-                "/api/v1/executions",
-                "GET /api/v1/executions",
-                {"scenario": scenario, "offset": "1000"},
-            ),
-            repository.list_sql(by_scenario=True),
-            (scenario, 50, 1000),
-        ),
-        (
-            "get by id",
-            http_event(
-                "GET",
-                f"/api/v1/executions/{execution_id}",
-                "GET /api/v1/executions/{executionId}",
-                path_params={"executionId": execution_id},
-            ),
-            repository.GET_SQL,
-            (execution_id,),
-        ),
-        (
-            "latest",
-            http_event("GET", "/api/v1/executions/latest", "GET /api/v1/executions/latest"),
-            repository.latest_sql(by_scenario=False),
-            (),
-        ),
-    ]
     context = FakeLambdaContext(function_name="HistoryFunction", timeout_seconds=900)
-    table: list[list[str]] = []
-    for name, event, sql, params in cases:
+    raw = psycopg.connect(url, autocommit=True)
+    plans = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    found: dict[str, Measured] = {}
+    for route in _routes(raw, scenarios):
 
-        def via_handler(e: dict[str, Any] = event, label: str = name) -> None:
-            answer = history_app.lambda_handler(e, context)
+        def via_handler(r: Route = route) -> None:
+            answer = history_app.lambda_handler(r.event, context)
             if answer["statusCode"] != 200:
-                raise RuntimeError(f"{label}: handler answered {answer['statusCode']}: {answer.get('body')}")
+                raise RuntimeError(f"{r.name}: {answer['statusCode']}: {answer.get('body')}")
 
-        def via_sql(q: str = sql, p: tuple[Any, ...] = params) -> None:
-            raw.execute(q, p).fetchall()
+        def via_fetch(r: Route = route) -> None:
+            raw.execute(r.sql, r.params).fetchall()
 
-        handler_ms, raw_ms = _interleaved(via_handler, via_sql, samples)
-        plan = "\n".join(r["QUERY PLAN"] for r in raw.execute(f"EXPLAIN {sql}", params).fetchall())
-        plan_note = ("index" if "Index" in plan else "NO INDEX") + (
-            ", Sort!" if "Sort" in plan else ", no Sort"
-        )
-        ratio = percentile(handler_ms, 0.5) / percentile(raw_ms, 0.5)
-        record_figure(
-            "history", f"{name}: handler/raw p50", ratio, f"<= {TARGET_RATIO}", ratio <= TARGET_RATIO
-        )
-        table.append(
-            [
-                name,
-                f"{percentile(handler_ms, 0.5):.3f}",
-                f"{percentile(handler_ms, 0.99):.3f}",
-                f"{percentile(raw_ms, 0.5):.3f}",
-                f"{percentile(raw_ms, 0.99):.3f}",
-                f"{ratio:.2f}",
-                f"<= {TARGET_RATIO}",
-                plan_note,
-            ]
+        handler_ms, fetch_ms = [], []
+        for _ in range(20):
+            via_handler()
+            via_fetch()
+        for _ in range(samples):  # interleaved: both see the same machine load
+            handler_ms += _timed_once(via_handler)
+            fetch_ms += _timed_once(via_fetch)
+        pk_sql, pk_params = _pk_fetch(raw, route)
+        nodes = plan_nodes(plans, route.sql, route.params)
+        found[route.name] = Measured(
+            route.kind,
+            percentile(handler_ms, 0.5),
+            percentile(fetch_ms, 0.5),
+            _server_ms(raw, route.sql, route.params),
+            _server_ms(raw, pk_sql, pk_params),
+            nodes,
         )
     raw.close()
-    return table
+    plans.close()
+    return found
 
 
-def _interleaved(
-    a: Callable[[], None], b: Callable[[], None], samples: int
-) -> tuple[list[float], list[float]]:
-    for _ in range(20):  # warm both paths (caches, prepared plans, imports)
-        a()
-        b()
-    first: list[float] = []
-    second: list[float] = []
-    for _ in range(samples):
+def _timed_once(fn: Callable[[], None]) -> list[float]:
+    started = time.perf_counter()
+    fn()
+    return [(time.perf_counter() - started) * 1000]
+
+
+def _verdicts(name: str, kind: str, m: Measured, floor: float) -> tuple[str, str, bool]:
+    ratio = m.handler_p50 / m.fetch_p50
+    if kind == "page":
+        met = ratio <= PAGE_TARGET
+        record_figure("history", f"{name}: handler/fetch p50", ratio, f"<= {PAGE_TARGET}", met)
+        return f"{ratio:.2f}", f"<= {PAGE_TARGET} x fetch", met
+    overhead = (m.handler_p50 - m.fetch_p50) / floor
+    met = overhead <= SINGLE_TARGET
+    record_figure("history", f"{name}: (handler-fetch)/floor", overhead, f"<= {SINGLE_TARGET}", met)
+    return f"{ratio:.2f} ({overhead:.2f} x floor)", f"<= {SINGLE_TARGET} x floor", met
+
+
+def _plan_note(nodes: list[str]) -> str:
+    bad = [n for n in nodes if n == "Seq Scan"]
+    return ">".join(dict.fromkeys(nodes)) + (" SEQ SCAN!" if bad else "")
+
+
+def report(size: int, found: dict[str, Measured], floor: float, before: dict[str, Measured] | None) -> None:
+    rows = []
+    for name, m in found.items():
+        ratio, target, met = _verdicts(name, m.kind, m, floor)
+        server = m.server_ms / m.pk_server_ms if m.pk_server_ms else 0.0
+        server_met = server <= SERVER_TARGET
+        record_figure("history", f"{name}: server/pk-fetch", server, f"<= {SERVER_TARGET}", server_met)
+        flat = "-"
+        if before is not None and name in before:
+            growth = m.handler_p50 / before[name].handler_p50
+            flat_met = growth <= FLAT_TARGET
+            record_figure("history", f"{name}: p50 growth", growth, f"<= {FLAT_TARGET}", flat_met)
+            flat = f"{growth:.2f}{'' if flat_met else ' MISSED'}"
+        rows.append(
+            [
+                name,
+                f"{m.handler_p50:.3f}",
+                f"{m.fetch_p50:.3f}",
+                ratio + ("" if met else " MISSED"),
+                target,
+                f"{m.server_ms:.3f}/{m.pk_server_ms:.3f}={server:.2f}" + ("" if server_met else " MISSED"),
+                flat,
+                _plan_note(m.nodes),
+            ]
+        )
+    print_table(
+        f"history at {size} executions (p50 ms; floor = bare resolver+validation+logger {floor:.3f} ms)",
+        ["route", "handler", "fetch", "handler/fetch", "target", "server ms vs pk fetch", "growth", "plan"],
+        rows,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--scenarios", type=int, default=1000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument(
+        "--growth-from", type=int, default=None, help="first size measured (default rows / 10)"
+    )
+    args = parser.parse_args()
+    first = args.growth_from or max(args.rows // 10, args.scenarios)
+    import psycopg
+    from psycopg.rows import dict_row
+
+    with fresh_database() as url:
+        conn = psycopg.connect(url, autocommit=True, row_factory=dict_row)
         started = time.perf_counter()
-        a()
-        first.append((time.perf_counter() - started) * 1000)
+        generate_history(conn, 0, first, args.scenarios)
+        generate_suite_requests(conn, 0, first // 10)
+        print(
+            f"loaded {first} executions over {args.scenarios} scenarios in {time.perf_counter() - started:.1f} s"
+        )
+        floor = _floor(args.samples)
+        small = measure(url, args.scenarios, args.samples)
+        report(first, small, floor, None)
         started = time.perf_counter()
-        b()
-        second.append((time.perf_counter() - started) * 1000)
-    return first, second
+        generate_history(conn, first, args.rows - first, args.scenarios)
+        generate_suite_requests(conn, first // 10, (args.rows - first) // 10)
+        print(f"\nloaded {args.rows - first} more executions in {time.perf_counter() - started:.1f} s")
+        conn.close()
+        floor = _floor(args.samples)
+        large = measure(url, args.scenarios, args.samples)
+        report(args.rows, large, floor, small)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,21 @@ def generate_history(conn: Connection, first: int, count: int, scenarios: int) -
     conn.execute("ANALYZE scenario_summaries")
 
 
+def generate_suite_requests(conn: Connection, first: int, count: int) -> None:
+    """Finished suite requests, one a second, over ten scenarios and the statuses."""
+    if count <= 0:
+        return
+    conn.execute(
+        "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
+        "created_at, updated_at) SELECT gen_random_uuid(), 'scenario-' || lpad((g %% 10)::text, 4, '0'), "
+        "'{unit}', 95, 'normal', (ARRAY['completed', 'failed', 'cancelled'])[1 + g %% 3], "
+        "%s::timestamptz + make_interval(secs => g), %s::timestamptz + make_interval(secs => g) "
+        "FROM generate_series(%s::int, %s::int) AS g",
+        (BASE_TIME, BASE_TIME, first, first + count - 1),
+    )
+    conn.execute("ANALYZE suite_requests")
+
+
 def plan_nodes(conn: Connection, sql: str, params: Any) -> list[str]:
     """The node types of a query's plan, depth first (EXPLAIN, FORMAT JSON)."""
     row = conn.execute(f"EXPLAIN (FORMAT JSON) {sql}", params).fetchone()

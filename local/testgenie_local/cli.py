@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from testgenie_local.client import ApiError
-from testgenie_local.commands import browse, serving, suites, tools, ui
+from testgenie_local.commands import browse, insights, serving, suites, tools, ui
 from testgenie_local.commands.common import DEFAULT_API_URL, EXIT_ERROR, CliError, Subparsers
 from testgenie_local.console import err
 from testgenie_local.follow import FollowTimeout
@@ -28,6 +28,10 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     browse.configure_log,
     browse.configure_requests,
     browse.configure_cancel,
+    insights.configure_scenarios,
+    insights.configure_stats,
+    insights.configure_compare,
+    insights.configure_rerun,
     tools.configure_push,
     tools.configure_migrate,
     ui.configure_ui,

@@ -3,7 +3,9 @@ rerun (through the queue, linked to the original) and pins."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import RunningStack
+import json
+
+from tests.e2e.conftest import RunningStack, run_cli
 
 
 def test_compare_rerun_and_pin_over_http(stack: RunningStack) -> None:
@@ -49,3 +51,36 @@ def test_compare_rerun_and_pin_over_http(stack: RunningStack) -> None:
     assert missing.status == 404
     bad = stack.call("POST", f"/executions/{passed['executionId']}/rerun", {"failedOnly": True})
     assert (bad.status, "no failed phases" in bad.json()["error"]) == (400, True)
+
+
+def test_cli_history_filters_scenarios_stats_compare_and_rerun(stack: RunningStack) -> None:
+    for phases in (["structure"], ["structure", "lint"], ["structure", "lint"]):
+        assert stack.call("POST", "/executions", {"scenarioName": "e2e-fail", "phases": phases}).status == 200
+    cli = ("--api-url", stack.url)
+
+    failed = run_cli(*cli, "--json", "history", "--scenario", "e2e-fail", "--outcome", "failed", "--all")
+    assert failed.returncode == 0, failed.stderr
+    page = json.loads(failed.stdout)
+    assert page["count"] >= 2
+    assert {item["outcome"] for item in page["items"]} == {"failed"}
+    table = run_cli(*cli, "history", "--phase", "lint", "--phase-status", "failed", "--limit", "3")
+    assert table.returncode == 0, table.stderr
+    assert "e2e-fail" in table.stdout
+
+    scenarios = run_cli(*cli, "scenarios")
+    assert scenarios.returncode == 0
+    assert "e2e-fail" in scenarios.stdout
+    stats = run_cli(*cli, "stats", "e2e-fail", "--window", "10")
+    assert stats.returncode == 0, stats.stderr
+    assert "lint" in stats.stdout
+    newest = page["items"][0]["executionId"]
+    compare = run_cli(*cli, "compare", newest)
+    assert compare.returncode == 0, compare.stderr
+    assert "lint" in compare.stdout
+
+    rerun = run_cli(*cli, "rerun", newest, "--failed-only", "--wait")
+    assert rerun.returncode == 1, rerun.stderr  # the rerun of a failing lint fails again
+    assert "lint" in rerun.stdout
+    bad = run_cli(*cli, "stats", "e2e-fail", "--window", "0")
+    assert bad.returncode == 2
+    assert "window" in bad.stderr

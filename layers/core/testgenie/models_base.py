@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
 # Every timestamp the API answers looks like 2026-01-09T10:15:00.000000Z, whether pydantic or
-# PostgreSQL (the history views, see execution/repository.py: UTC_TIMESTAMP_SQL) wrote it.
+# the history documents (history/documents.py: timestamp) wrote it.
 UTC_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 

@@ -11,8 +11,33 @@ from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers, clien
 from testgenie_local.console import ProgressView, ms, out, print_json, print_page, print_result, when
 
 
+def _history_query(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "scenario": args.scenario,
+        "outcome": ",".join(args.outcome) if args.outcome else None,
+        "trigger": args.trigger,
+        "preset": args.preset,
+        "since": args.since,
+        "until": args.until,
+        "phase": args.phase,
+        "phaseStatus": args.phase_status,
+        "limit": min(args.limit, 50) if not args.all else 50,
+    }
+
+
+def history_pages(api: ApiClient, query: dict[str, Any], follow: bool, limit: int) -> dict[str, Any]:
+    """One page, or (follow) every page by its nextCursor, merged into one answer."""
+    page: dict[str, Any] = api.get("/executions", **query)
+    items = list(page.get("items") or [])
+    while follow and page.get("nextCursor"):
+        page = api.get("/executions", **{**query, "cursor": page["nextCursor"]})
+        items.extend(page.get("items") or [])
+    items = items if follow else items[:limit]
+    return {"items": items, "count": len(items), "nextCursor": None if follow else page.get("nextCursor")}
+
+
 def cmd_history(args: argparse.Namespace) -> int:
-    page: dict[str, Any] = client(args).get("/executions", scenario=args.scenario, limit=args.limit)
+    page = history_pages(client(args), _history_query(args), args.all, args.limit)
 
     def row(item: dict[str, Any]) -> list[str]:
         summary = item.get("phaseSummary") or {}
@@ -133,9 +158,21 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def configure_history(sub: Subparsers) -> None:
-    history = sub.add_parser("history", help="recent executions (a table)")
+    history = sub.add_parser(
+        "history", help="recent executions (a table), filtered; --all follows every page"
+    )
     history.add_argument("--scenario")
-    history.add_argument("--limit", type=int, default=20)
+    history.add_argument(
+        "--outcome", action="append", help="passed|failed|errored|timeout|cancelled (repeat for several)"
+    )
+    history.add_argument("--trigger", help="api|queue|schedule|rerun")
+    history.add_argument("--preset")
+    history.add_argument("--since", help="ISO 8601, on completedAt (e.g. 2026-01-31 or 2026-01-31T12:00Z)")
+    history.add_argument("--until", help="ISO 8601, on completedAt")
+    history.add_argument("--phase", help="only runs with this phase (with --phase-status: in that status)")
+    history.add_argument("--phase-status", help="passed|failed|skipped (needs --phase)")
+    history.add_argument("--limit", type=int, default=20, help="rows to show (at most 50 a page)")
+    history.add_argument("--all", action="store_true", help="follow nextCursor through every matching run")
     history.set_defaults(func=cmd_history)
 
 

@@ -79,27 +79,9 @@ class SuiteRequestRepository:
         return _from_row(row) if row else None
 
     def list_recent(self, conn: Connection, query: SuiteRequestFilter, keyset: Keyset) -> list[SuiteRequest]:
-        """Newest first, up to limit + 1 (the extra one says there is a next page); each filter is the
-        leading column of an index on (…, created_at DESC, id DESC)."""
-        conditions: list[str] = []
-        params: list[Any] = []
-        for column, value in (("r.status", query.status), ("r.scenario_name", query.scenario)):
-            if value is not None:
-                conditions.append(f"{column} = %s")
-                params.append(value)
-        if query.since is not None:
-            conditions.append("r.created_at >= %s")
-            params.append(query.since)
-        after = uuid_key(keyset.after)
-        if after is not None:
-            conditions.append("(r.created_at, r.id) < (%s, %s)")
-            params.extend(after)
-        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        rows = conn.execute(
-            f"SELECT {_COLUMNS} FROM suite_requests r {where}ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
-            (*params, keyset.limit + 1, keyset.offset),
-        ).fetchall()
-        return [_from_row(row) for row in rows]
+        """Newest first, up to limit + 1 (the extra one says there is a next page)."""
+        sql, params = suite_requests_page_sql(query, keyset)
+        return [_from_row(row) for row in conn.execute(sql, params).fetchall()]
 
     def claim(self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID) -> Claim | None:
         """queued|delegated -> running in one statement; the new attempts value is the fencing token."""
@@ -235,6 +217,26 @@ class SuiteRequestRepository:
             "SELECT MIN(created_at) AS oldest FROM suite_requests WHERE status = ANY(%s)", (_CLAIMABLE,)
         ).fetchone()
         return row["oldest"] if row else None
+
+
+def suite_requests_page_sql(query: SuiteRequestFilter, keyset: Keyset) -> tuple[str, list[Any]]:
+    """Each filter is the leading column of an index on (…, created_at DESC, id DESC)."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    for column, value in (("r.status", query.status), ("r.scenario_name", query.scenario)):
+        if value is not None:
+            conditions.append(f"{column} = %s")
+            params.append(value)
+    if query.since is not None:
+        conditions.append("r.created_at >= %s")
+        params.append(query.since)
+    after = uuid_key(keyset.after)
+    if after is not None:
+        conditions.append("(r.created_at, r.id) < (%s, %s)")
+        params.extend(after)
+    where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+    sql = f"SELECT {_COLUMNS} FROM suite_requests r {where}ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s"
+    return sql, [*params, keyset.limit + 1, keyset.offset]
 
 
 def _claim_from_row(row: dict[str, Any]) -> Claim:

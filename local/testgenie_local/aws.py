@@ -6,6 +6,7 @@ The stack points boto3 at it with AWS_ENDPOINT_URL, so code in the layer needs n
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -59,6 +60,20 @@ class LocalAws:
             self._server = None
 
 
+# moto's server runs in its own session (below), so it must still die with the stack even when the
+# stack is killed outright: on Linux it asks for SIGKILL when its parent dies (PR_SET_PDEATHSIG).
+_MOTO_LAUNCHER = """
+import ctypes, os, runpy, signal, sys
+parent, host, port = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))
+if os.getppid() != parent:
+    sys.exit(0)
+sys.argv = ["moto.server", "-H", host, "-p", port]
+runpy.run_module("moto.server", run_name="__main__")
+"""
+
+
 class MotoProcess:
     """moto's server in its own process: its request handling never competes with the handlers for
     this process's GIL (in-process, it cost the stack about a third of its throughput)."""
@@ -70,7 +85,7 @@ class MotoProcess:
                 port = int(probe.getsockname()[1])
         self.host, self.port = host, port
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+            [sys.executable, "-c", _MOTO_LAUNCHER, str(os.getpid()), host, str(port)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

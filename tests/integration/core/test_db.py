@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 from testgenie.db import PROXY_CA_BUNDLE, Database, resolve_database_url, through_proxy
 from testgenie.errors import DatabaseBusyError, DatabaseUnavailableError
+from testgenie_local.polling import wait_for
 
 
 def _backend_pid(db: Database) -> int:
@@ -84,8 +85,14 @@ def test_single_statements_run_without_an_explicit_transaction_and_reconnect_too
     assert again["pid"] != first["pid"]
 
 
+def _backends_of(database_url: str, role: object) -> int:
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = %s", (role,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def test_a_server_out_of_connection_slots_is_busy_not_down(
-    connection_limited_url: Callable[[int], str],
+    database_url: str, connection_limited_url: Callable[[int], str]
 ) -> None:
     one_slot = connection_limited_url(1)
     holder = Database(one_slot)
@@ -95,6 +102,9 @@ def test_a_server_out_of_connection_slots_is_busy_not_down(
     with pytest.raises(DatabaseBusyError, match=r"database busy: .*too many connections"):
         second.run(lambda conn: conn.execute("SELECT 1"))
     holder.close()  # the slot frees: the same Database connects on its next use
+    role = psycopg.conninfo.conninfo_to_dict(one_slot)["user"]
+    # The server's backend exits a moment after its client has gone: wait for that, not a fixed time.
+    wait_for(lambda: _backends_of(database_url, role) == 0, 10, "the holder's backend to exit")
     row = second.run_statement(lambda conn: conn.execute("SELECT 1 AS one").fetchone())
     assert row == {"one": 1}
     second.close()

@@ -22,12 +22,13 @@ from tests.integration.handlers.events import http_event
 if sys.argv[1] == "isolated":
     isolate_per_thread()
 a, b = APIGatewayHttpResolver(), APIGatewayHttpResolver()   # two environments' resolvers
-b_done = threading.Event()
+a_inside, b_done = threading.Event(), threading.Event()
 seen = {}
 
 @a.get("/api/v1/echo")
 def echo_a():
-    b_done.wait(10)   # B resolves meanwhile
+    a_inside.set()    # A's event is set; now B resolves another request
+    b_done.wait(10)
     seen["a"] = a.current_event.get_query_string_value("scenario")
     return {"scenario": seen["a"]}
 
@@ -36,6 +37,7 @@ def echo_b():
     return {"scenario": b.current_event.get_query_string_value("scenario")}
 
 def run_b():
+    a_inside.wait(10)
     seen["b"] = json.loads(b.resolve(http_event("GET", "/api/v1/echo", query={"scenario": "b"}), None)["body"])
     b_done.set()
 

@@ -10,7 +10,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from orch_helpers import wait_until_gone
-from testgenie.artifacts import LocalArtifactStore
+from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
 from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
@@ -23,7 +23,6 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
 )
 from testgenie.orchestrator.workspace import LocalScenarioSource
-from testgenie.runner.protocol import UploadTarget
 from testgenie.settings import Settings
 
 ScenarioFactory = Any

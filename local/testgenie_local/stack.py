@@ -32,6 +32,7 @@ from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.sandbox import SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
 
@@ -76,6 +77,8 @@ class StackOptions:
     database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
     artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # Run scenarios without the bubblewrap sandbox when it cannot run (else the stack refuses to start).
+    unsafe_shared_runner: bool = False
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
     end_child_processes: bool = False
     # A WSGI app for the paths no API route takes (pages at `/`; see gateway.GatewayApp).
@@ -301,8 +304,12 @@ class LocalStack:
         )
         if not names:
             return {}
+        try:
+            sandbox = choose_sandbox(unsafe_shared=self.options.unsafe_shared_runner, say=self.options.say)
+        except SandboxUnavailable as exc:
+            raise StackError(str(exc)) from None
         identity = runner_identity()
-        if not identity.isolated:
+        if not sandbox.isolated and not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))
         # TESTGENIE_RUNNER_TIMEOUT_SECONDS: a shorter Timeout for the runner (drills of a hung runner).
         timeout = int(os.environ.get("TESTGENIE_RUNNER_TIMEOUT_SECONDS", "0") or 0)
@@ -316,6 +323,7 @@ class LocalStack:
             identity=identity,
             host=self.options.host,
             say=self.options.say,
+            sandbox=sandbox,
         )
         try:
             return self.runner.start()

@@ -19,7 +19,7 @@ from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 
-from tests.support import run_record
+from tests.support.records import run_record
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 PHASES = ("structure", "unit", "docs")

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from orch_helpers import wait_until_gone
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
@@ -25,6 +24,8 @@ from testgenie.orchestrator.models import (
 from testgenie.orchestrator.workspace import LocalScenarioSource
 from testgenie.runner.protocol import UploadTarget
 from testgenie.settings import Settings
+
+from tests.support.orchestrator import wait_until_gone
 
 ScenarioFactory = Any
 

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from testgenie.artifacts import LocalArtifactStore
+from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
 from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
@@ -22,7 +22,6 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
 )
 from testgenie.orchestrator.workspace import LocalScenarioSource
-from testgenie.runner.protocol import UploadTarget
 from testgenie.settings import Settings
 
 from tests.support.orchestrator import wait_until_gone

@@ -285,10 +285,3 @@ def in_process_orchestrator(settings: Settings) -> SuiteOrchestrator:
         artifact_store_from_settings(settings),
         settings.phase_timeout_seconds,
     )
-
-
-def orchestrator_from_settings(settings: Settings) -> SuiteOrchestrator:
-    """The service's engine: every phase runs in the runner (RUNNER_FUNCTION_NAME)."""
-    from testgenie.runner.coordinator import runner_orchestrator
-
-    return runner_orchestrator(settings)

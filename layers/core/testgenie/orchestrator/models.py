@@ -64,6 +64,29 @@ class FailingTest(CamelModel):
     signature: str = ""
 
 
+class ShardStatus(StrEnum):
+    """How one shard of a phase ended: a phase status, or why it gave no result."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERRORED = "errored"  # the runner crashed (twice: a crashed shard is retried once)
+    TIMEOUT = "timeout"  # the runner gave no answer in time (twice)
+    CANCELLED = "cancelled"  # stopped because of a cancel or another shard's failure (failFast)
+
+
+class ShardResult(CamelModel):
+    """One shard of a sharded phase (docs/scenarios.md, "Shards")."""
+
+    index: int = Field(ge=0)
+    status: ShardStatus
+    duration_ms: int = 0
+    tests: int = 0  # the test cases the shard ran (its JUnit), else the ones it was given
+    log_path: str = ""
+    attempts: int = 1
+    error: str | None = None
+
+
 class PhaseResult(CamelModel):
     name: str
     status: PhaseStatus
@@ -76,6 +99,7 @@ class PhaseResult(CamelModel):
     observations: list[Observation] | None = None
     tests: TestCounts | None = None
     failing_tests: list[FailingTest] | None = None
+    shards: list[ShardResult] | None = None  # a phase run as N shards: one entry each, by index
 
     @staticmethod
     def seconds_from_ms(duration_ms: int) -> int:

@@ -17,13 +17,18 @@ import contextlib
 import ctypes
 import os
 import secrets
+import select
 import signal
 import sys
+import time
 from pathlib import Path
 
 TOKEN_ENV = "TESTGENIE_COMMAND_TOKEN"  # noqa: S105 - a variable name, not a secret
 PR_SET_CHILD_SUBREAPER = 36
 _MAX_ROUNDS = 20  # a fork loop is outrun by SIGSTOP + SIGKILL rounds
+# kill() only queues SIGKILL: a busy machine may take a while to run the victim's exit. The sweep
+# waits for the exits (an event per process, not a guess at the machine's speed), up to this long.
+_EXIT_WAIT_SECONDS = 30.0
 _PROC = Path("/proc")
 _state = {"runner": False}
 
@@ -125,13 +130,43 @@ def sweep(token: str, exclude: frozenset[int] = frozenset()) -> int:
             break
         ordered = sorted(victims)
         _signal_all(ordered, signal.SIGSTOP)
+        handles = _exit_handles(ordered)  # taken before the kill, so a reused pid is never awaited
         _signal_all(ordered, signal.SIGKILL)
+        _await_exits(handles)
         killed += len(ordered)
         if _state["runner"]:
             _reap_children()
     if _state["runner"]:
         _reap_children()
     return killed
+
+
+def _exit_handles(pids: list[int]) -> list[int]:
+    """pidfds of the victims (Linux ≥ 5.3): each becomes readable once its process has exited."""
+    handles = []
+    for pid in pids:
+        with contextlib.suppress(OSError, AttributeError):
+            handles.append(os.pidfd_open(pid))
+    return handles
+
+
+def _await_exits(handles: list[int]) -> None:
+    """Block until every killed process has exited (a zombie or gone), bounded by _EXIT_WAIT_SECONDS."""
+    poller = select.poll()  # not select(): a busy process may hold descriptors above FD_SETSIZE
+    for handle in handles:
+        poller.register(handle, select.POLLIN)
+    pending = set(handles)
+    try:
+        remaining = _EXIT_WAIT_SECONDS
+        while pending and remaining > 0:
+            started = time.monotonic()
+            for handle, _event in poller.poll(remaining * 1000):
+                poller.unregister(handle)
+                pending.discard(handle)
+            remaining -= time.monotonic() - started
+    finally:
+        for handle in handles:
+            os.close(handle)
 
 
 def _is_zombie(pid: int) -> bool:

@@ -95,7 +95,10 @@ def main() -> int:
     print(f"structure + unit(`true`) p50: {percentile(two, 0.5):.1f} ms")
     print(f"extra phase, median of rounds: {extra:.1f} ms (target <= {PHASE_TARGET_MS:g})")
     record_figure(
-        "runner path", "trivial run (structure) warm p50 ms", trivial, f"<= {TRIVIAL_TARGET_MS:g}",
+        "runner path",
+        "trivial run (structure) warm p50 ms",
+        trivial,
+        f"<= {TRIVIAL_TARGET_MS:g}",
         trivial <= TRIVIAL_TARGET_MS,
     )
     record_figure(

@@ -26,8 +26,11 @@ from testgenie.orchestrator.models import (
     PhaseResult,
     PhaseStatus,
     SuiteExecutionRequest,
+    TestTiming,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.runners.base import TestCase
+from testgenie.orchestrator.runners.junit import measured_timings
 from testgenie.orchestrator.workspace import ScenarioSource, scenario_source_from_settings
 from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseInvocation, PriorTest
@@ -115,6 +118,9 @@ class _RunnerSession:
         warnings.extend(f"phase '{name}': {text}" for text in answer.warnings)
         self.prior_tests.extend(answer.tests)
         return result, Outcome.TIMEOUT if answer.stopped_at_run_deadline else None
+
+    def test_timings(self) -> list[TestTiming]:
+        return measured_timings(TestCase(**test.model_dump()) for test in self.prior_tests)
 
 
 class RunnerPhases:

@@ -173,6 +173,19 @@ def test_progress_after_each_phase_and_cancellation_between_phases(
     assert result.warnings == ["run cancelled before phase 'unit'"]
 
 
+def test_an_unknown_key_of_testing_json_is_a_warning_on_the_execution(
+    orchestrator: SuiteOrchestrator, make_scenario: ScenarioFactory
+) -> None:
+    commands_scenario(make_scenario, {"lint": {"commands": ["true"], "comand": ["false"]}})
+
+    result = orchestrator.execute(request(phases=["lint"]), uuid4())
+
+    assert result.outcome == Outcome.PASSED
+    assert result.warnings == [
+        ".testgenie/testing.json: unknown key 'phases.lint.comand' was ignored (did you mean 'commands'?)"
+    ]
+
+
 def test_failing_callbacks_do_not_end_the_run(
     orchestrator: SuiteOrchestrator, make_scenario: ScenarioFactory
 ) -> None:

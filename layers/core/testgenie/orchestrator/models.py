@@ -107,6 +107,16 @@ class PhaseResult(CamelModel):
         return math.ceil(duration_ms / 1000) if duration_ms > 0 else 0
 
 
+class TestTiming(CamelModel):
+    """How long one test took in a run (its JUnit `time`): what the shard split learns from."""
+
+    __test__ = False  # not a pytest test class
+
+    phase: str
+    test_id: str  # the JUnit "classname::name"
+    duration_ms: int = Field(ge=0)
+
+
 class PhaseSummary(CamelModel):
     total: int = 0
     passed: int = 0
@@ -185,6 +195,8 @@ class SuiteExecutionResult(CamelModel):
     warnings: list[str] | None = None
     # The digest of the scenario source that ran (bundle digest or a local folder's tree hash).
     source_digest: str | None = None
+    # Recorded with the run (test_timings table), never part of an answer.
+    test_timings: list[TestTiming] | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _success_only_when_passed(self) -> SuiteExecutionResult:

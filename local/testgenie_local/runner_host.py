@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
+
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
 from testgenie_local.sandbox import Sandbox, limit_resources
@@ -83,18 +85,23 @@ def _readable_by_all(root: Path) -> None:
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
 
-def _kill_session(sid: int, keep: int | None = None) -> None:
-    """SIGKILL every process of a runner's session but `keep` (its commands run in groups of their own)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def _kill_session(sid: int, keep: int | None = None, since: PidWindow | None = None) -> None:
+    """SIGKILL every process of a runner's session but `keep` (its commands run in groups of their own).
+
+    `since`: only processes created after that window can be new members (older ones were killed
+    by the previous sweep), so only those are looked at when the window holds.
+    """
+    pids = created_since(since)
+    for pid in (
+        pids if pids is not None else (int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit())
+    ):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == sid and int(entry.name) != keep:
+        if int(fields[3]) == sid and pid != keep:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def _exit_error(returncode: int, stderr: bytes, sandboxed: bool = False) -> bytes:
@@ -259,11 +266,11 @@ class _Environment:
         found = descendants(self.proc.pid)
         return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
 
-    def sweep(self) -> None:
+    def sweep(self, since: PidWindow | None = None) -> None:
         """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox).
         In a sandbox the runner ended everything itself (its pid namespace is its own)."""
         if not self.owner.sandbox.isolated:
-            _kill_session(self.proc.pid, keep=self.proc.pid)
+            _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
 
     def close(self) -> None:
         if self.owner.sandbox.isolated:
@@ -420,6 +427,7 @@ class LocalRunnerFunction:
 
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
+        window = pid_window()  # what this invocation starts is created from here on
         environment = self._take_environment(tenant)
         original: dict[str, Any] | None = None
         if self.sandbox.offline:
@@ -440,7 +448,7 @@ class LocalRunnerFunction:
             return "Unhandled", answer
         if original is not None and error is None:
             answer = self._carry_log(environment, answer, original)
-        environment.sweep()
+        environment.sweep(since=window)
         try:
             environment.check_clean()
             _check_answers(payload, answer, error)

@@ -14,6 +14,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testgenie.artifacts import UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.bundles import default_cache_dir, remove_tree
 from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
@@ -23,7 +24,7 @@ from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
 from testgenie.orchestrator.runners.containment import end_every_other_process, is_runner_process
 from testgenie.orchestrator.testing_config import load_testing_config
 from testgenie.orchestrator.workspace import command_environment, fresh_workspace
-from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest, UploadTarget
+from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest
 
 # The folder emptied after every invocation (the runner's private scratch: /tmp on Lambda, the
 # sandbox's own /tmp locally); unset outside a runner process, where nothing is removed.
@@ -164,7 +165,14 @@ def run_invocation(
         result=phase.result,
         log_stored=problem is None,
         tests=[
-            PriorTest(name=t.name, classname=t.classname, status=t.status, message=t.message, phase=t.phase)
+            PriorTest(
+                name=t.name,
+                classname=t.classname,
+                status=t.status,
+                message=t.message,
+                phase=t.phase,
+                duration_ms=t.duration_ms,
+            )
             for t in ran
         ],
         bundle_sha256=verified,

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
 from testgenie_local.polling import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_SCENARIOS = Path(__file__).resolve().parent / "scenarios"  # also tests/conftest.py
 TEMPLATE = Path(os.environ.get("TESTGENIE_E2E_TEMPLATE", REPO_ROOT / "template.yaml"))
 START_TIMEOUT = 180.0
-TERMINAL = {"completed", "failed", "cancelled"}
+TERMINAL = {str(status) for status in TERMINAL_STATUSES}
 
 
 @dataclass

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 from testgenie.migrate import migrate
+from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 import tests.e2e.conftest as e2e
@@ -27,7 +28,7 @@ from tests.e2e.conftest import RunningStack, start_stack
 from tests.reliability.tcp_proxy import CuttingProxy
 
 RELIABILITY_SCENARIOS = Path(__file__).resolve().parent / "scenarios"
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = tuple(str(status) for status in TERMINAL_STATUSES)
 # Tables whose content a fingerprint covers (every table the service writes).
 TABLES = ("suite_requests", "suite_executions", "schema_migrations")
 

@@ -108,7 +108,14 @@ def run_invocation(
         result=phase.result,
         log_stored=problem is None,
         tests=[
-            PriorTest(name=t.name, classname=t.classname, status=t.status, message=t.message, phase=t.phase)
+            PriorTest(
+                name=t.name,
+                classname=t.classname,
+                status=t.status,
+                message=t.message,
+                phase=t.phase,
+                duration_ms=t.duration_ms,
+            )
             for t in ran
         ],
         bundle_sha256=verified,

@@ -33,6 +33,7 @@ class PriorTest(CamelModel):
     status: Literal["passed", "failed", "errored", "skipped"]
     message: str = ""
     phase: str = ""
+    duration_ms: int | None = Field(default=None, ge=0)
 
 
 class PhaseInvocation(CamelModel):

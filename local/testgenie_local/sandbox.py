@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-BWRAP = "bwrap"
+# TESTGENIE_BWRAP: another bwrap (a path that does not exist stands for a machine without one).
+BWRAP = os.environ.get("TESTGENIE_BWRAP", "bwrap")
 NETWORK_ENV = "RUNNER_NETWORK"
 # Where the environments' own uids start (no account has them; nothing on the host belongs to them).
 UID_BASE = int(os.environ.get("TESTGENIE_SANDBOX_UID_BASE", "2900000"))

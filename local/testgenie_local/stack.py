@@ -32,7 +32,7 @@ from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
-from testgenie_local.sandbox import SandboxUnavailable, choose_sandbox
+from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.template import Resolver, Template, read_template
 
@@ -112,6 +112,7 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
+        self._sandbox: Sandbox | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -136,6 +137,10 @@ class LocalStack:
         opts = self.options
         self._quiet_powertools()
         ensure_port_free(opts.host, opts.port, _PORT_HINT)  # at once, not after PostgreSQL started
+        try:  # also at once: where scenarios cannot be sandboxed the stack does not start
+            self._sandbox = choose_sandbox(unsafe_shared=opts.unsafe_shared_runner, say=opts.say)
+        except SandboxUnavailable as exc:
+            raise StackError(str(exc)) from None
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
@@ -304,10 +309,8 @@ class LocalStack:
         )
         if not names:
             return {}
-        try:
-            sandbox = choose_sandbox(unsafe_shared=self.options.unsafe_shared_runner, say=self.options.say)
-        except SandboxUnavailable as exc:
-            raise StackError(str(exc)) from None
+        assert self._sandbox is not None  # chosen first thing in _start
+        sandbox = self._sandbox
         identity = runner_identity()
         if not sandbox.isolated and not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from testgenie.errors import ValidationError
-from testgenie.models_base import CamelModel
+from testgenie.models_base import CamelModel, StrictBody
+from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_REQUIRED, SCENARIO_NAME_RULE
 from testgenie.orchestrator.models import ShardsSetting, parse_shards
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
@@ -17,7 +17,6 @@ from testgenie.records import SuiteExecutionSummary
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
 
-_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TEXT_FIELDS = ("scenario_name", "preset", "phases", "skip", "notes", "priority", "requested_types")
 
 
@@ -39,13 +38,13 @@ def check_text(value: Any) -> Any:
 
 def check_scenario_name(value: str) -> str:
     name = value.strip()
-    if name and not _SCENARIO_RE.match(name):
-        raise ValueError("must contain only letters, digits, '-' and '_'")
+    if name and not SCENARIO_NAME_RE.match(name):
+        raise ValueError(SCENARIO_NAME_RULE)
     return value
 
 
-class SuiteExecutionHttpBody(CamelModel):
-    """POST /executions: run a suite now (unknown fields ignored)."""
+class SuiteExecutionHttpBody(StrictBody):
+    """POST /executions: run a suite now (an unknown field is a 400 naming it)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
     suite_request_id: str | None = Field(default=None, description="a queued suite request to run and finish")
@@ -81,7 +80,7 @@ class SuiteExecutionHttpBody(CamelModel):
 
         scenario = self.scenario_name.strip()
         if not scenario:
-            raise ValidationError("scenarioName is required")
+            raise ValidationError(SCENARIO_NAME_REQUIRED)
         link: UUID | None = None
         if self.suite_request_id and self.suite_request_id.strip():
             try:
@@ -99,8 +98,11 @@ class SuiteExecutionHttpBody(CamelModel):
         return SuiteExecutionInput(request=request, suite_request_id=link)
 
 
-class SuiteRequestHttpBody(QueueSuiteRequestInput):
-    """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store."""
+class SuiteRequestHttpBody(QueueSuiteRequestInput, StrictBody):
+    """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store; an unknown
+    field is a 400 naming it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator(*_TEXT_FIELDS)
     @classmethod

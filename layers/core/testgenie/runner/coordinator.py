@@ -144,10 +144,10 @@ class RunnerPhases:
     @contextmanager
     def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
         name = validate_scenario_name(request.scenario_name)
-        # The reference first: should the scenario be pushed again in between, the runner refuses
-        # bytes that are not these (digest), rather than running what was not planned unseen.
-        bundle = self.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, self.bundles.locate(name), self.default_phase_timeout)
+        # One look-up: the plan is made from the very version whose digest the runner checks. Should
+        # the scenario be pushed again meanwhile, the runner refuses bytes that are not these.
+        bundle, folder = self.bundles.snapshot(name, URL_LIFETIME_SECONDS)
+        plan, _config = plan_scenario(request, folder, self.default_phase_timeout)
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 

@@ -20,14 +20,14 @@ import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.coordinator.bounds import ANSWER_BUDGET_BYTES
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate, execution_id_for, start_event
 from testgenie.db import Database
 from testgenie.orchestrator.workspace import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
+from testgenie.runner.bounds import ANSWER_BUDGET_BYTES
 
-from tests.support import suite_requests
+from tests.support.services import suite_requests
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "e2e" / "scenarios"
 RUNNER = "RunnerFunction"
@@ -267,7 +267,7 @@ def test_a_plan_that_no_longer_fits_fails_the_request_with_the_reason(
 def test_an_oversized_answer_is_cut_to_fit_a_checkpoint(
     db: Database, requests: SuiteRequestService, deps: Any
 ) -> None:
-    from testgenie.coordinator.bounds import bound_answer
+    from testgenie.runner.bounds import bound_answer
     from testgenie.runner.protocol import PhaseAnswer
 
     request_id = _queue(requests, "e2e-pass", ["structure"])

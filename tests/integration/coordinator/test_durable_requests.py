@@ -11,7 +11,7 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import progress_of
 
-from tests.support import suite_requests
+from tests.support.services import suite_requests
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:tg-coordinator:live/durable-execution/x/1"
 
@@ -37,7 +37,8 @@ def test_a_durable_claim_is_taken_once_and_repeats_for_its_own_execution(db: Dat
     again = requests.claim_durable(request_id, ARN)
     other = requests.claim_durable(request_id, ARN.replace("/1", "/2"))
 
-    assert first is not None and again is not None
+    assert first is not None
+    assert again is not None
     assert (again.token, again.claim_id) == (first.token, first.claim_id) == (1, first.claim_id)
     assert other is None  # another execution never takes a running request
     assert requests.durable_execution_arn(request_id) == ARN
@@ -51,7 +52,8 @@ def test_the_reaper_fails_a_durable_run_that_stopped_renewing_instead_of_requeue
 
     report = requests.reap_expired()
 
-    assert report.failed == [request_id] and report.requeued == []
+    assert report.failed == [request_id]
+    assert report.requeued == []
     current = requests.get(request_id)
     assert current.status is SuiteRequestStatus.FAILED
     assert (current.reason or "").startswith("interrupted")
@@ -80,7 +82,7 @@ def test_a_stopped_run_is_recorded_cancelled_with_the_phases_it_finished(db: Dat
 
     assert ended.status is SuiteRequestStatus.CANCELLED
     assert ended.reason == "cancelled by a user: stopped at once"
-    assert twice.reason == ended.reason and twice.execution_id == ended.execution_id
+    assert (twice.reason, twice.execution_id) == (ended.reason, ended.execution_id)
     row = db.run(
         lambda conn: conn.execute(
             "SELECT outcome, phases FROM suite_executions WHERE suite_request_id = %s", (request_id,)

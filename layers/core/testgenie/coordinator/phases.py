@@ -19,9 +19,11 @@ from uuid import UUID
 
 from pydantic import ValidationError as PydanticValidationError
 
-from testgenie.coordinator.bounds import bound_invocation
 from testgenie.orchestrator.engine import PhaseSession
-from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuiteExecutionRequest, TestTiming
+from testgenie.orchestrator.runners.base import TestCase
+from testgenie.orchestrator.runners.junit import measured_timings
+from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
@@ -157,6 +159,9 @@ class _DurableSession:
         warnings.extend(f"phase '{name}': {text}" for text in answer.warnings)
         self.prior_tests.extend(answer.tests)
         return result, Outcome.TIMEOUT if answer.stopped_at_run_deadline else None
+
+    def test_timings(self) -> list[TestTiming]:
+        return measured_timings(TestCase(**test.model_dump()) for test in self.prior_tests)
 
     def _invocation(self, name: str) -> dict[str, Any]:
         """Inside a step: the phase's invocation with URLs signed now (a long execution outlives any

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv
+.PHONY: run test test-busy lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ screenshots: $(STAMP) browser
 
 test: $(STAMP) $(TOOLS)/.installed browser runner-venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The whole suite beside two CPU-burning processes (.ci/busy): no test may depend on the machine's speed.
+test-busy: $(STAMP) $(TOOLS)/.installed browser runner-venv
+	.ci/busy $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -57,6 +57,9 @@ def _function_name(raw: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY: the answer's headers and body are two writes; with Nagle on, the second waits for
+    # the client's delayed ACK (~40 ms on Linux) on a kept-alive connection (docs/performance.md).
+    disable_nagle_algorithm = True
 
     def _answer(self, status: int, body: bytes, headers: Mapping[str, str] | None = None) -> None:
         self.send_response(status)

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
+
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
 from testgenie_local.template import FunctionSpec
@@ -76,18 +78,23 @@ def _readable_by_all(root: Path) -> None:
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
 
-def _kill_session(sid: int, keep: int | None = None) -> None:
-    """SIGKILL every process of a runner's session but `keep` (its commands run in groups of their own)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+def _kill_session(sid: int, keep: int | None = None, since: PidWindow | None = None) -> None:
+    """SIGKILL every process of a runner's session but `keep` (its commands run in groups of their own).
+
+    `since`: only processes created after that window can be new members (older ones were killed
+    by the previous sweep), so only those are looked at when the window holds.
+    """
+    pids = created_since(since)
+    for pid in (
+        pids if pids is not None else (int(e.name) for e in Path("/proc").iterdir() if e.name.isdigit())
+    ):
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[3]) == sid and int(entry.name) != keep:
+        if int(fields[3]) == sid and pid != keep:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
 
 
 def _exit_error(returncode: int, stderr: bytes) -> bytes:
@@ -166,9 +173,9 @@ class _Environment:
         kind, answer = self._answer(deadline)
         return (None if kind == b"OK" else "Unhandled"), answer
 
-    def sweep(self) -> None:
+    def sweep(self, since: PidWindow | None = None) -> None:
         """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox)."""
-        _kill_session(self.proc.pid, keep=self.proc.pid)
+        _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
 
     def close(self) -> None:
         _kill_session(self.proc.pid)
@@ -238,6 +245,7 @@ class LocalRunnerFunction:
 
     def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
+        window = pid_window()  # what this invocation starts is created from here on
         with self._lock:
             environment = self._idle.pop() if self._idle else None
         environment = environment or _Environment(self)
@@ -253,7 +261,7 @@ class LocalRunnerFunction:
             answer = ("Unhandled", environment.exit_error())
             environment.close()
             return answer
-        environment.sweep()
+        environment.sweep(since=window)
         with self._lock:
             keep = len(self._idle) < self.max_idle
             if keep:

@@ -65,6 +65,20 @@ def test_setsid_and_double_forked_survivors_are_gone_when_the_command_ends(tmp_p
     assert "process(es) the command left running" in log
 
 
+def test_a_survivor_that_is_slow_to_die_is_gone_when_the_command_ends(tmp_path: Path) -> None:
+    # SIGKILL only queues the death: a process holding 1 GiB takes a while to unmap it, and on a
+    # busy machine any victim may wait for a CPU. The sweep waits for each exit (pidfd), so the check
+    # right after run_command never sees a survivor still dying.
+    pids = tmp_path / "pids"
+    ready = tmp_path / "ready"
+    hog = f"import pathlib, time; b = b'x' * (1 << 30); pathlib.Path('{ready}').touch(); time.sleep(300)"
+    script = f'setsid python3 -c "{hog}" & echo $! >> {pids}; while [ ! -e {ready} ]; do sleep 0.01; done'
+    ok, log = _run(script, tmp_path)
+    assert ok, log
+    (survivor,) = _pids(pids)
+    assert not _alive(survivor)
+
+
 RUNNER = textwrap.dedent(
     """
     import json, sys, time

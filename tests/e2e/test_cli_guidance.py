@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.e2e.conftest import TEMPLATE, run_cli, stack_env, start_stack
+from tests.support.stack import TEMPLATE, run_cli, stack_env, start_stack
 
 pytestmark = pytest.mark.e2e
 

@@ -14,6 +14,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from testgenie.artifacts import UploadTarget
 from testgenie.orchestrator.bundles import BundleRef, bundle_digest
 from testgenie.orchestrator.models import SuiteExecutionRequest
 from testgenie.orchestrator.planning import build_plan, discover_phase_scripts
@@ -21,7 +22,7 @@ from testgenie.orchestrator.runners.containment import become_runner_process
 from testgenie.orchestrator.testing_config import load_testing_config
 from testgenie.orchestrator.workspace import fresh_workspace
 from testgenie.runner.phase import run_invocation
-from testgenie.runner.protocol import PhaseInvocation, PriorTest, UploadTarget
+from testgenie.runner.protocol import PhaseInvocation, PriorTest
 
 
 class _Sink(BaseHTTPRequestHandler):

@@ -23,8 +23,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlencode
 from uuid import UUID
 
+from pydantic import Field
+
+from testgenie.errors import ConfigurationError
+from testgenie.models_base import CamelModel
+
 if TYPE_CHECKING:
-    from testgenie.runner.protocol import UploadTarget
     from testgenie.settings import Settings
 
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -32,6 +36,14 @@ LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 _PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
 DEFAULT_LOCAL_DIR = Path(tempfile.gettempdir()) / "testgenie" / "artifacts"
+
+
+class UploadTarget(CamelModel):
+    """A pre-signed PUT: the runner sends the bytes with exactly these headers."""
+
+    url: str = Field(min_length=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    key: str = Field(min_length=1)  # the logPath the object will have
 
 
 def log_key(execution_id: UUID | str, phase: str) -> str:
@@ -100,9 +112,6 @@ class LocalArtifactStore:
         self.upload_secret = upload_secret
 
     def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
-        from testgenie.errors import ConfigurationError
-        from testgenie.runner.protocol import UploadTarget
-
         if not (self.upload_url and self.upload_secret):
             raise ConfigurationError(
                 "ARTIFACTS_DIR offers the runner no upload: set ARTIFACTS_UPLOAD_URL and "
@@ -180,8 +189,6 @@ class S3ArtifactStore:
         return key
 
     def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
-        from testgenie.runner.protocol import UploadTarget
-
         key = log_key(execution_id, phase)
         url = self.client.generate_presigned_url(
             "put_object",

@@ -114,11 +114,9 @@ def retention_service() -> RetentionService:
 def execution_service() -> SuiteExecutionService:
     def build() -> SuiteExecutionService:
         from testgenie.execution.service import SuiteExecutionService
-        from testgenie.orchestrator.engine import orchestrator_from_settings
+        from testgenie.runner.coordinator import runner_orchestrator
 
-        return SuiteExecutionService(
-            orchestrator_from_settings(get_settings()), database(), suite_request_service()
-        )
+        return SuiteExecutionService(runner_orchestrator(get_settings()), database(), suite_request_service())
 
     return _built("execution_service", build)
 

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
-
-    from testgenie.orchestrator.models import SuiteExecutionResult
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
 
@@ -26,6 +24,22 @@ METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
 
 logger = Logger(service=SERVICE_NAME)
 metrics = Metrics(namespace=METRICS_NAMESPACE, service=SERVICE_NAME)
+
+
+class TimedPhase(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def duration_ms(self) -> int: ...
+
+
+class FinishedRun(Protocol):
+    """What the metrics read of a run's result (a leaf module: it names no orchestrator model)."""
+
+    @property
+    def outcome(self) -> str: ...
+    @property
+    def phases(self) -> Sequence[TimedPhase]: ...
 
 
 _TRUTHY = {"1", "true", "on", "y", "yes"}
@@ -61,7 +75,7 @@ def traced(handler: Handler) -> Handler:
     return cast(Handler, tracer.capture_lambda_handler(handler, capture_response=False))
 
 
-def record_execution_metrics(result: SuiteExecutionResult) -> None:
+def record_execution_metrics(result: FinishedRun) -> None:
     """EMF: one `Executions` count by outcome, and `PhaseDuration` (ms) by phase.
 
     single_metric writes straight to stdout and, unlike Metrics, ignores POWERTOOLS_METRICS_DISABLED,
@@ -73,7 +87,7 @@ def record_execution_metrics(result: SuiteExecutionResult) -> None:
         name="Executions", unit=MetricUnit.Count, value=1, namespace=METRICS_NAMESPACE
     ) as metric:
         metric.add_dimension(name="service", value=SERVICE_NAME)
-        metric.add_dimension(name="outcome", value=result.outcome.value)
+        metric.add_dimension(name="outcome", value=str(result.outcome))
     for phase in result.phases:
         with single_metric(
             name="PhaseDuration",

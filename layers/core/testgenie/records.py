@@ -18,6 +18,7 @@ from testgenie.orchestrator.models import (
     PhaseResult,
     PhaseSummary,
     SuiteExecutionResult,
+    TestTiming,
     summarize_phases,
 )
 
@@ -52,6 +53,9 @@ class SuiteExecutionRecord(BaseModel):
     requested: dict[str, Any] | None = None
     warnings: list[str] | None = None
     source_digest: str | None = None
+    # Per-test durations of this run, upserted into test_timings when it is recorded (not stored in
+    # the execution row).
+    test_timings: list[TestTiming] = Field(default_factory=list, exclude=True)
 
     @property
     def summary(self) -> PhaseSummary:
@@ -89,6 +93,7 @@ class SuiteExecutionRecord(BaseModel):
             requested=requested,
             warnings=list(result.warnings) if result.warnings else None,
             source_digest=result.source_digest,
+            test_timings=list(result.test_timings or []),
         )
 
     def to_execution_result(self) -> SuiteExecutionResult:

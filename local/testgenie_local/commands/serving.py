@@ -15,7 +15,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_quickstart(args: argparse.Namespace) -> int:
-    from testgenie_local.quickstart import quickstart
+    from testgenie_local.commands.quickstart import quickstart
 
     return quickstart(args)
 

@@ -12,8 +12,8 @@ from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.records import StoredExecution, SuiteExecutionRecord, SuiteExecutionSummary
 
-from tests.integration.handlers.conftest import Client
-from tests.support import run_record
+from tests.support.handlers import Client
+from tests.support.records import run_record
 
 API = "/api/v1"
 BASE = datetime(2026, 5, 1, tzinfo=UTC)

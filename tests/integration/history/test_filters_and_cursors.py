@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,9 +16,8 @@ from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter
 from testgenie.orchestrator.models import Outcome
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord, Trigger
-from testgenie_local.polling import wait_for
 
-from tests.support import run_record
+from tests.support.records import run_record
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 PHASES = ("structure", "unit", "docs")
@@ -125,43 +123,46 @@ def test_total_is_absent_unless_asked(db: Database) -> None:
 def test_cursor_pages_neither_repeat_nor_skip_while_runs_are_recorded(
     db: Database, database_url: str
 ) -> None:
+    # The interleaving is forced, not raced: between every two pages another connection commits
+    # three runs — one newer than every page (already passed), one older than every page (still
+    # ahead, so it must be listed) and one at the last listed run's own time (listed exactly when
+    # its id sorts after the cursor's). Each page takes 4 rows and adds at most 2 ahead of the
+    # cursor, so the walk ends after a bounded number of pages on any machine.
     before = _history(seed=5, count=90)
     _store(db, before)
-    stop = threading.Event()
     writer_db = Database(database_url)
-
-    recorded = [0]
-
-    def record_more() -> None:
-        i = 0
-        while not stop.is_set():
-            # newer runs, and late ones completing at times the pages have already passed
-            at = BASE + timedelta(days=1, seconds=i) if i % 2 else BASE + timedelta(minutes=i % 45)
-            _store(writer_db, [run_record("alpha", at, {"unit": "passed"})])
-            i += 1
-            recorded[0] = i
-
-    writer = threading.Thread(target=record_more)
-    writer.start()
+    history = ExecutionHistoryService(db)
+    must_see: set[str] = {str(r.id) for r in before}
+    must_not_see: set[str] = set()
+    seen: list[str] = []
+    cursor: str | None = None
     try:
-        history = ExecutionHistoryService(db)
-        first = json.loads(history.list(ExecutionFilter(), Keyset(limit=4)))
-        seen = [item["executionId"] for item in first["items"]]
-        cursor = first["nextCursor"]
-        while cursor:
-            target = recorded[0] + 1  # a run is recorded between every two pages
-            wait_for(lambda t=target: recorded[0] >= t, 30, "the writer to record a run")
-            page = json.loads(history.list(ExecutionFilter(), parse_keyset(EXECUTIONS_CURSOR, 4, 0, cursor)))
+        for page_number in range(200):
+            keyset = Keyset(limit=4) if page_number == 0 else parse_keyset(EXECUTIONS_CURSOR, 4, 0, cursor)
+            page = json.loads(history.list(ExecutionFilter(), keyset))
             seen.extend(item["executionId"] for item in page["items"])
             cursor = page["nextCursor"]
+            if cursor is None:
+                break
+            last = page["items"][-1]
+            last_at = datetime.fromisoformat(last["completedAt"].replace("Z", "+00:00"))
+            newer = run_record("alpha", BASE + timedelta(days=1, seconds=page_number), {"unit": "passed"})
+            older = run_record("alpha", BASE - timedelta(seconds=page_number + 1), {"unit": "passed"})
+            tie = run_record("beta", last_at, {"unit": "failed"})
+            _store(writer_db, [newer, older, tie])
+            must_not_see.add(str(newer.id))
+            must_see.add(str(older.id))
+            # newest first, the id breaking ties: a tie is still ahead when its id sorts below
+            (must_see if str(tie.id) < last["executionId"] else must_not_see).add(str(tie.id))
+        else:
+            pytest.fail("the pages never ended: runs recorded meanwhile kept the cursor from advancing")
     finally:
-        stop.set()
-        writer.join()
         writer_db.close()
 
     assert len(seen) == len(set(seen))  # nothing repeated
-    assert {str(r.id) for r in before} <= set(seen)  # nothing that existed was skipped
-    assert recorded[0] > 0
+    assert must_see <= set(seen)  # nothing that existed ahead of the cursor was skipped
+    assert not must_not_see & set(seen)  # what was recorded behind the cursor is not listed late
+    assert len(must_not_see) > 10  # the walk really did interleave with recording
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from orch_helpers import wait_until_gone
-from testgenie.artifacts import LocalArtifactStore
+from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
 from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
@@ -23,8 +22,9 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
 )
 from testgenie.orchestrator.workspace import LocalScenarioSource
-from testgenie.runner.protocol import UploadTarget
 from testgenie.settings import Settings
+
+from tests.support.orchestrator import wait_until_gone
 
 ScenarioFactory = Any
 
@@ -171,6 +171,19 @@ def test_progress_after_each_phase_and_cancellation_between_phases(
     assert result.success is False  # two phases passed, but the run did not run all it planned
     assert [p.name for p in result.phases] == ["standards", "lint"]
     assert result.warnings == ["run cancelled before phase 'unit'"]
+
+
+def test_an_unknown_key_of_testing_json_is_a_warning_on_the_execution(
+    orchestrator: SuiteOrchestrator, make_scenario: ScenarioFactory
+) -> None:
+    commands_scenario(make_scenario, {"lint": {"commands": ["true"], "comand": ["false"]}})
+
+    result = orchestrator.execute(request(phases=["lint"]), uuid4())
+
+    assert result.outcome == Outcome.PASSED
+    assert result.warnings == [
+        ".testgenie/testing.json: unknown key 'phases.lint.comand' was ignored (did you mean 'commands'?)"
+    ]
 
 
 def test_failing_callbacks_do_not_end_the_run(

@@ -26,6 +26,7 @@ from testgenie.errors import (
     TransientError,
     ValidationError,
 )
+from testgenie.models_base import UNKNOWN_FIELD_ERROR
 from testgenie.observability import logger
 
 API_PREFIX = "/api/v1"
@@ -70,6 +71,11 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
         source, path = (loc[0], loc[1:]) if loc else ("body", [])
         if kind == "json_invalid":
             return INVALID_JSON
+        if kind == UNKNOWN_FIELD_ERROR:  # the message already names the field and its closest match
+            text = str(err.get("msg", ""))
+            if text not in messages:
+                messages.append(text)
+            continue
         if source == "body" and not path:
             return INVALID_JSON if kind == "missing" else "request body must be a JSON object"
         field = ".".join(path) or source

@@ -6,10 +6,10 @@ import re
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from testgenie.errors import ValidationError
-from testgenie.models_base import CamelModel
+from testgenie.models_base import CamelModel, StrictBody
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
@@ -43,8 +43,8 @@ def check_scenario_name(value: str) -> str:
     return value
 
 
-class SuiteExecutionHttpBody(CamelModel):
-    """POST /executions: run a suite now (unknown fields ignored)."""
+class SuiteExecutionHttpBody(StrictBody):
+    """POST /executions: run a suite now (an unknown field is a 400 naming it)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
     suite_request_id: str | None = Field(default=None, description="a queued suite request to run and finish")
@@ -88,8 +88,11 @@ class SuiteExecutionHttpBody(CamelModel):
         return SuiteExecutionInput(request=request, suite_request_id=link)
 
 
-class SuiteRequestHttpBody(QueueSuiteRequestInput):
-    """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store."""
+class SuiteRequestHttpBody(QueueSuiteRequestInput, StrictBody):
+    """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store; an unknown
+    field is a 400 naming it."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @field_validator(*_TEXT_FIELDS)
     @classmethod

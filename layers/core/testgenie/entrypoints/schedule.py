@@ -8,27 +8,28 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.errors import ValidationError
 from testgenie.execution.retention import RetentionService
-from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie.models_base import StrictBody
+from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
 
 
-class SchedulerEvent(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+class SchedulerEvent(StrictBody):
+    """The schedule's Input (template.yaml); a key no field has is refused, naming it."""
 
     action: Literal["enqueue", "reap", "prune"]
-    scenario_name: str = Field(default="", alias="scenarioName", max_length=200)
+    scenario_name: str = Field(default="", max_length=200)
     preset: str | None = Field(default=None, max_length=200)
-    phases: list[str] | None = None
-    skip: list[str] | None = None
-    fail_fast: bool = Field(default=False, alias="failFast")
-    scheduled_time: str | None = Field(default=None, alias="scheduledTime", max_length=64)
-    schedule_name: str | None = Field(default=None, alias="scheduleName", max_length=200)
+    phases: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
+    fail_fast: bool = False
+    scheduled_time: str | None = Field(default=None, max_length=64)
+    schedule_name: str | None = Field(default=None, max_length=200)
 
 
 def is_schedule_event(event: dict[str, Any]) -> bool:
@@ -39,9 +40,13 @@ def parse_schedule(event: dict[str, Any]) -> SchedulerEvent:
     try:
         return SchedulerEvent.model_validate(event)
     except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "input"
-        raise ValidationError(f"invalid schedule input: {field}: {first['msg']}") from None
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise ValidationError(
+            f"invalid schedule input: {field}: {first['msg']}"
+            if field
+            else f"invalid schedule input: {first['msg']}"
+        ) from None
 
 
 def enqueue_key(schedule: SchedulerEvent) -> str | None:

@@ -21,11 +21,12 @@ from uuid import UUID
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS, run_deadline
 from testgenie.errors import TestGenieError, TransientError
+from testgenie.models_base import StrictBody
 from testgenie.observability import logger, record_count, record_execution_metrics, record_queue_latency
 
 if TYPE_CHECKING:
@@ -49,17 +50,35 @@ class RemainingTime(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-class SuiteRequestSqsMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+class SuiteRequestSqsMessage(StrictBody):
+    model_config = ConfigDict(frozen=True)
 
-    suite_request_id: UUID = Field(alias="suiteRequestId")
+    suite_request_id: UUID
+
+
+class MalformedMessage(ValueError):
+    """A message body this function cannot read; the text says why (it is logged with the body)."""
+
+
+def read_message(body: str | None) -> UUID:
+    """The suite request id of a message body (MalformedMessage naming the problem otherwise)."""
+    try:
+        data = json.loads(body or "")
+    except ValueError:
+        raise MalformedMessage("not JSON") from None
+    try:
+        return SuiteRequestSqsMessage.model_validate(data).suite_request_id
+    except PydanticValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise MalformedMessage(f"{field}: {first['msg']}" if field else str(first["msg"])) from None
 
 
 def parse_message(body: str | None) -> UUID | None:
     """The suite request id of a message body, or None when the body is malformed."""
     try:
-        return SuiteRequestSqsMessage.model_validate(json.loads(body or "")).suite_request_id
-    except (ValueError, TypeError, PydanticValidationError):
+        return read_message(body)
+    except MalformedMessage:
         return None
 
 
@@ -100,10 +119,12 @@ class QueueRecordHandler:
             logger.remove_keys(["message_id", "suite_request_id"])
 
     def _handle(self, record: SQSRecord) -> str:
-        request_id = parse_message(record.body)
-        if request_id is None:
+        try:
+            request_id = read_message(record.body)
+        except MalformedMessage as exc:
             logger.error(
-                "malformed suite request message acknowledged", extra={"body": (record.body or "")[:500]}
+                "malformed suite request message acknowledged",
+                extra={"reason": str(exc), "body": (record.body or "")[:500]},
             )
             record_count("MalformedMessages")
             return "malformed"
@@ -153,10 +174,12 @@ class DeadLetterRecordHandler:
     def __call__(self, record: SQSRecord) -> str:
         logger.append_keys(message_id=record.message_id)
         try:
-            request_id = parse_message(record.body)
-            if request_id is None:
+            try:
+                request_id = read_message(record.body)
+            except MalformedMessage as exc:
                 logger.error(
-                    "malformed dead-letter message acknowledged", extra={"body": (record.body or "")[:500]}
+                    "malformed dead-letter message acknowledged",
+                    extra={"reason": str(exc), "body": (record.body or "")[:500]},
                 )
                 record_count("MalformedMessages")
                 return "malformed"

@@ -14,6 +14,7 @@ from testgenie.history.window import SUMMARY_WINDOW, newest_first, summary_entry
 from testgenie.models_base import iso_utc
 from testgenie.orchestrator.models import PhaseResult
 from testgenie.records import SuiteExecutionRecord
+from testgenie.shards.repository import TestTimingRepository
 
 MAX_EXECUTION_HISTORY = 50
 
@@ -93,6 +94,8 @@ class SuiteExecutionRepository:
             record.source_digest,
             [(phase.name, phase.status.value) for phase in record.phases],
         )
+        if record.test_timings:
+            TestTimingRepository().record(conn, record.scenario_name, record.test_timings)
         self._merge_summary(conn, record.scenario_name, [entry])
 
     def _merge_summary(self, conn: Connection, scenario: str, entries: list[dict[str, Any]]) -> None:

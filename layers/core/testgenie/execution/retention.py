@@ -18,6 +18,7 @@ from testgenie.errors import NotFoundError
 from testgenie.execution.history import EXECUTION_NOT_FOUND
 from testgenie.execution.repository import ExpiredExecution, SuiteExecutionRepository
 from testgenie.observability import logger
+from testgenie.shards.repository import TestTimingRepository
 
 DEFAULT_BATCH = 500
 # One invocation deletes at most this many batches; the next scheduled run takes the rest.
@@ -79,7 +80,15 @@ class RetentionService:
             if len(gone) < self._batch:
                 break
         logger.info("retention pruned executions", extra={"deleted": deleted, "cutoff": cutoff.isoformat()})
+        self._prune_timings(cutoff)
         return PruneReport(deleted, batches, cutoff)
+
+    def _prune_timings(self, cutoff: datetime) -> None:
+        """Test timings and collections not seen since the cutoff (a test gone from the suite)."""
+        timings = TestTimingRepository()
+        for _ in range(self._max_batches):
+            if self._db.run(lambda conn: timings.prune(conn, cutoff, self._batch)) < self._batch:
+                break
 
     def _delete_batch(self, conn: Connection, cutoff: datetime) -> list[ExpiredExecution]:
         gone = self._executions.delete_expired(conn, cutoff, self._batch)

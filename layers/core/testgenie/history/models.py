@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from testgenie.models_base import CamelModel, UtcDateTime
+from testgenie.models_base import CamelModel, StrictBody, UtcDateTime
 
 
 class LastExecution(CamelModel):
@@ -104,5 +104,5 @@ class PinState(CamelModel):
     pinned: bool
 
 
-class RerunBody(CamelModel):
+class RerunBody(StrictBody):
     failed_only: bool = Field(default=False, description="only the phases that failed in the original")

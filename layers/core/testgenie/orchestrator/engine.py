@@ -29,6 +29,7 @@ from testgenie.orchestrator.models import (
     PhaseStatus,
     SuiteExecutionRequest,
     SuiteExecutionResult,
+    TestTiming,
     run_outcome,
     summarize_phases,
 )
@@ -40,6 +41,7 @@ from testgenie.orchestrator.planning import (
     validate_scenario_name,
 )
 from testgenie.orchestrator.runners.base import DEFAULT_LOG_CAP_BYTES, RunState
+from testgenie.orchestrator.runners.junit import measured_timings
 from testgenie.orchestrator.testing_config import TestingConfig, load_testing_config
 from testgenie.orchestrator.workspace import (
     ScenarioSource,
@@ -69,6 +71,10 @@ class PhaseSession(Protocol):
 
     @property
     def source_digest(self) -> str | None: ...
+
+    def test_timings(self) -> list[TestTiming]:
+        """The durations of the tests the run's phases ran so far (recorded with the run)."""
+        ...
 
     def run(
         self, name: str, deadline: float | None, warnings: list[str]
@@ -163,6 +169,7 @@ class SuiteOrchestrator:
             phase_summary=summarize_phases(results),
             warnings=warnings or None,
             source_digest=session.source_digest,
+            test_timings=session.test_timings() or None,
         )
 
     @staticmethod
@@ -221,6 +228,9 @@ class _InProcessSession:
         except Exception as exc:  # the result matters more than its log
             warnings.append(f"the log of phase '{name}' could not be stored: {exc}")
         return phase.result, Outcome.TIMEOUT if phase.stopped_at_run_deadline else None
+
+    def test_timings(self) -> list[TestTiming]:
+        return measured_timings(self.state.test_cases)
 
 
 class InProcessPhases:
@@ -285,10 +295,3 @@ def in_process_orchestrator(settings: Settings) -> SuiteOrchestrator:
         artifact_store_from_settings(settings),
         settings.phase_timeout_seconds,
     )
-
-
-def orchestrator_from_settings(settings: Settings) -> SuiteOrchestrator:
-    """The service's engine: every phase runs in the runner (RUNNER_FUNCTION_NAME)."""
-    from testgenie.runner.coordinator import runner_orchestrator
-
-    return runner_orchestrator(settings)

@@ -64,6 +64,29 @@ class FailingTest(CamelModel):
     signature: str = ""
 
 
+class ShardStatus(StrEnum):
+    """How one shard of a phase ended: a phase status, or why it gave no result."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ERRORED = "errored"  # the runner crashed (twice: a crashed shard is retried once)
+    TIMEOUT = "timeout"  # the runner gave no answer in time (twice)
+    CANCELLED = "cancelled"  # stopped because of a cancel or another shard's failure (failFast)
+
+
+class ShardResult(CamelModel):
+    """One shard of a sharded phase (docs/scenarios.md, "Shards")."""
+
+    index: int = Field(ge=0)
+    status: ShardStatus
+    duration_ms: int = 0
+    tests: int = 0  # the test cases the shard ran (its JUnit), else the ones it was given
+    log_path: str = ""
+    attempts: int = 1
+    error: str | None = None
+
+
 class PhaseResult(CamelModel):
     name: str
     status: PhaseStatus
@@ -76,11 +99,22 @@ class PhaseResult(CamelModel):
     observations: list[Observation] | None = None
     tests: TestCounts | None = None
     failing_tests: list[FailingTest] | None = None
+    shards: list[ShardResult] | None = None  # a phase run as N shards: one entry each, by index
 
     @staticmethod
     def seconds_from_ms(duration_ms: int) -> int:
         """durationSeconds: ceil of the real duration (>= 1 for anything that ran; docs/api.md)."""
         return math.ceil(duration_ms / 1000) if duration_ms > 0 else 0
+
+
+class TestTiming(CamelModel):
+    """How long one test took in a run (its JUnit `time`): what the shard split learns from."""
+
+    __test__ = False  # not a pytest test class
+
+    phase: str
+    test_id: str  # the JUnit "classname::name"
+    duration_ms: int = Field(ge=0)
 
 
 class PhaseSummary(CamelModel):
@@ -161,6 +195,8 @@ class SuiteExecutionResult(CamelModel):
     warnings: list[str] | None = None
     # The digest of the scenario source that ran (bundle digest or a local folder's tree hash).
     source_digest: str | None = None
+    # Recorded with the run (test_timings table), never part of an answer.
+    test_timings: list[TestTiming] | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
     def _success_only_when_passed(self) -> SuiteExecutionResult:

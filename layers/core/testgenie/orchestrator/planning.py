@@ -65,7 +65,7 @@ def scenario_phases(
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
 ) -> ScenarioPhases:
-    warnings: list[str] = []
+    warnings: list[str] = config.warnings  # keys of testing.json no setting has
     specs: dict[str, PhaseSpec] = {spec.name: spec for spec in CATALOG}
     custom: dict[str, PhaseSpec] = {}
     scripts: dict[str, str] = {}

@@ -1,21 +1,33 @@
 """`.testgenie/testing.json`: the scenario's own configuration of phases, presets and runners.
 
-Every problem becomes a ValidationError naming the file and the field (a 400, never a 500), and
-unknown keys are refused so that a typo does not silently disable a check.
+Every problem becomes a ValidationError naming the file and the field (a 400, never a 500). A key
+no setting has is not an error (files written for other tools carry their own keys) but a warning
+on every execution, naming the key and the closest known one, so a typo does not go unseen.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
 from testgenie.errors import ValidationError
+from testgenie.models_base import closest_hint, wire_names
 from testgenie.orchestrator.catalog import PHASE_NAME_RE, PHASE_NAMES, normalize_name
 
 CONFIG_RELPATH = ".testgenie/testing.json"
@@ -253,6 +265,8 @@ class TestingConfig(ConfigModel):
     )
 
     schema_ref: str | None = Field(default=None, alias="$schema")
+    # Keys of the file no setting has, dropped before validation (see parse_testing_config).
+    _unknown_keys: list[str] = PrivateAttr(default_factory=list)
     base_url: str | None = Field(default=None, description="Base of relative URLs; ${VAR} is expanded.")
     env: dict[str, str] = Field(default_factory=dict, description="Variables for every command.")
     phases: PhasesConfig = Field(default_factory=PhasesConfig)
@@ -272,6 +286,11 @@ class TestingConfig(ConfigModel):
         object.__setattr__(self, "presets", normalised)
         return self
 
+    @property
+    def warnings(self) -> list[str]:
+        """One warning per key of the file that no setting has (each execution reports them)."""
+        return list(self._unknown_keys)
+
 
 def _field_path(loc: tuple[int | str, ...]) -> str:
     path = ""
@@ -281,6 +300,57 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         else:
             path += ("." if path else "") + str(part)
     return path or "(top level)"
+
+
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The settings model a location of testing.json lands in (None: a free-form map or a value)."""
+    annotation: Any = TestingConfig
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {info.alias or name: info for name, info in annotation.model_fields.items()}
+            fields.update(annotation.model_fields)
+            if str(part) in fields:
+                annotation = fields[str(part)].annotation
+            elif annotation is PhasesConfig:
+                annotation = PhaseConfig  # any other key under phases is a custom phase
+            else:
+                return None
+        elif get_origin(annotation) in (list, tuple, dict):
+            annotation = get_args(annotation)[-1] if get_args(annotation) else None
+        else:
+            return None
+    annotation = _unwrap(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """X from Annotated[X, ...] and from X | None."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, types.UnionType):
+            options = [arg for arg in get_args(annotation) if arg is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _drop(data: dict[str, Any], loc: tuple[int | str, ...]) -> None:
+    node: Any = data
+    for part in loc[:-1]:
+        node = node[part]
+    node.pop(loc[-1], None)
+
+
+def _problems(exc: PydanticValidationError) -> str:
+    problems = []
+    for err in exc.errors(include_url=False):
+        message = str(err["msg"]).removeprefix("Value error, ")
+        problems.append(f"{_field_path(err['loc'])}: {message}")
+    return "; ".join(problems)
 
 
 def parse_testing_config(text: str, source: str = CONFIG_RELPATH) -> TestingConfig:
@@ -295,11 +365,23 @@ def parse_testing_config(text: str, source: str = CONFIG_RELPATH) -> TestingConf
     try:
         return TestingConfig.model_validate(data)
     except PydanticValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            message = str(err["msg"]).removeprefix("Value error, ")
-            problems.append(f"{_field_path(err['loc'])}: {message}")
-        raise ValidationError(f"invalid {source}: " + "; ".join(problems)) from None
+        unknown = [tuple(err["loc"]) for err in exc.errors() if err["type"] == "extra_forbidden"]
+        if not unknown:
+            raise ValidationError(f"invalid {source}: {_problems(exc)}") from None
+    # Keys no setting has are dropped and reported; whatever else is wrong is still an error.
+    data = copy.deepcopy(data)
+    warnings: list[str] = []
+    for loc in unknown:
+        _drop(data, loc)
+        model = _model_at(loc[:-1])
+        hint = closest_hint(str(loc[-1]), wire_names(model) if model is not None else [], "keys")
+        warnings.append(f"{source}: unknown key '{_field_path(loc)[:200]}' was ignored ({hint})")
+    try:
+        config = TestingConfig.model_validate(data)
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid {source}: {_problems(exc)}") from None
+    config._unknown_keys.extend(warnings)
+    return config
 
 
 def load_testing_config(scenario_dir: Path) -> TestingConfig:

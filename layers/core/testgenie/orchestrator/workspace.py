@@ -66,6 +66,10 @@ class ScenarioSource(Protocol):
         """Where the runner fetches the scenario's archive, and its digest; ValidationError when unknown."""
         ...
 
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        """`bundle` and a folder of the same version to plan from, in one look-up."""
+        ...
+
     def describe(self) -> str: ...
 
 
@@ -113,6 +117,9 @@ class LocalScenarioSource:
             os.chmod(tmp, 0o644)  # a runner of another user reads it too
             os.replace(tmp, path)
         return BundleRef(url=path.resolve().as_uri(), sha256=digest, size_bytes=len(data))
+
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        return self.bundle(name, expires_in), self.locate(name)
 
 
 def scenario_not_found(name: str, where: str, known: list[str]) -> ScenarioNotFoundError:
@@ -221,6 +228,9 @@ class S3ScenarioSource:
 
     def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
         key, head = self._head(name)
+        return self._ref(key, head, expires_in)
+
+    def _ref(self, key: str, head: Mapping[str, Any], expires_in: int) -> BundleRef:
         url = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
@@ -228,8 +238,17 @@ class S3ScenarioSource:
             url=str(url), sha256=self._digest(key, head), size_bytes=int(head.get("ContentLength", 0))
         )
 
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        """One HEAD for both (each is an S3 round trip): the folder is of the very object version
+        (ETag) whose digest the runner checks."""
+        key, head = self._head(name)
+        return self._ref(key, head, expires_in), self._folder(name, key, head)
+
     def locate(self, name: str) -> Path:
         key, head = self._head(name)
+        return self._folder(name, key, head)
+
+    def _folder(self, name: str, key: str, head: Mapping[str, Any]) -> Path:
         etag = str(head.get("ETag", "")).strip('"')
         # One folder per object version (ETag); the planning copy is the coordinator's alone.
         target = self.cache_dir / name / hashlib.sha256(etag.encode()).hexdigest()[:16]

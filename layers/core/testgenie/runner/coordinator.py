@@ -26,8 +26,11 @@ from testgenie.orchestrator.models import (
     PhaseResult,
     PhaseStatus,
     SuiteExecutionRequest,
+    TestTiming,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.runners.base import TestCase
+from testgenie.orchestrator.runners.junit import measured_timings
 from testgenie.orchestrator.workspace import ScenarioSource, scenario_source_from_settings
 from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseInvocation, PriorTest
@@ -116,6 +119,9 @@ class _RunnerSession:
         self.prior_tests.extend(answer.tests)
         return result, Outcome.TIMEOUT if answer.stopped_at_run_deadline else None
 
+    def test_timings(self) -> list[TestTiming]:
+        return measured_timings(TestCase(**test.model_dump()) for test in self.prior_tests)
+
 
 class RunnerPhases:
     """Runs each phase in the runner; plans from the same bytes the runner will verify."""
@@ -138,10 +144,10 @@ class RunnerPhases:
     @contextmanager
     def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
         name = validate_scenario_name(request.scenario_name)
-        # The reference first: should the scenario be pushed again in between, the runner refuses
-        # bytes that are not these (digest), rather than running what was not planned unseen.
-        bundle = self.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, self.bundles.locate(name), self.default_phase_timeout)
+        # One look-up: the plan is made from the very version whose digest the runner checks. Should
+        # the scenario be pushed again meanwhile, the runner refuses bytes that are not these.
+        bundle, folder = self.bundles.snapshot(name, URL_LIFETIME_SECONDS)
+        plan, _config = plan_scenario(request, folder, self.default_phase_timeout)
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 

@@ -13,6 +13,7 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
+from testgenie.artifacts import UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
 from testgenie.orchestrator.phase_run import PhaseJob, PhaseRun, run_one_phase
@@ -20,7 +21,7 @@ from testgenie.orchestrator.planning import discover_phase_scripts, scenario_pha
 from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
 from testgenie.orchestrator.testing_config import load_testing_config
 from testgenie.orchestrator.workspace import command_environment, fresh_workspace
-from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest, UploadTarget
+from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest
 
 
 def put_log(target: UploadTarget, data: bytes) -> str | None:
@@ -107,7 +108,14 @@ def run_invocation(
         result=phase.result,
         log_stored=problem is None,
         tests=[
-            PriorTest(name=t.name, classname=t.classname, status=t.status, message=t.message, phase=t.phase)
+            PriorTest(
+                name=t.name,
+                classname=t.classname,
+                status=t.status,
+                message=t.message,
+                phase=t.phase,
+                duration_ms=t.duration_ms,
+            )
             for t in ran
         ],
         bundle_sha256=verified,

@@ -13,23 +13,16 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
+from testgenie.artifacts import UploadTarget
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.bundles import BundleRef
 from testgenie.orchestrator.models import PhasePlan, PhaseResult
 
-__all__ = ["BundleRef", "PhaseAnswer", "PhaseInvocation", "PriorTest", "UploadTarget"]
+__all__ = ["BundleRef", "PhaseAnswer", "PhaseInvocation", "PriorTest"]
 
 PROTOCOL_VERSION: Literal[1] = 1
 # Lambda answers at most 6 MB; observations and error texts stay far below that.
 MAX_ANSWER_BYTES = 6 * 1024 * 1024
-
-
-class UploadTarget(CamelModel):
-    """A pre-signed PUT: the runner sends the bytes with exactly these headers."""
-
-    url: str = Field(min_length=1)
-    headers: dict[str, str] = Field(default_factory=dict)
-    key: str = Field(min_length=1)  # the logPath the object will have
 
 
 class PriorTest(CamelModel):
@@ -40,6 +33,7 @@ class PriorTest(CamelModel):
     status: Literal["passed", "failed", "errored", "skipped"]
     message: str = ""
     phase: str = ""
+    duration_ms: int | None = Field(default=None, ge=0)
 
 
 class PhaseInvocation(CamelModel):

@@ -71,6 +71,7 @@ class TestCase:
     message: str = ""
     phase: str = ""
     error_type: str = ""  # the <failure type="..."> attribute, when the report gives one
+    duration_ms: int | None = None  # the <testcase time="..."> attribute, when the report gives one
 
     @property
     def full_name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from testgenie.orchestrator.models import (
     MAX_SIGNATURE_CHARS,
     FailingTest,
     TestCounts,
+    TestTiming,
 )
 from testgenie.orchestrator.runners.base import TestCase, TestStatus
 
@@ -67,9 +69,28 @@ def parse_junit(path: Path, phase: str = "") -> list[TestCase]:
                 message=message[:500],
                 phase=phase,
                 error_type=error_type[:200],
+                duration_ms=_milliseconds(case.get("time")),
             )
         )
     return cases
+
+
+def _milliseconds(seconds: str | None) -> int | None:
+    """JUnit's time="0.123" (seconds) -> 123; None when absent or not a duration."""
+    try:
+        value = float(seconds) if seconds is not None else math.nan
+    except ValueError:
+        return None
+    return round(value * 1000) if math.isfinite(value) and value >= 0 else None
+
+
+def measured_timings(cases: Iterable[TestCase]) -> list[TestTiming]:
+    """The measured durations of the cases that have one (what the shard split learns from)."""
+    return [
+        TestTiming(phase=case.phase, test_id=case.full_name, duration_ms=case.duration_ms)
+        for case in cases
+        if case.duration_ms is not None and case.phase
+    ]
 
 
 def count_tests(cases: Iterable[TestCase]) -> TestCounts:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
 from testgenie_local.polling import wait_for
 
 from tests.support.paths import TEMPLATE as REPO_TEMPLATE
@@ -21,7 +22,7 @@ from tests.support.paths import TEMPLATE as REPO_TEMPLATE
 # TESTGENIE_E2E_TEMPLATE: run the stack tests against another template.
 TEMPLATE = Path(os.environ.get("TESTGENIE_E2E_TEMPLATE", REPO_TEMPLATE))
 START_TIMEOUT = 180.0
-TERMINAL = {"completed", "failed", "cancelled"}
+TERMINAL = {str(status) for status in TERMINAL_STATUSES}
 
 
 @dataclass

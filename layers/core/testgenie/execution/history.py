@@ -20,9 +20,9 @@ from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
 from testgenie.orchestrator.catalog import PHASES_BY_NAME
 from testgenie.paging import Keyset, encode_cursor
+from testgenie.records import EXECUTION_NOT_FOUND
 from testgenie.suggest import did_you_mean
 
-EXECUTION_NOT_FOUND = "execution not found"
 MAX_STATS_WINDOW = 500
 Row = dict[str, Any]
 

@@ -11,9 +11,11 @@ from uuid import UUID, uuid4
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.observability import logger
+from testgenie.orchestrator.catalog import SCENARIO_NAME_REQUIRED
 from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
+    REQUEST_NOT_FOUND,
     SUITE_REQUESTS_CURSOR,
     TERMINAL,
     Claim,
@@ -22,6 +24,7 @@ from testgenie.queue.models import (
     SuiteRequestFilter,
     SuiteRequestSnapshot,
     SuiteRequestStatus,
+    checked_idempotency_key,
     normalize_coverage,
     normalize_priority,
     normalize_types,
@@ -31,7 +34,6 @@ from testgenie.queue.repository import SuiteRequestRepository
 from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
 
-REQUEST_NOT_FOUND = "suite request not found"
 _REAP_BATCH = 100
 
 
@@ -80,10 +82,8 @@ class SuiteRequestService:
         A publish that fails leaves the row queued; the reaper re-publishes queued rows older than
         REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
         """
+        key = checked_idempotency_key(idempotency_key)
         request = build_suite_request(payload, trigger, rerun_of)
-        key = idempotency_key.strip() if idempotency_key else None
-        if key is not None and not 1 <= len(key) <= 255:
-            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
         if self._validate_plan is not None:
             self._validate_plan(request.execution_request())
 
@@ -248,7 +248,7 @@ class SuiteRequestService:
 
         def work(conn: Connection) -> str:
             row = self._requests.lock(conn, request_id)
-            if row is None or row["status"] in {s.value for s in TERMINAL}:
+            if row is None or row["status"] in TERMINAL:
                 return "already-terminal"
             if row["status"] == SuiteRequestStatus.RUNNING.value:
                 return "running"
@@ -323,7 +323,7 @@ def build_suite_request(
     """Validation and defaults of a new suite request (docs/api.md), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
-        raise ValidationError("scenarioName is required")
+        raise ValidationError(SCENARIO_NAME_REQUIRED)
     now = datetime.now(UTC)
     return SuiteRequest(
         id=uuid4(),

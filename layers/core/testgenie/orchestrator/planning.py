@@ -26,6 +26,7 @@ from testgenie.orchestrator.catalog import (
 )
 from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuiteExecutionRequest
 from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+from testgenie.suggest import did_you_mean
 
 CUSTOM_PHASES_DIR = ".testgenie/phases"
 
@@ -150,7 +151,10 @@ def build_plan(
         for raw in explicit:
             name = normalize_name(raw)
             if name not in phases.specs:
-                raise ValidationError(f"phase '{raw}' is not defined (known: {_known(phases.specs)})")
+                raise ValidationError(
+                    f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} "
+                    f"(known: {_known(phases.specs)})"
+                )
             if name not in desired:
                 desired.append(name)
             elif name not in repeated:
@@ -167,7 +171,8 @@ def build_plan(
         preset_used = normalize_name(request.preset)
         if preset_used not in phases.presets:
             raise ValidationError(
-                f"preset '{request.preset}' is not defined (known: {_known(phases.presets)})"
+                f"preset '{request.preset}' is not defined{did_you_mean(preset_used, phases.presets)} "
+                f"(known: {_known(phases.presets)})"
             )
         desired = list(phases.presets[preset_used])
     else:

@@ -39,4 +39,4 @@ def test_serve_refuses_to_start_without_bubblewrap(tmp_path: Path) -> None:
     assert done.returncode != 0
     assert "the runner's sandbox is unavailable: bubblewrap (bwrap) is not installed" in done.stderr
     assert "--unsafe-shared-runner" in done.stderr
-    assert not (tmp_path / "data").exists()  # refused before anything started
+    assert "PostgreSQL" not in done.stderr  # refused before anything started

@@ -20,6 +20,7 @@ from benchmarks.common import FIGURES_ENV, REPO_ROOT, print_table
 
 SMALL_RUNS: list[tuple[str, list[str]]] = [
     ("benchmarks.orchestrator_overhead", ["--rounds", "9"]),
+    ("benchmarks.runner_path", ["--rounds", "30"]),
     ("benchmarks.cold_start", []),
     ("benchmarks.history", ["--rows", "20000", "--samples", "200"]),
     ("benchmarks.queue_throughput", ["--requests", "100"]),

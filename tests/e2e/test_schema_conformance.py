@@ -18,7 +18,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.conftest import REPO_ROOT, RunningStack
+from tests.support.paths import REPO_ROOT
+from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from testgenie.errors import ValidationError
+from testgenie.errors import ScenarioNotFoundError, ValidationError
 from testgenie.observability import logger
 from testgenie.orchestrator.bundles import (
     DEFAULT_LIMITS,
@@ -37,6 +37,7 @@ from testgenie.orchestrator.bundles import (
     remove_tree,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from testgenie.settings import Settings
@@ -65,6 +66,10 @@ class ScenarioSource(Protocol):
         """Where the runner fetches the scenario's archive, and its digest; ValidationError when unknown."""
         ...
 
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        """`bundle` and a folder of the same version to plan from, in one look-up."""
+        ...
+
     def describe(self) -> str: ...
 
 
@@ -86,8 +91,17 @@ class LocalScenarioSource:
         name = validate_scenario_name(name)
         path = self.root / name
         if not path.is_dir():
-            raise scenario_not_found(name, self.describe())
+            raise scenario_not_found(name, self.describe(), self.names())
         return path
+
+    def names(self) -> list[str]:
+        """The scenarios under the root (folders with a .testgenie/testing.json)."""
+        try:
+            return sorted(
+                p.name for p in self.root.iterdir() if (p / ".testgenie" / "testing.json").is_file()
+            )
+        except OSError:
+            return []
 
     def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
         """The folder packed as a reproducible archive (same files, same digest), as a file:/// URL."""
@@ -104,11 +118,15 @@ class LocalScenarioSource:
             os.replace(tmp, path)
         return BundleRef(url=path.resolve().as_uri(), sha256=digest, size_bytes=len(data))
 
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        return self.bundle(name, expires_in), self.locate(name)
 
-def scenario_not_found(name: str, where: str) -> ValidationError:
-    """The 400 names the scenario, never the service's folder or bucket (logged for operators)."""
+
+def scenario_not_found(name: str, where: str, known: list[str]) -> ScenarioNotFoundError:
+    """The 400 names the scenario and the closest known one, never the service's folder or bucket
+    (logged for operators)."""
     logger.info("scenario not found", extra={"scenario": name, "source": where})
-    return ValidationError(f"scenario '{name}' was not found")
+    return ScenarioNotFoundError(f"scenario '{name}' was not found{did_you_mean(name, known)}", name)
 
 
 def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
@@ -156,6 +174,23 @@ class S3ScenarioSource:
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
+    def names(self, limit: int = 1000) -> list[str]:
+        """The scenarios in the bucket (one listing page); [] when it cannot be listed. Only asked
+        for a "did you mean" after a miss."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
+        except (BotoCoreError, ClientError):
+            return []
+        keys = [str(item.get("Key", "")) for item in page.get("Contents") or []]
+        return sorted(
+            key[len(prefix) : -len(".tar.gz")]
+            for key in keys
+            if key.endswith(".tar.gz") and "/" not in key[len(prefix) :]
+        )
+
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}.tar.gz" if self.prefix else f"{name}.tar.gz"
 
@@ -167,7 +202,7 @@ class S3ScenarioSource:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
-                raise scenario_not_found(name, self.describe()) from None
+                raise scenario_not_found(name, self.describe(), self.names()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")
@@ -193,6 +228,9 @@ class S3ScenarioSource:
 
     def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
         key, head = self._head(name)
+        return self._ref(key, head, expires_in)
+
+    def _ref(self, key: str, head: Mapping[str, Any], expires_in: int) -> BundleRef:
         url = self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
@@ -200,8 +238,17 @@ class S3ScenarioSource:
             url=str(url), sha256=self._digest(key, head), size_bytes=int(head.get("ContentLength", 0))
         )
 
+    def snapshot(self, name: str, expires_in: int = 900) -> tuple[BundleRef, Path]:
+        """One HEAD for both (each is an S3 round trip): the folder is of the very object version
+        (ETag) whose digest the runner checks."""
+        key, head = self._head(name)
+        return self._ref(key, head, expires_in), self._folder(name, key, head)
+
     def locate(self, name: str) -> Path:
         key, head = self._head(name)
+        return self._folder(name, key, head)
+
+    def _folder(self, name: str, key: str, head: Mapping[str, Any]) -> Path:
         etag = str(head.get("ETag", "")).strip('"')
         # One folder per object version (ETag); the planning copy is the coordinator's alone.
         target = self.cache_dir / name / hashlib.sha256(etag.encode()).hexdigest()[:16]

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
+from testgenie.orchestrator.models import parse_shards
 from testgenie.paging import Keyset, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,
@@ -21,7 +22,7 @@ from testgenie.queue.models import (
 
 _COLUMNS = (
     "r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes, "
-    "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts, "
+    "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.shards, r.trigger, r.attempts, "
     "r.progress, r.reason, r.claim_id, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, "
     "r.rerun_of, "
     "(SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id"
@@ -37,8 +38,8 @@ class SuiteRequestRepository:
         """Insert; with an idempotency key already used, return the first request instead (created=False)."""
         row = conn.execute(
             "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
-            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of, "
+            "shards) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             (
                 request.id,
@@ -56,6 +57,7 @@ class SuiteRequestRepository:
                 request.trigger.value,
                 idempotency_key,
                 request.rerun_of,
+                None if request.shards is None else str(request.shards),
             ),
         ).fetchone()
         if row is not None:
@@ -93,6 +95,31 @@ class SuiteRequestRepository:
             (claim_id, lease_seconds, request_id, _CLAIMABLE),
         ).fetchone()
         return _claim_from_row(row) if row else None
+
+    def claim_durable(
+        self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID, execution_arn: str
+    ) -> Claim | None:
+        """The claim of a durable execution: queued|delegated -> running, or the same claim again when
+        this execution (`claim_id` is derived from its ARN) already holds the request. A replayed or
+        retried claim step therefore takes the request once, keeping its token and progress."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET status = 'running', "
+            "attempts = CASE WHEN r.status = 'running' THEN r.attempts ELSE r.attempts + 1 END, "
+            "claim_id = %s, durable_execution_arn = %s, "
+            "lease_expires_at = NOW() + make_interval(secs => %s), "
+            "progress = CASE WHEN r.status = 'running' THEN r.progress END, reason = NULL, "
+            "updated_at = NOW() "
+            "WHERE r.id = %s AND ((r.status = ANY(%s) AND NOT r.cancel_requested) "
+            f"OR (r.status = 'running' AND r.claim_id = %s)) RETURNING {_COLUMNS}",
+            (claim_id, execution_arn, lease_seconds, request_id, _CLAIMABLE, claim_id),
+        ).fetchone()
+        return _claim_from_row(row) if row else None
+
+    def durable_execution_arn(self, conn: Connection, request_id: UUID) -> str | None:
+        row = conn.execute(
+            "SELECT durable_execution_arn FROM suite_requests WHERE id = %s", (request_id,)
+        ).fetchone()
+        return row["durable_execution_arn"] if row else None
 
     def claimed(self, conn: Connection, request_id: UUID, claim_id: UUID) -> Claim | None:
         """The claim `claim_id`, if it is the request's current one (read back after a lost answer)."""
@@ -152,7 +179,7 @@ class SuiteRequestRepository:
         """Running rows whose lease ran out, locked for this transaction; a concurrent reaper skips them."""
         return conn.execute(
             "SELECT id, scenario_name, attempts, progress, preset, phases, skip, fail_fast, trigger, "
-            "cancel_requested, created_at FROM suite_requests "
+            "cancel_requested, created_at, durable_execution_arn FROM suite_requests "
             "WHERE status = 'running' AND lease_expires_at < NOW() "
             "ORDER BY lease_expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),
@@ -263,6 +290,7 @@ def _from_row(row: dict[str, Any]) -> SuiteRequest:
         phases=row["phases"],
         skip=row["skip"],
         fail_fast=row["fail_fast"],
+        shards=parse_shards(row["shards"]),
         trigger=row["trigger"],
         attempts=row["attempts"],
         cancel_requested=row["cancel_requested"],

@@ -46,7 +46,7 @@ ANSWER_GRACE_SECONDS = 30.0
 URL_LIFETIME_SECONDS = 3600
 
 
-def _failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
+def failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
     return PhaseResult(
         name=name,
         status=PhaseStatus.FAILED,
@@ -109,7 +109,7 @@ class _RunnerSession:
         except RunnerFailure as failure:
             duration_ms = int((self.owner.clock() - started) * 1000)
             warnings.append(f"phase '{name}': {failure.message}")
-            return _failed_phase(name, failure, duration_ms), (
+            return failed_phase(name, failure, duration_ms), (
                 Outcome.TIMEOUT if failure.timed_out else Outcome.ERRORED
             )
         result = answer.result.model_copy(update={"log_path": upload.key if answer.log_stored else ""})
@@ -144,10 +144,10 @@ class RunnerPhases:
     @contextmanager
     def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
         name = validate_scenario_name(request.scenario_name)
-        # The reference first: should the scenario be pushed again in between, the runner refuses
-        # bytes that are not these (digest), rather than running what was not planned unseen.
-        bundle = self.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, self.bundles.locate(name), self.default_phase_timeout)
+        # One look-up: the plan is made from the very version whose digest the runner checks. Should
+        # the scenario be pushed again meanwhile, the runner refuses bytes that are not these.
+        bundle, folder = self.bundles.snapshot(name, URL_LIFETIME_SECONDS)
+        plan, _config = plan_scenario(request, folder, self.default_phase_timeout)
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 
@@ -162,4 +162,10 @@ def runner_orchestrator(settings: Settings) -> SuiteOrchestrator:
         LambdaRunnerClient(settings.runner_function_name, settings.runner_timeout_seconds),
         settings.phase_timeout_seconds,
     )
-    return SuiteOrchestrator(scenarios, artifacts, settings.phase_timeout_seconds, executor=executor)
+    return SuiteOrchestrator(
+        scenarios,
+        artifacts,
+        settings.phase_timeout_seconds,
+        executor=executor,
+        max_shards=settings.max_shards,
+    )

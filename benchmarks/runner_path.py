@@ -1,0 +1,111 @@
+"""The runner path's fixed cost: one trivial run through the whole local stack, and one extra phase.
+
+Against `testgenie serve`'s stack (gateway, execute handler, the runner behind the local Lambda
+endpoint, PostgreSQL) each round POSTs, interleaved so machine noise hits both alike:
+
+- a trivial run: `POST /api/v1/executions {"phases": ["structure"]}` (one file check);
+- the same run plus one phase whose command is `true` (`"phases": ["structure", "unit"]`).
+
+Prints the trivial run's warm p50 (target <= 30 ms) and the extra phase's cost, the median over
+rounds of (two-phase run - trivial run) (target <= 15 ms). The first runs of a fresh stack are not
+counted (warm-up).
+
+    .venv/bin/python -m benchmarks.runner_path [--rounds 40] [--warmup 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from benchmarks.common import REPO_ROOT, fresh_database, percentile, record_figure
+
+TRIVIAL_TARGET_MS = 30.0
+PHASE_TARGET_MS = 15.0
+SCENARIO = "bench-path"
+
+
+def write_scenario(root: Path) -> Path:
+    folder = root / SCENARIO
+    (folder / ".testgenie").mkdir(parents=True)
+    (folder / "README.md").write_text(f"# {SCENARIO}\n\nThe runner path benchmark's scenario.\n")
+    config = {"phases": {"structure": {"requiredPaths": ["README.md"]}, "unit": {"commands": ["true"]}}}
+    (folder / ".testgenie" / "testing.json").write_text(json.dumps(config, indent=2))
+    return root
+
+
+def run(api: str, phases: list[str]) -> float:
+    """Milliseconds from the POST until the finished run's answer arrived."""
+    body = json.dumps({"scenarioName": SCENARIO, "phases": phases}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the local gateway, http only
+        f"{api}/api/v1/executions", data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=120) as answer:  # noqa: S310 - as above
+        result = json.loads(answer.read())
+    elapsed = (time.perf_counter() - started) * 1000
+    statuses = [phase["status"] for phase in result["phases"]]
+    if statuses != ["passed"] * len(phases):
+        raise SystemExit(f"the benchmark run did not pass: {json.dumps(result)[:2000]}")
+    return elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=15, help="uncounted runs of each kind first")
+    args = parser.parse_args()
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the figures, not the handlers' logs
+    from testgenie_local.stack import LocalStack, StackOptions
+
+    with tempfile.TemporaryDirectory(prefix="testgenie-path-bench-") as tmp, fresh_database() as url:
+        root = Path(tmp)
+        stack = LocalStack(
+            StackOptions(
+                template=REPO_ROOT / "template.yaml",
+                data_dir=root / "data",
+                scenarios=write_scenario(root / "scenarios"),
+                port=0,
+                database_url=url,
+                say=lambda _line: None,
+            )
+        )
+        api = stack.start().api_url
+        try:
+            for _ in range(args.warmup):
+                run(api, ["structure"])
+                run(api, ["structure", "unit"])
+            one, two = [], []
+            for _ in range(args.rounds):
+                one.append(run(api, ["structure"]))
+                two.append(run(api, ["structure", "unit"]))
+        finally:
+            stack.stop()
+    trivial = percentile(one, 0.5)
+    extra = statistics.median(b - a for a, b in zip(one, two, strict=True))
+    print(f"rounds:                      {args.rounds} (after {args.warmup} warm-up rounds)")
+    print(f"trivial run (structure) p50: {trivial:.1f} ms (target <= {TRIVIAL_TARGET_MS:g})")
+    print(f"structure + unit(`true`) p50: {percentile(two, 0.5):.1f} ms")
+    print(f"extra phase, median of rounds: {extra:.1f} ms (target <= {PHASE_TARGET_MS:g})")
+    record_figure(
+        "runner path",
+        "trivial run (structure) warm p50 ms",
+        trivial,
+        f"<= {TRIVIAL_TARGET_MS:g}",
+        trivial <= TRIVIAL_TARGET_MS,
+    )
+    record_figure(
+        "runner path", "one extra `true` phase ms", extra, f"<= {PHASE_TARGET_MS:g}", extra <= PHASE_TARGET_MS
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

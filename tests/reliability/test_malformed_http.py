@@ -21,6 +21,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
+from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.models_base import wire_names
 
 from tests.support.drills import copy_scenarios, fingerprint
 from tests.support.stack import RunningStack
@@ -28,14 +30,11 @@ from tests.support.stack import RunningStack
 SEED = 20_240_606
 COUNT = 1_000
 PREFIX = "/api/v1"
-# The fields of each body (openapi.json; tests/contract/test_request_bodies.py keeps them equal).
+# The fields of each body (tests/contract/test_request_bodies.py keeps openapi.json equal to them).
 FIELDS = {
-    "executions": {"scenarioName", "suiteRequestId", "preset", "phases", "skip", "failFast"},
-    "suite-requests": {
-        "scenarioName", "requestedTypes", "coverageTarget", "priority", "notes", "preset", "phases", "skip",
-        "failFast",
-    },
-}  # fmt: skip
+    "executions": set(wire_names(SuiteExecutionHttpBody)),
+    "suite-requests": set(wire_names(SuiteRequestHttpBody)),
+}
 
 
 @dataclass(frozen=True)

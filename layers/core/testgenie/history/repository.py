@@ -65,6 +65,12 @@ STATS_WINDOW_SQL = (
     "AS w LEFT JOIN suite_execution_phases p ON p.execution_id = w.id "
     "ORDER BY w.completed_at, w.id"
 )
+# The error of given phases of given executions (a stats window's last failures: a handful of rows).
+PHASE_ERRORS_SQL = (
+    "SELECT e.id::text AS id, x->>'name' AS name, x->>'error' AS error "
+    "FROM suite_executions e, jsonb_array_elements(e.phases) AS x "
+    "WHERE e.id = ANY(%s::uuid[]) AND x->>'name' = ANY(%s)"
+)
 _ALL_PHASE_STATUSES = tuple(status.value for status in PhaseStatus)
 
 
@@ -200,6 +206,13 @@ class HistoryRepository:
 
     def stats_window(self, conn: Connection, scenario: str, window: int) -> list[dict[str, Any]]:
         return conn.execute(STATS_WINDOW_SQL, (scenario, window)).fetchall()
+
+    def phase_errors(self, conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
+        """{(execution id, phase): its error} for these (execution id, phase) pairs."""
+        ids = sorted({execution for execution, _ in pairs})
+        names = sorted({name for _, name in pairs})
+        rows = conn.execute(PHASE_ERRORS_SQL, (ids, names)).fetchall()
+        return {(r["id"], r["name"]): r["error"] for r in rows if (r["id"], r["name"]) in pairs}
 
     def last_activity(self, conn: Connection, scenario: str) -> datetime | None:
         row = conn.execute(

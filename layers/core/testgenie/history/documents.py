@@ -1,6 +1,6 @@
 """The history answers' JSON, built in the function from plain rows (history/repository.py) with
 pydantic-core's serializer: formatting scales out with the functions instead of loading the one
-shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and SuiteExecutionResult
+shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and StoredExecution
 (tests/integration/core/test_history.py holds them equal)."""
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def result_document(row: Row) -> str:
         item["warnings"] = row["warnings"]
     if row["source_digest"] is not None:
         item["sourceDigest"] = row["source_digest"]
+    item["trigger"] = row["trigger"]
     head = to_json(item).decode()
     return f'{head[:-1]},"phases":{row["phases"]}}}'  # the object's last key, appended as the text it is
 

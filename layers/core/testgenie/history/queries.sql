@@ -12,7 +12,7 @@ e.observation_count, e.source_digest
 -- One execution with its phases; the phases JSON arrives as text, never parsed here.
 e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used,
 e.outcome, e.total, e.passed, e.failed, e.skipped, e.duration_seconds, e.observation_count,
-e.warnings, e.source_digest, e.phases::text AS phases
+e.warnings, e.source_digest, e.trigger, e.phases::text AS phases
 
 -- name: get_execution
 SELECT {{result_columns}} FROM suite_executions e WHERE e.id = %(id)s

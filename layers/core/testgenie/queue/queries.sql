@@ -4,7 +4,7 @@
 
 -- name: request_columns
 r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes,
-r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts,
+r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.shards, r.trigger, r.attempts,
 r.progress, r.reason, r.claim_id, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at,
 r.rerun_of,
 (SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id
@@ -12,10 +12,11 @@ r.rerun_of,
 -- name: insert_request
 -- With an idempotency key already used nothing is inserted (and no id returned).
 INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status,
-    notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of)
+    notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of,
+    shards)
 VALUES (%(id)s, %(scenario_name)s, %(requested_types)s, %(coverage_target)s, %(priority)s, %(status)s,
     %(notes)s, %(delegation_issue_id)s, %(preset)s, %(phases)s, %(skip)s, %(fail_fast)s, %(trigger)s,
-    %(idempotency_key)s, %(rerun_of)s)
+    %(idempotency_key)s, %(rerun_of)s, %(shards)s)
 ON CONFLICT (idempotency_key) DO NOTHING RETURNING id
 
 -- name: get_request
@@ -52,6 +53,23 @@ UPDATE suite_requests r SET status = 'running', attempts = attempts + 1, claim_i
 WHERE r.id = %(id)s AND r.status = ANY(%(claimable)s) AND NOT r.cancel_requested
 RETURNING {{request_columns}}
 
+-- name: claim_durable_request
+-- The claim of a durable execution: queued|delegated -> running, or the same claim again when this
+-- execution (claim_id is derived from its ARN) already holds the request. A replayed or retried
+-- claim step therefore takes the request once, keeping its token and progress.
+UPDATE suite_requests r SET status = 'running',
+    attempts = CASE WHEN r.status = 'running' THEN r.attempts ELSE r.attempts + 1 END,
+    claim_id = %(claim_id)s, durable_execution_arn = %(execution_arn)s,
+    lease_expires_at = NOW() + make_interval(secs => %(lease_seconds)s),
+    progress = CASE WHEN r.status = 'running' THEN r.progress END, reason = NULL,
+    updated_at = NOW()
+WHERE r.id = %(id)s AND ((r.status = ANY(%(claimable)s) AND NOT r.cancel_requested)
+    OR (r.status = 'running' AND r.claim_id = %(claim_id)s))
+RETURNING {{request_columns}}
+
+-- name: durable_execution_arn
+SELECT durable_execution_arn FROM suite_requests WHERE id = %(id)s
+
 -- name: get_claim
 -- The claim claim_id, if it is the request's current one (read back after a lost answer).
 SELECT {{request_columns}} FROM suite_requests r
@@ -83,7 +101,7 @@ RETURNING {{request_columns}}
 -- name: lock_expired
 -- Running rows whose lease ran out, locked for this transaction; a concurrent reaper skips them.
 SELECT id, scenario_name, attempts, progress, preset, phases, skip, fail_fast, trigger,
-    cancel_requested, created_at
+    cancel_requested, created_at, durable_execution_arn
 FROM suite_requests
 WHERE status = 'running' AND lease_expires_at < NOW()
 ORDER BY lease_expires_at LIMIT %(limit)s FOR UPDATE SKIP LOCKED

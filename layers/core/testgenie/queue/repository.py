@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
+from testgenie.orchestrator.models import parse_shards
 from testgenie.paging import Keyset, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,
@@ -49,6 +50,7 @@ class SuiteRequestRepository:
                 "trigger": request.trigger.value,
                 "idempotency_key": idempotency_key,
                 "rerun_of": request.rerun_of,
+                "shards": None if request.shards is None else str(request.shards),
             },
         ).fetchone()
         if row is not None:
@@ -79,6 +81,26 @@ class SuiteRequestRepository:
             {"id": request_id, "claim_id": claim_id, "lease_seconds": lease_seconds, "claimable": _CLAIMABLE},
         ).fetchone()
         return _claim_from_row(row) if row else None
+
+    def claim_durable(
+        self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID, execution_arn: str
+    ) -> Claim | None:
+        """The claim of a durable execution, taken once however often its step is replayed (queries.sql)."""
+        row = conn.execute(
+            QUERIES["claim_durable_request"],
+            {
+                "id": request_id,
+                "claim_id": claim_id,
+                "execution_arn": execution_arn,
+                "lease_seconds": lease_seconds,
+                "claimable": _CLAIMABLE,
+            },
+        ).fetchone()
+        return _claim_from_row(row) if row else None
+
+    def durable_execution_arn(self, conn: Connection, request_id: UUID) -> str | None:
+        row = conn.execute(QUERIES["durable_execution_arn"], {"id": request_id}).fetchone()
+        return row["durable_execution_arn"] if row else None
 
     def claimed(self, conn: Connection, request_id: UUID, claim_id: UUID) -> Claim | None:
         """The claim `claim_id`, if it is the request's current one (read back after a lost answer)."""
@@ -225,6 +247,7 @@ def _from_row(row: dict[str, Any]) -> SuiteRequest:
         phases=row["phases"],
         skip=row["skip"],
         fail_fast=row["fail_fast"],
+        shards=parse_shards(row["shards"]),
         trigger=row["trigger"],
         attempts=row["attempts"],
         cancel_requested=row["cancel_requested"],

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
@@ -179,6 +179,55 @@ class SuiteRequestService:
             )
             return mine if mine is not None else take()
 
+    def claim_durable(self, request_id: UUID, execution_arn: str) -> Claim | None:
+        """The claim of one durable execution, safe to repeat: the same execution gets the same claim
+        (its id is derived from the ARN), so a claim step retried after a lost answer never loses the
+        request it took, and never takes it twice. None when the request is not claimable."""
+        claim_id = uuid5(NAMESPACE_URL, execution_arn)
+
+        def take() -> Claim | None:
+            return self._db.run_statement(
+                lambda conn: self._requests.claim_durable(
+                    conn, request_id, self.lease_seconds, claim_id, execution_arn
+                )
+            )
+
+        try:
+            return take()
+        except CommitOutcomeUnknownError:
+            return take()
+
+    def durable_execution_arn(self, request_id: UUID) -> str | None:
+        """The durable execution that claimed the request (None: none did, or not a durable run)."""
+        return self._db.run_statement(lambda conn: self._requests.durable_execution_arn(conn, request_id))
+
+    def record_stopped(self, request_id: UUID, reason: str) -> SuiteRequest:
+        """A running request whose durable execution was stopped (cancel): `cancelled` with the phases
+        finished so far (its progress) and `reason`, in one transaction. A request that ended meanwhile
+        (its record won the race) is returned as it is."""
+
+        def work(conn: Connection) -> SuiteRequest:
+            current = self._requests.get(conn, request_id)
+            if current is None:
+                raise NotFoundError(REQUEST_NOT_FOUND)
+            if current.status is not SuiteRequestStatus.RUNNING:
+                return current
+            if not self._requests.release(
+                conn, request_id, current.attempts, SuiteRequestStatus.CANCELLED, reason
+            ):
+                found = self._requests.get(conn, request_id)
+                assert found is not None
+                return found
+            if current.execution_id is None:
+                self._executions.create(
+                    conn, _terminal_record(current, Outcome.CANCELLED, reason, current.trigger)
+                )
+            ended = self._requests.get(conn, request_id)
+            assert ended is not None
+            return ended
+
+        return retry_transient(lambda: self._db.run(work), what="recording a stopped execution")
+
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
         request_id = claim.request.id
@@ -281,6 +330,12 @@ class SuiteRequestService:
                 request_id, token = row["id"], row["attempts"]
                 if row["cancel_requested"]:
                     target, reason = SuiteRequestStatus.CANCELLED, "cancelled while its worker was lost"
+                elif row["durable_execution_arn"]:
+                    # A durable execution renews its lease before and after every phase; one that stops
+                    # renewing ended (timed out, failed or stopped) without recording. Queued again it
+                    # could never start: its name (the request id) is taken.
+                    target = SuiteRequestStatus.FAILED
+                    reason = "interrupted: its durable execution ended without recording a result"
                 elif token >= self.max_attempts:
                     target = SuiteRequestStatus.FAILED
                     reason = f"the worker's lease expired on attempt {token} of {self.max_attempts}"
@@ -337,6 +392,7 @@ def build_suite_request(
         phases=[p.strip() for p in payload.phases if p.strip()] if payload.phases else None,
         skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
         fail_fast=payload.fail_fast,
+        shards=payload.shards,
         trigger=trigger,
         rerun_of=rerun_of,
         created_at=now,

@@ -130,8 +130,8 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
     def latest(scenario: str | None = None) -> object:
         return json.loads(ExecutionHistoryService(db).latest(scenario))
 
-    assert latest() == newer.to_execution_result().to_json_dict()
-    assert latest("demo") == older.to_execution_result().to_json_dict()
+    assert latest() == newer.to_stored_execution().to_json_dict()
+    assert latest("demo") == older.to_stored_execution().to_json_dict()
     with pytest.raises(NotFoundError):
         latest("missing")
 

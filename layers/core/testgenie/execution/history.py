@@ -58,7 +58,7 @@ class ExecutionHistoryService:
         row = self._db.run_statement(lambda conn: self._history.execution(conn, execution_id))
         if row is None:
             return NotFoundError(f"execution {execution_id} not found")
-        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row[-1] or "[]")}
+        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row["phases"] or "[]")}
         listed = ", ".join(ran) or "no phase"
         if phase in ran:
             return NotFoundError(f"phase '{phase}' of execution {execution_id} has no log ({ran[phase]})")

@@ -61,4 +61,5 @@ def rerun_payload(record: SuiteExecutionRecord, failed_only: bool) -> QueueSuite
         phases=phases,
         skip=skip,
         fail_fast=bool(asked.get("failFast", False)),
+        shards=asked.get("shards"),
     )

@@ -7,6 +7,7 @@ in the function (history/documents.py, docs/performance.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -101,7 +102,7 @@ class ExecutionHistoryService:
         self._add_failure_errors(stats["phases"])
         return stats
 
-    def _add_failure_errors(self, phases: list[dict[str, Any]]) -> None:
+    def _add_failure_errors(self, phases: Iterable[dict[str, Any]]) -> None:
         """Each last failure's phase error: what went wrong when no failing test says it (a standards
         command, a missing dependency). Read from the few last failures' records only."""
         wanted = {(p["lastFailure"]["executionId"], p["name"]) for p in phases if p["lastFailure"]}

@@ -62,7 +62,13 @@ def _routes(raw: Any, scenarios: int) -> list[Route]:
     from testgenie.paging import Keyset
     from testgenie.queue.models import SuiteRequestFilter
 
-    some = raw.execute("SELECT id, scenario_name FROM suite_executions ORDER BY id LIMIT 1").fetchone()
+    # A run with an earlier run of its scenario, so `compare ?with=previous` has one to compare with
+    # (the lowest id alone can be its scenario's first run: a 404).
+    some = raw.execute(
+        "SELECT e.id, e.scenario_name FROM suite_executions e WHERE EXISTS (SELECT 1 FROM suite_executions p "
+        "WHERE p.scenario_name = e.scenario_name AND (p.completed_at, p.id) < (e.completed_at, e.id)) "
+        "ORDER BY e.id LIMIT 1"
+    ).fetchone()
     middle = raw.execute(
         "SELECT completed_at, id FROM suite_executions ORDER BY completed_at DESC, id DESC "
         "OFFSET (SELECT count(*) / 2 FROM suite_executions) LIMIT 1"

@@ -1,5 +1,5 @@
 """examples/network/template.yaml: what an empty account lacks, with outputs that feed the main stack
-(docs/deploying.md, "From an empty account")."""
+(docs/deploying.md, "The network and the database")."""
 
 from __future__ import annotations
 

@@ -34,10 +34,14 @@ LATEST_SQL = f"SELECT {RESULT_COLUMNS} FROM suite_executions e {_NEWEST_FIRST} L
 LATEST_OF_SCENARIO_SQL = (
     f"SELECT {RESULT_COLUMNS} FROM suite_executions e WHERE e.scenario_name = %s {_NEWEST_FIRST} LIMIT 1"
 )
-# The run of the same scenario just before one execution (compare ?with=previous).
-PREVIOUS_ID_SQL = (
-    "SELECT p.id FROM suite_executions e JOIN LATERAL (SELECT x.id FROM suite_executions x "
-    "WHERE x.scenario_name = e.scenario_name AND (x.completed_at, x.id) < (e.completed_at, e.id) "
+# An execution with the run of the same scenario just before it (compare ?with=previous), in one
+# statement: a primary-key lookup and one step down the scenario's newest-first index.
+COMPARE_PREVIOUS_SQL = (
+    "SELECT e.id, e.scenario_name, e.source_digest, e.phases, "
+    "p.id AS base_id, p.source_digest AS base_source_digest, p.phases AS base_phases "
+    "FROM suite_executions e LEFT JOIN LATERAL (SELECT x.id, x.source_digest, x.phases "
+    "FROM suite_executions x WHERE x.scenario_name = e.scenario_name "
+    "AND (x.completed_at, x.id) < (e.completed_at, e.id) "
     "ORDER BY x.completed_at DESC, x.id DESC LIMIT 1) AS p ON TRUE WHERE e.id = %s"
 )
 COMPARE_SQL = (
@@ -184,9 +188,21 @@ class HistoryRepository:
                 return cur.execute(LATEST_OF_SCENARIO_SQL, (scenario,)).fetchone()
             return cur.execute(LATEST_SQL).fetchone()
 
-    def previous_id(self, conn: Connection, execution_id: UUID) -> UUID | None:
-        row = conn.execute(PREVIOUS_ID_SQL, (execution_id,)).fetchone()
-        return row["id"] if row else None
+    def with_previous(
+        self, conn: Connection, execution_id: UUID
+    ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        """(the execution, the scenario's run just before it), each None when there is none."""
+        row = conn.execute(COMPARE_PREVIOUS_SQL, (execution_id,)).fetchone()
+        if row is None:
+            return None, None
+        before = None
+        if row["base_id"] is not None:
+            before = {
+                "id": row["base_id"],
+                "source_digest": row["base_source_digest"],
+                "phases": row["base_phases"],
+            }
+        return {key: row[key] for key in ("id", "scenario_name", "source_digest", "phases")}, before
 
     def executions_for_compare(self, conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
         return {row["id"]: row for row in conn.execute(COMPARE_SQL, (ids,)).fetchall()}

@@ -263,7 +263,7 @@ def _pk_fetch(raw: Any, route: Route) -> tuple[str, list[Any]]:
             [keys],
         )
     columns = history_sql.RESULT_COLUMNS if route.kind == "single" else history_sql.SUMMARY_COLUMNS
-    return f"SELECT {columns} FROM suite_executions e WHERE e.id = ANY(%s)", [keys]
+    return f"SELECT {columns} FROM suite_executions e WHERE e.id = ANY(%s::uuid[])", [[str(k) for k in keys]]
 
 
 def measure(url: str, scenarios: int, samples: int, rounds: int) -> dict[str, Measured]:

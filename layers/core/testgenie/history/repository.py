@@ -16,9 +16,10 @@ from testgenie.paging import Keyset, uuid_key
 
 Row = tuple[Any, ...]
 
-# The columns of a list item, in the order history/documents.py reads them.
+# The columns of a list item, in the order history/documents.py reads them. Ids arrive as text: a
+# page's JSON needs their text, not 100 UUID objects made and formatted again (docs/performance.md).
 SUMMARY_COLUMNS = (
-    "e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used, "
+    "e.id::text, e.suite_request_id::text, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used, "
     "e.outcome, e.trigger, e.duration_ms, e.total, e.passed, e.failed, e.skipped, e.duration_seconds, "
     "e.observation_count, e.source_digest"
 )

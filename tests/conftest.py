@@ -13,9 +13,7 @@ from testgenie.db import Database
 from testgenie.migrate import migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database, provision
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EVENTS_DIR = Path(__file__).resolve().parent / "events"
-E2E_SCENARIOS = Path(__file__).resolve().parent / "e2e" / "scenarios"
+from tests.support.paths import E2E_SCENARIOS, EXAMPLES, MIGRATIONS
 
 
 @pytest.fixture(scope="session")
@@ -32,7 +30,7 @@ def postgres_server() -> Iterator[PostgresServer]:
 def database_url(postgres_server: PostgresServer) -> Iterator[str]:
     """A fresh, migrated database for this test session, dropped afterwards."""
     url = create_database(postgres_server.admin_url)
-    migrate(url, REPO_ROOT / "migrations")
+    migrate(url, MIGRATIONS)
     yield url
     drop_database(postgres_server.admin_url, url)
 
@@ -55,7 +53,7 @@ def db(database_url: str) -> Iterator[Database]:
 def e2e_scenarios(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The example scenarios plus the e2e ones (fast pass, fast fail, slow)."""
     root = tmp_path_factory.mktemp("scenarios")
-    for source in (REPO_ROOT / "examples" / "scenarios", E2E_SCENARIOS):
+    for source in (EXAMPLES, E2E_SCENARIOS):
         for scenario in source.iterdir():
             if scenario.is_dir():
                 shutil.copytree(scenario, root / scenario.name, ignore=shutil.ignore_patterns("__pycache__"))

@@ -52,7 +52,7 @@ from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execu
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.paging import parse_keyset
+from testgenie.paging import MAX_PAGE, parse_keyset
 from testgenie.queue.models import (
     SUITE_REQUESTS_CURSOR,
     SuiteRequest,
@@ -80,7 +80,7 @@ def list_executions(
     until: UntilQuery = None,
     phase: PhaseQuery = None,
     phaseStatus: PhaseStatusQuery = None,
-    limit: LimitQuery = 50,
+    limit: LimitQuery = MAX_PAGE,
     offset: OffsetQuery = 0,
     cursor: CursorQuery = None,
     includeTotal: IncludeTotalQuery = False,
@@ -144,7 +144,7 @@ def compare_execution(executionId: str, with_: WithQuery = "previous") -> JsonRe
     tags=["scenarios"],
     responses={200: model_doc("a page of scenarios", ScenarioPage), **_ERRORS},
 )
-def list_scenarios(limit: LimitQuery = 50, cursor: CursorQuery = None) -> Response[str]:
+def list_scenarios(limit: LimitQuery = MAX_PAGE, cursor: CursorQuery = None) -> Response[str]:
     keyset = parse_keyset(SCENARIOS_CURSOR, limit, 0, cursor)
     return json_document_response(HTTPStatus.OK, bootstrap.history_service().scenarios(keyset))
 
@@ -195,7 +195,7 @@ def list_suite_requests(
     status: SuiteRequestStatus | None = None,
     scenario: ScenarioQuery = None,
     since: SinceQuery = None,
-    limit: LimitQuery = 50,
+    limit: LimitQuery = MAX_PAGE,
     cursor: CursorQuery = None,
 ) -> JsonResponse:
     query = suite_request_filter(

@@ -8,30 +8,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, RunningStack, start_stack
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Watched
+from tests.support.stack import RunningStack, start_stack
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Request, Response
-
-CHROMIUM = Path(os.environ.get("TESTGENIE_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-DESKTOP = {"width": 1024, "height": 800}
-PHONE = {"width": 390, "height": 844}
-# `TESTGENIE_SCREENSHOTS=docs/images` (make screenshots) writes the README's pictures.
-SCREENSHOTS = os.environ.get("TESTGENIE_SCREENSHOTS")
+    from playwright.sync_api import Browser, ConsoleMessage, Request, Response
 
 
 def _unavailable(reason: str) -> None:
@@ -52,18 +38,6 @@ def browser() -> Iterator[Browser]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@dataclass
-class Watched:
-    """A page plus everything that went wrong on it: JS errors, console errors, failed requests."""
-
-    page: Page
-    problems: list[str] = field(default_factory=list)
-
-    def clean(self, allow: tuple[str, ...] = ()) -> None:
-        problems = [p for p in self.problems if not any(a in p for a in allow)]
-        assert not problems, "\n".join(problems)
 
 
 @pytest.fixture
@@ -104,15 +78,6 @@ def _answered(watched: Watched, response: Response) -> None:
         watched.problems.append(f"HTTP {response.status}: {response.request.method} {response.url}")
 
 
-def screenshot(page: Page, name: str, tmp_path: Path) -> Path:
-    folder = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
-    folder = folder if folder.is_absolute() else REPO_ROOT / folder
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.png"
-    page.screenshot(path=str(target), full_page=False)
-    return target
-
-
 @pytest.fixture(scope="module")
 def browser_stack(
     tmp_path_factory: pytest.TempPathFactory, e2e_scenarios: Path, fresh_database: Callable[[], str]
@@ -127,9 +92,3 @@ def browser_stack(
     yield running
     code = running.stop()
     assert code == 0, running.tail()
-
-
-def seed(stack: RunningStack, plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Queue these runs and wait until each ended; the finished suite requests, in order."""
-    queued = [stack.queue(**plan) for plan in plans]
-    return [stack.wait_status(r["id"], {"completed", "failed", "cancelled"}) for r in queued]

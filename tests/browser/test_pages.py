@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 from testgenie_local.polling import wait_for
 
-from tests.browser.conftest import DESKTOP, PHONE, Watched, screenshot, seed
-from tests.e2e.conftest import RunningStack
+from tests.support.browser import DESKTOP, PHONE, Watched, screenshot, seed
+from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ import pytest
 from playwright.sync_api import expect
 from testgenie_local.polling import wait_for
 
-from tests.browser.conftest import Watched
 from tests.browser.sigv4_stub import ACCESS_KEY, REGION, SECRET_KEY, SigV4Stub, signature_problem, start_stub
+from tests.support.browser import Watched
 
 pytestmark = [pytest.mark.e2e]
 

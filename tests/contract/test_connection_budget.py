@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.contract.cfn_eval import Evaluated
+from tests.support.paths import REPO_ROOT
 
 SECRET = {"DatabaseSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf"}
 # One connection per execution environment: a Database is one connection and bootstrap builds one per

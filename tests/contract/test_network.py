@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.contract.cfn_eval import Evaluated
-from tests.contract.conftest import cfn_lint, network_variant, sam_validate, translate
+from tests.support.cloudformation import cfn_lint, network_variant, sam_validate, translate
+from tests.support.paths import REPO_ROOT
 
 NETWORK = {
     "SubnetIds": "subnet-0a,subnet-0b",

@@ -8,8 +8,8 @@ from typing import Any
 from openapi_spec_validator import validate
 from testgenie_local.openapi_gen import render
 
-from tests.conftest import REPO_ROOT
 from tests.contract.test_template import EXPECTED_ROUTES
+from tests.support.paths import REPO_ROOT
 
 COMMITTED = REPO_ROOT / "openapi.json"
 

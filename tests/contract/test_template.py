@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.contract.conftest import TEMPLATE, cfn_lint, sam_validate, tools, tools_env
+from tests.support.cloudformation import TEMPLATE, cfn_lint, sam_validate, tools, tools_env
+from tests.support.paths import REPO_ROOT
 
 EXPECTED_ROUTES = {
     "ExecuteFunction": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.conftest import RunningStack, run_cli
+from tests.support.stack import RunningStack, run_cli
 
 
 def test_compare_rerun_and_pin_over_http(stack: RunningStack) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from testgenie_local.polling import wait_for
 
-from tests.e2e.conftest import RunningStack, run_cli, wait_for
+from tests.support.stack import RunningStack, run_cli
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, TEMPLATE
+from tests.support.paths import REPO_ROOT
+from tests.support.stack import TEMPLATE
 
 pytestmark = pytest.mark.e2e
 

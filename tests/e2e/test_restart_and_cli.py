@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.e2e.conftest import RunningStack, run_cli, start_stack
+from tests.support.stack import RunningStack, run_cli, start_stack
 
 pytestmark = pytest.mark.e2e
 

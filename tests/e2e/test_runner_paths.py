@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from testgenie_local.polling import wait_for
 
-from tests.e2e.conftest import TERMINAL, RunningStack, start_stack, wait_for
+from tests.support.stack import TERMINAL, RunningStack, start_stack
 
 pytestmark = pytest.mark.e2e
 

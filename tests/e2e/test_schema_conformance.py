@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
-from tests.e2e.conftest import REPO_ROOT, RunningStack
+from tests.support.paths import REPO_ROOT
+from tests.support.stack import RunningStack
 
 pytestmark = pytest.mark.e2e
 

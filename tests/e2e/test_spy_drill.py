@@ -23,7 +23,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, TERMINAL, start_stack
+from tests.support.paths import REPO_ROOT
+from tests.support.stack import TERMINAL, start_stack
 
 pytestmark = [
     pytest.mark.e2e,

@@ -29,8 +29,9 @@ from testgenie.queue.service import SuiteRequestService
 from testgenie_local.poller import sqs_event
 from testgenie_local.polling import wait_for
 
-from tests.reliability.conftest import TERMINAL, request_states
-from tests.support import FakeEngine, suite_requests
+from tests.support.drills import TERMINAL, request_states
+from tests.support.engine import FakeEngine
+from tests.support.services import suite_requests
 
 BACKLOG = 200
 MAX_RECEIVES = 5

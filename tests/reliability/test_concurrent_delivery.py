@@ -19,9 +19,9 @@ from testgenie.orchestrator.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.settings import Settings
 
-from tests.reliability.conftest import make_scenario, query
-from tests.reliability.worker import sqs_record_event
-from tests.support import suite_requests
+from tests.support.drills import make_scenario, query
+from tests.support.events import suite_request_message
+from tests.support.services import suite_requests
 
 DELIVERIES = 50
 
@@ -66,7 +66,7 @@ def test_fifty_concurrent_deliveries_run_one_execution(
     queued, _ = suite_requests(Database(url)).queue(
         QueueSuiteRequestInput.model_validate({"scenarioName": "rel-count"})
     )
-    event = sqs_record_event(str(queued.id))
+    event = suite_request_message(str(queued.id))
 
     environments = [Environment(url, settings) for _ in range(DELIVERIES)]
     for env in environments:  # connect first, so the barrier releases claims, not connection set-ups

@@ -19,9 +19,11 @@ from testgenie.execution.service import SuiteExecutionService
 from testgenie.orchestrator.models import Outcome
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
-from tests.reliability.conftest import query
 from tests.reliability.tcp_proxy import CuttingProxy
-from tests.support import FakeEngine, make_record, suite_requests
+from tests.support.drills import query
+from tests.support.engine import FakeEngine
+from tests.support.records import make_record
+from tests.support.services import suite_requests
 
 _INSERT = (
     "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status) "

@@ -21,8 +21,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 
-from tests.e2e.conftest import RunningStack
-from tests.reliability.conftest import copy_scenarios, fingerprint
+from tests.support.drills import copy_scenarios, fingerprint
+from tests.support.stack import RunningStack
 
 SEED = 20_240_606
 COUNT = 1_000

@@ -15,16 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from testgenie_local.polling import wait_for
 
-from tests.e2e.conftest import RunningStack, wait_for
-from tests.reliability.conftest import (
-    TERMINAL,
-    copy_scenarios,
-    local_sqs,
-    query,
-    queue_depth,
-    request_states,
-)
+from tests.support.drills import TERMINAL, copy_scenarios, local_sqs, query, queue_depth, request_states
+from tests.support.stack import RunningStack
 
 POISON_NOTE = "poison-drill"
 REFUSE_POISON_CLAIMS = f"""

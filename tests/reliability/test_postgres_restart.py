@@ -20,16 +20,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from testgenie.migrate import migrate
+from testgenie_local.polling import wait_for
 from testgenie_local.postgres import PostgresServer, create_database, provision
 
-from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import RunningStack, wait_for
-from tests.reliability.conftest import (
-    TERMINAL,
-    make_scenario,
-    query,
-    request_states,
-)
+from tests.support.drills import TERMINAL, make_scenario, query, request_states
+from tests.support.paths import REPO_ROOT
+from tests.support.stack import RunningStack
 
 BATCH = 120
 # Recovery budget after the server is back (issue: the outage plus seconds, never a lease or 90 minutes).

@@ -20,7 +20,7 @@ from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, 
 from testgenie.orchestrator.runners.http import Unreachable, http_request
 from testgenie.orchestrator.workspace import LocalScenarioSource
 
-from tests.reliability.conftest import make_scenario
+from tests.support.drills import make_scenario
 
 # A complete, valid answer of DRIP_BYTES body bytes, sent one byte every DRIP_INTERVAL seconds:
 # about 6 s in all, three times the phase's 2 s timeout.

@@ -22,12 +22,12 @@ from moto import mock_aws
 from testgenie.db import Database
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.publisher import SqsPublisher
+from testgenie_local.polling import wait_for
 from testgenie_local.stack import child_pids
 
-from tests.conftest import REPO_ROOT
-from tests.e2e.conftest import wait_for
-from tests.reliability.conftest import make_scenario, query
-from tests.support import suite_requests
+from tests.support.drills import make_scenario, query
+from tests.support.paths import REPO_ROOT
+from tests.support.services import suite_requests
 
 LEASE_SECONDS = 5  # the smallest lease settings allow; the reaper may take the request back after it
 

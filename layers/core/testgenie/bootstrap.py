@@ -21,6 +21,7 @@ from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from testgenie.coordinator.flow import CoordinatorDeps
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
@@ -130,3 +131,28 @@ def reset() -> None:
         old.close()
     _current_generation = next(_generation)
     get_settings.cache_clear()
+
+
+def coordinator_deps() -> CoordinatorDeps:
+    """What the durable coordinator works with (functions/coordinator)."""
+
+    def build() -> CoordinatorDeps:
+        from testgenie.artifacts import artifact_store_from_settings
+        from testgenie.coordinator.flow import CoordinatorDeps
+        from testgenie.errors import ConfigurationError
+        from testgenie.orchestrator.workspace import scenario_source_from_settings
+
+        settings = get_settings()
+        if not settings.runner_function_name:
+            raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
+        return CoordinatorDeps(
+            requests=suite_request_service(),
+            db=database(),
+            bundles=scenario_source_from_settings(settings),
+            artifacts=artifact_store_from_settings(settings),
+            runner_function=settings.runner_function_name,
+            default_phase_timeout=settings.phase_timeout_seconds,
+            execution_timeout_seconds=settings.execution_timeout_seconds,
+        )
+
+    return _built("coordinator_deps", build)

@@ -108,6 +108,7 @@ class SuiteExecutionRecord(BaseModel):
 
 # No stored execution exceeds 1 MB of JSON: GET /executions/{id} and /latest stay far below Lambda's
 # 6 MB response limit whatever a scenario prints (docs/database.md, "What can go wrong").
+EXECUTION_NOT_FOUND = "execution not found"
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_WARNINGS = 50
 MAX_OBSERVATIONS_PER_PHASE = 200

@@ -19,7 +19,7 @@ from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 
 from benchmarks.history_data import generate_history, plan_nodes
-from tests.support import make_record
+from tests.support.records import make_record
 
 repo = SuiteExecutionRepository()
 

@@ -16,7 +16,8 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
 
-from tests.support import FakeEngine, suite_requests
+from tests.support.engine import FakeEngine
+from tests.support.services import suite_requests
 
 
 @pytest.fixture

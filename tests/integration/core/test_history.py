@@ -24,7 +24,8 @@ from testgenie.paging import Keyset
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary, Trigger
 
-from tests.support import make_record, suite_requests
+from tests.support.records import make_record
+from tests.support.services import suite_requests
 
 
 def _store(db: Database, *records: SuiteExecutionRecord) -> None:

@@ -12,7 +12,7 @@ import pytest
 from testgenie.migrate import MigrationError, load_migrations, migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from testgenie.queue.models import (
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger
 
-from tests.support import make_record, suite_requests
+from tests.support.records import make_record
+from tests.support.services import suite_requests
 
 
 class RecordingPublisher:

@@ -20,9 +20,12 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
 
-from tests.integration.handlers.conftest import Queues
-from tests.integration.handlers.events import FakeLambdaContext, load, sqs_event, sqs_record
-from tests.support import FakeEngine, make_record, suite_requests
+from tests.support.context import FakeLambdaContext
+from tests.support.engine import FakeEngine
+from tests.support.events import load, sqs_event, sqs_record
+from tests.support.handlers import Queues
+from tests.support.records import make_record
+from tests.support.services import suite_requests
 
 
 def _queue(db: Database, scenario: str = "demo", **fields: object) -> UUID:

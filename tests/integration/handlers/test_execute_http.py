@@ -13,10 +13,11 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
-from tests.conftest import REPO_ROOT
-from tests.integration.handlers.conftest import Client, Queues
-from tests.integration.handlers.events import http_event
-from tests.support import FakeEngine, suite_requests
+from tests.support.engine import FakeEngine
+from tests.support.events import http_event
+from tests.support.handlers import Client, Queues
+from tests.support.paths import REPO_ROOT
+from tests.support.services import suite_requests
 
 API = "/api/v1"
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from types import ModuleType
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.handlers.conftest import Queues
-from tests.integration.handlers.events import FakeLambdaContext, http_event
+from tests.support.context import FakeLambdaContext
+from tests.support.events import http_event, routes
+from tests.support.handlers import Queues
 
 SEGMENT_ALPHABET = st.characters(
     min_codepoint=32, max_codepoint=0x2FFF, exclude_characters="/?#", exclude_categories=("Cs",)
@@ -20,18 +22,8 @@ segment = st.one_of(
     st.uuids().map(str),
     st.sampled_from(["latest", "unit", "../etc", "%00", "0", "-1", " "]),
 )
-PATH_SHAPES = [
-    "/api/v1/executions",
-    "/api/v1/executions/{}",
-    "/api/v1/executions/{}/phases/{}/log",
-    "/api/v1/suite-requests",
-    "/api/v1/suite-requests/{}",
-    "/api/v1/suite-requests/{}/cancel",
-    "/api/v1/phases",
-    "/api/v1/health",
-    "/api/v1/{}",
-    "/{}",
-]
+# Every route of template.yaml (its parameters drawn), plus paths no route takes.
+PATH_SHAPES = [*sorted({re.sub(r"\{\w+\}", "{}", route.path) for route in routes()}), "/api/v1/{}", "/{}"]
 
 
 @st.composite
@@ -82,7 +74,7 @@ headers = st.dictionaries(
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=300),
     max_size=3,
 )
-methods = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH"])
+methods = st.sampled_from(sorted({route.method for route in routes()} | {"PUT", "PATCH"}))
 
 FUZZ = settings(
     max_examples=150,

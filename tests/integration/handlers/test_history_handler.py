@@ -18,9 +18,10 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput
 
-from tests.conftest import REPO_ROOT
-from tests.integration.handlers.conftest import Client
-from tests.support import make_record, suite_requests
+from tests.support.handlers import Client
+from tests.support.paths import REPO_ROOT
+from tests.support.records import make_record
+from tests.support.services import suite_requests
 
 API = "/api/v1"
 

@@ -13,8 +13,8 @@ from testgenie.history.models import ExecutionComparison, ScenarioPage, Scenario
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 
-from tests.integration.handlers.conftest import Client
-from tests.support import run_record
+from tests.support.handlers import Client
+from tests.support.records import run_record
 
 API = "/api/v1"
 BASE = datetime(2026, 5, 1, tzinfo=UTC)

@@ -17,7 +17,7 @@ from testgenie.orchestrator.models import Outcome
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord, Trigger
 
-from tests.support import run_record
+from tests.support.records import run_record
 
 BASE = datetime(2026, 3, 1, tzinfo=UTC)
 PHASES = ("structure", "unit", "docs")

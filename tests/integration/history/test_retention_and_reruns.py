@@ -19,7 +19,8 @@ from testgenie.orchestrator.models import PhaseResult
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 
-from tests.support import run_record, suite_requests
+from tests.support.records import run_record
+from tests.support.services import suite_requests
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 

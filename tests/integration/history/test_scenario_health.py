@@ -18,7 +18,7 @@ from testgenie.history.filters import SCENARIOS_CURSOR
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
 
-from tests.support import run_record
+from tests.support.records import run_record
 
 BASE = datetime(2026, 4, 1, tzinfo=UTC)
 

@@ -2,13 +2,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from testgenie_local.aws import LocalAws, start_moto
 from testgenie_local.template import Template, read_template
 
-FIXTURE = Path(__file__).resolve().parent / "fixture_stack"
+from tests.support.paths import LOCAL_FIXTURE_STACK as FIXTURE
 
 
 @pytest.fixture

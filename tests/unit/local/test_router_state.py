@@ -12,13 +12,13 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 _RACE = """
 import json, sys, threading
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
 from testgenie_local.router_state import isolate_per_thread
-from tests.integration.handlers.events import http_event
+from tests.support.events import http_event
 if sys.argv[1] == "isolated":
     isolate_per_thread()
 a, b = APIGatewayHttpResolver(), APIGatewayHttpResolver()   # two environments' resolvers

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from testgenie_local.template import Intrinsic, Resolver, TemplateError, load_yaml, read_template
 
-from tests.unit.local.conftest import FIXTURE
+from tests.support.paths import LOCAL_FIXTURE_STACK as FIXTURE
 
 
 def test_intrinsic_tags_are_kept_not_refused() -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from orch_helpers import EXAMPLES
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.engine import SuiteOrchestrator
 from testgenie.orchestrator.workspace import LocalScenarioSource
+
+from tests.support.paths import EXAMPLES
 
 ScenarioFactory = Callable[..., Path]
 

@@ -11,7 +11,6 @@ from uuid import uuid4
 import boto3
 import pytest
 from moto import mock_aws
-from orch_helpers import REPO
 from testgenie.artifacts import (
     DEFAULT_LOCAL_DIR,
     LocalArtifactStore,
@@ -20,6 +19,8 @@ from testgenie.artifacts import (
     log_key,
 )
 from testgenie.settings import Settings
+
+from tests.support.paths import REPO_ROOT
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_reading_logs_locally_does_not_import_boto3() -> None:
         capture_output=True,
         text=True,
         check=True,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env={"PYTHONPATH": "layers/core"},
     )
     assert result.stdout.strip() == "False"

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from orch_helpers import wait_until_gone
 from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
 from testgenie.orchestrator import runners
@@ -24,6 +23,8 @@ from testgenie.orchestrator.models import (
 )
 from testgenie.orchestrator.workspace import LocalScenarioSource
 from testgenie.settings import Settings
+
+from tests.support.orchestrator import wait_until_gone
 
 ScenarioFactory = Any
 
@@ -376,7 +377,7 @@ def test_plan_validates_scenario_and_config(
 ) -> None:
     with pytest.raises(ValidationError, match="scenario 'ghost' was not found"):
         orchestrator.plan(request("ghost"))
-    with pytest.raises(ValidationError, match="scenarioName may only contain"):
+    with pytest.raises(ValidationError, match="scenarioName must contain only"):
         orchestrator.plan(request("../etc"))
     folder = make_scenario("demo")
     (folder / ".testgenie").mkdir()

@@ -58,8 +58,8 @@ def test_selection(
         ({"phases": ["unit"], "skip": ["unit"]}, "no phases selected for execution"),
         ({"preset": "quick", "skip": ["structure", "standards", "docs", "unit"]}, "no phases selected"),
         ({"scenario": ""}, "scenarioName is required"),
-        ({"scenario": "../bad"}, "scenarioName may only contain"),
-        ({"scenario": "a b"}, "scenarioName may only contain"),
+        ({"scenario": "../bad"}, "scenarioName must contain only"),
+        ({"scenario": "a b"}, "scenarioName must contain only"),
     ],
 )
 def test_invalid_requests_are_validation_errors(request_fields: dict[str, Any], message: str) -> None:

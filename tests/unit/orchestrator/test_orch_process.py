@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from orch_helpers import wait_until_gone
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import LogBuffer, PhaseTimeout
 from testgenie.orchestrator.runners.process import (
@@ -18,6 +17,8 @@ from testgenie.orchestrator.runners.process import (
     stop_process_group,
     wait_for_exit,
 )
+
+from tests.support.orchestrator import wait_until_gone
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 

@@ -6,12 +6,13 @@ import json
 from typing import Any
 
 import pytest
-from orch_helpers import outcome, phase_context, run_phase
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.runners.base import PhaseTimeout, RunState, TestCase
 from testgenie.orchestrator.runners.performance import percentile
 from testgenie.orchestrator.testing_config import parse_testing_config
+
+from tests.support.orchestrator import outcome, phase_context, run_phase
 
 ScenarioFactory = Any
 

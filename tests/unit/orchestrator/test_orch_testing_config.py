@@ -9,7 +9,6 @@ from typing import Any
 
 import jsonschema
 import pytest
-from orch_helpers import EXAMPLES, REPO
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.testing_config import (
     TestingConfig,
@@ -18,6 +17,8 @@ from testgenie.orchestrator.testing_config import (
     parse_timeout,
     schema_of_testing_json,
 )
+
+from tests.support.paths import EXAMPLES, REPO_ROOT
 
 
 @pytest.mark.parametrize(
@@ -94,7 +95,7 @@ def test_full_config_parses(tmp_path: Path) -> None:
 
 
 def test_published_schema_matches_the_models() -> None:
-    published = json.loads((REPO / "docs" / "testing.schema.json").read_text())
+    published = json.loads((REPO_ROOT / "docs" / "testing.schema.json").read_text())
     assert published == schema_of_testing_json(), (
         "regenerate docs/testing.schema.json (see docs/scenarios.md)"
     )
@@ -119,7 +120,7 @@ def test_schema_rejects_what_the_models_reject() -> None:
 
 
 def test_the_example_in_docs_is_a_valid_config() -> None:
-    text = (REPO / "docs" / "scenarios.md").read_text()
+    text = (REPO_ROOT / "docs" / "scenarios.md").read_text()
     section = text[text.index("## `.testgenie/testing.json`") :]
     example = section[
         section.index("```json\n") + len("```json\n") : section.index("\n```", section.index("```json"))

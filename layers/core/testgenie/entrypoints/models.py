@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
@@ -10,13 +9,13 @@ from pydantic import ConfigDict, Field, field_validator
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, StrictBody
+from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_REQUIRED, SCENARIO_NAME_RULE
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
 
-_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TEXT_FIELDS = ("scenario_name", "preset", "phases", "skip", "notes", "priority", "requested_types")
 
 
@@ -38,8 +37,8 @@ def check_text(value: Any) -> Any:
 
 def check_scenario_name(value: str) -> str:
     name = value.strip()
-    if name and not _SCENARIO_RE.match(name):
-        raise ValueError("must contain only letters, digits, '-' and '_'")
+    if name and not SCENARIO_NAME_RE.match(name):
+        raise ValueError(SCENARIO_NAME_RULE)
     return value
 
 
@@ -71,7 +70,7 @@ class SuiteExecutionHttpBody(StrictBody):
 
         scenario = self.scenario_name.strip()
         if not scenario:
-            raise ValidationError("scenarioName is required")
+            raise ValidationError(SCENARIO_NAME_REQUIRED)
         link: UUID | None = None
         if self.suite_request_id and self.suite_request_id.strip():
             try:

@@ -18,8 +18,8 @@ from testgenie.history.repository import HistoryRepository
 from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
 from testgenie.paging import Keyset, encode_cursor
+from testgenie.records import EXECUTION_NOT_FOUND
 
-EXECUTION_NOT_FOUND = "execution not found"
 MAX_STATS_WINDOW = 500
 Row = dict[str, Any]
 

@@ -16,8 +16,6 @@ from testgenie.orchestrator.models import PhaseResult
 from testgenie.records import SuiteExecutionRecord
 from testgenie.shards.repository import TestTimingRepository
 
-MAX_EXECUTION_HISTORY = 50
-
 _RECORD_COLUMNS = (
     "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
     "outcome, trigger, requested, warnings, source_digest"

@@ -14,9 +14,7 @@ from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
-from testgenie.records import SuiteExecutionRecord, Trigger
-
-EXECUTION_NOT_FOUND = "execution not found"
+from testgenie.records import EXECUTION_NOT_FOUND, SuiteExecutionRecord, Trigger
 
 
 class RerunService:

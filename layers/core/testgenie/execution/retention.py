@@ -15,9 +15,9 @@ from uuid import UUID
 from testgenie.artifacts import ArtifactStore
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError
-from testgenie.execution.history import EXECUTION_NOT_FOUND
 from testgenie.execution.repository import ExpiredExecution, SuiteExecutionRepository
 from testgenie.observability import logger
+from testgenie.records import EXECUTION_NOT_FOUND
 from testgenie.shards.repository import TestTimingRepository
 
 DEFAULT_BATCH = 500

@@ -18,6 +18,8 @@ from testgenie.orchestrator.catalog import (
     PHASE_NAME_RE,
     PHASES_BY_NAME,
     SCENARIO_NAME_RE,
+    SCENARIO_NAME_REQUIRED,
+    SCENARIO_NAME_RULE,
     PhaseSpec,
     custom_phase_spec,
     normalize_name,
@@ -31,9 +33,9 @@ CUSTOM_PHASES_DIR = ".testgenie/phases"
 def validate_scenario_name(raw: str) -> str:
     name = raw.strip()
     if not name:
-        raise ValidationError("scenarioName is required")
+        raise ValidationError(SCENARIO_NAME_REQUIRED)
     if not SCENARIO_NAME_RE.match(name):
-        raise ValidationError("scenarioName may only contain letters, numbers, hyphens, or underscores")
+        raise ValidationError(f"scenarioName {SCENARIO_NAME_RULE}")
     return name
 
 

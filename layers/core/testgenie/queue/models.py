@@ -34,13 +34,14 @@ class Priority(StrEnum):
 
 
 CLAIMABLE = (SuiteRequestStatus.QUEUED, SuiteRequestStatus.DELEGATED)
-TERMINAL = (SuiteRequestStatus.COMPLETED, SuiteRequestStatus.FAILED, SuiteRequestStatus.CANCELLED)
+TERMINAL = frozenset({SuiteRequestStatus.COMPLETED, SuiteRequestStatus.FAILED, SuiteRequestStatus.CANCELLED})
 CANCELLABLE = (*CLAIMABLE, SuiteRequestStatus.RUNNING)
 
 ALLOWED_TYPES = ("unit", "integration", "performance", "vault", "regression")
 DEFAULT_TYPES = ["unit", "integration"]
 DEFAULT_COVERAGE = 95
-MAX_SUITE_LIST_PAGE = 50
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+REQUEST_NOT_FOUND = "suite request not found"
 # Every list of a request body is bounded (the catalog has 11 phases; openapi.json says so).
 MAX_PLAN_ITEMS = 50
 
@@ -196,3 +197,15 @@ def suite_request_filter(
         scenario=scenario,
         since=parse_time(since, "since"),
     )
+
+
+def checked_idempotency_key(raw: str | None) -> str | None:
+    """The Idempotency-Key header as stored: trimmed, printable, 1 to 255 characters (docs/api.md)."""
+    if not raw:
+        return None  # an empty header is no key
+    if not raw.isprintable():
+        raise ValidationError("Idempotency-Key must be printable text")
+    key = raw.strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    return key

@@ -94,6 +94,31 @@ class SuiteRequestRepository:
         ).fetchone()
         return _claim_from_row(row) if row else None
 
+    def claim_durable(
+        self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID, execution_arn: str
+    ) -> Claim | None:
+        """The claim of a durable execution: queued|delegated -> running, or the same claim again when
+        this execution (`claim_id` is derived from its ARN) already holds the request. A replayed or
+        retried claim step therefore takes the request once, keeping its token and progress."""
+        row = conn.execute(
+            "UPDATE suite_requests r SET status = 'running', "
+            "attempts = CASE WHEN r.status = 'running' THEN r.attempts ELSE r.attempts + 1 END, "
+            "claim_id = %s, durable_execution_arn = %s, "
+            "lease_expires_at = NOW() + make_interval(secs => %s), "
+            "progress = CASE WHEN r.status = 'running' THEN r.progress END, reason = NULL, "
+            "updated_at = NOW() "
+            "WHERE r.id = %s AND ((r.status = ANY(%s) AND NOT r.cancel_requested) "
+            f"OR (r.status = 'running' AND r.claim_id = %s)) RETURNING {_COLUMNS}",
+            (claim_id, execution_arn, lease_seconds, request_id, _CLAIMABLE, claim_id),
+        ).fetchone()
+        return _claim_from_row(row) if row else None
+
+    def durable_execution_arn(self, conn: Connection, request_id: UUID) -> str | None:
+        row = conn.execute(
+            "SELECT durable_execution_arn FROM suite_requests WHERE id = %s", (request_id,)
+        ).fetchone()
+        return row["durable_execution_arn"] if row else None
+
     def claimed(self, conn: Connection, request_id: UUID, claim_id: UUID) -> Claim | None:
         """The claim `claim_id`, if it is the request's current one (read back after a lost answer)."""
         row = conn.execute(
@@ -152,7 +177,7 @@ class SuiteRequestRepository:
         """Running rows whose lease ran out, locked for this transaction; a concurrent reaper skips them."""
         return conn.execute(
             "SELECT id, scenario_name, attempts, progress, preset, phases, skip, fail_fast, trigger, "
-            "cancel_requested, created_at FROM suite_requests "
+            "cancel_requested, created_at, durable_execution_arn FROM suite_requests "
             "WHERE status = 'running' AND lease_expires_at < NOW() "
             "ORDER BY lease_expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
             (limit,),

@@ -1,4 +1,4 @@
-"""Helpers shared by the orchestrator tests (imported by name: the tests folder is on sys.path)."""
+"""Helpers shared by the orchestrator tests: phase contexts, runs of one phase, process checks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,6 @@ from typing import Any
 from testgenie.orchestrator.runners import runner_for
 from testgenie.orchestrator.runners.base import LogBuffer, PhaseContext, PhaseReport, RunState
 from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
-
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "examples" / "scenarios"
 
 
 def process_alive(pid: int) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -33,6 +32,7 @@ from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
+from testgenie_local.stack_state import DataDirInUse, DataDirLock
 from testgenie_local.template import Resolver, Template, read_template
 
 log = logging.getLogger("testgenie.local")
@@ -114,6 +114,7 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        self._lock: DataDirLock | None = None
         # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
         self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
 
@@ -122,7 +123,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         try:
             return self._start()
-        except PortInUse as exc:
+        except (PortInUse, DataDirInUse) as exc:
             self.stop()
             raise StackError(str(exc)) from None
         except BaseException:
@@ -132,14 +133,17 @@ class LocalStack:
     def _start(self) -> StackInfo:
         opts = self.options
         self._quiet_powertools()
+        data_dir = opts.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
+        # First: a second stack on this data dir would share its PostgreSQL and its stack.json.
+        self._lock = DataDirLock(data_dir)
+        self._lock.acquire()
         ensure_port_free(opts.host, opts.port, _PORT_HINT)  # at once, not after PostgreSQL started
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
             raise StackError(f"scenarios folder not found: {scenarios}")
-        data_dir = opts.data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
         self._start_database(data_dir)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
@@ -164,7 +168,7 @@ class LocalStack:
             data_dir=str(data_dir),
             pid=os.getpid(),
         )
-        (data_dir / "stack.json").write_text(json.dumps(self.info.to_json(), indent=2) + "\n")
+        self._lock.write_state(self.info.to_json())
         return self.info
 
     def _quiet_powertools(self) -> None:
@@ -285,7 +289,8 @@ class LocalStack:
                     Metadata={DIGEST_METADATA: bundle_digest(data)},
                 )
                 names.append(scenario.name)
-        self.options.say(f"scenarios: {len(names)} bundles from {folder} in {declared}")
+        count = f"{len(names)} bundle" + ("" if len(names) == 1 else "s")
+        self.options.say(f"scenarios: {count} from {folder} in {declared}")
         return declared
 
     def _start_invocables(
@@ -422,6 +427,8 @@ class LocalStack:
             self.aws.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        if self._lock is not None:
+            self._lock.release()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

@@ -6,6 +6,7 @@ in the function (history/documents.py, docs/performance.md).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from uuid import UUID
 
@@ -17,8 +18,10 @@ from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, Execu
 from testgenie.history.repository import HistoryRepository
 from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
+from testgenie.orchestrator.catalog import PHASES_BY_NAME
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.records import EXECUTION_NOT_FOUND
+from testgenie.suggest import did_you_mean
 
 MAX_STATS_WINDOW = 500
 Row = dict[str, Any]
@@ -48,6 +51,24 @@ class ExecutionHistoryService:
         if row is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return result_document(row)
+
+    def missing_log(self, execution_id: UUID, phase: str) -> NotFoundError:
+        """Why there is no log of `phase`: no such execution, no such phase, or a phase that did not run
+        (or ran without writing one)."""
+        row = self._db.run_statement(lambda conn: self._history.execution(conn, execution_id))
+        if row is None:
+            return NotFoundError(f"execution {execution_id} not found")
+        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row[-1] or "[]")}
+        listed = ", ".join(ran) or "no phase"
+        if phase in ran:
+            return NotFoundError(f"phase '{phase}' of execution {execution_id} has no log ({ran[phase]})")
+        if phase not in PHASES_BY_NAME:
+            hint = did_you_mean(phase, [*ran, *PHASES_BY_NAME])
+            return NotFoundError(f"phase '{phase}' is unknown{hint} (execution {execution_id} ran: {listed})")
+        return NotFoundError(
+            f"phase '{phase}' did not run in execution {execution_id}{did_you_mean(phase, ran)} "
+            f"(it ran: {listed})"
+        )
 
     def latest(self, scenario: str | None = None) -> str:
         """The most recently completed execution (JSON), optionally of one scenario."""

@@ -1,6 +1,6 @@
 """The history answers' JSON, built in the function from plain rows (history/repository.py) with
 pydantic-core's serializer: formatting scales out with the functions instead of loading the one
-shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and SuiteExecutionResult
+shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and StoredExecution
 (tests/integration/core/test_history.py holds them equal)."""
 
 from __future__ import annotations
@@ -71,8 +71,9 @@ def result_document(row: Row) -> str:
         item["warnings"] = row[14]
     if row[15] is not None:
         item["sourceDigest"] = row[15]
+    item["trigger"] = row[16]
     head = to_json(item).decode()
-    return f'{head[:-1]},"phases":{row[16]}}}'  # the object's last key, appended as the text it is
+    return f'{head[:-1]},"phases":{row[17]}}}'  # the object's last key, appended as the text it is
 
 
 def page_document(items: list[dict[str, Any]], next_cursor: str | None, total: int | None = None) -> str:

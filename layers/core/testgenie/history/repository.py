@@ -27,7 +27,7 @@ SUMMARY_COLUMNS = (
 RESULT_COLUMNS = (
     "e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used, "
     "e.outcome, e.total, e.passed, e.failed, e.skipped, e.duration_seconds, e.observation_count, "
-    "e.warnings, e.source_digest, e.phases::text"
+    "e.warnings, e.source_digest, e.trigger, e.phases::text"
 )
 _NEWEST_FIRST = "ORDER BY e.completed_at DESC, e.id DESC"
 GET_EXECUTION_SQL = f"SELECT {RESULT_COLUMNS} FROM suite_executions e WHERE e.id = %s"

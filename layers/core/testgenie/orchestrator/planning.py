@@ -24,8 +24,9 @@ from testgenie.orchestrator.catalog import (
     custom_phase_spec,
     normalize_name,
 )
-from testgenie.orchestrator.models import PhasePlan, SuiteExecutionRequest
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuiteExecutionRequest
 from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+from testgenie.suggest import did_you_mean
 
 CUSTOM_PHASES_DIR = ".testgenie/phases"
 
@@ -135,6 +136,8 @@ def build_plan(
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
+    *,
+    max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> PhasePlan:
     scenario = validate_scenario_name(request.scenario_name)
     phases = scenario_phases(config, script_names, default_timeout)
@@ -148,7 +151,10 @@ def build_plan(
         for raw in explicit:
             name = normalize_name(raw)
             if name not in phases.specs:
-                raise ValidationError(f"phase '{raw}' is not defined (known: {_known(phases.specs)})")
+                raise ValidationError(
+                    f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} "
+                    f"(known: {_known(phases.specs)})"
+                )
             if name not in desired:
                 desired.append(name)
             elif name not in repeated:
@@ -165,7 +171,8 @@ def build_plan(
         preset_used = normalize_name(request.preset)
         if preset_used not in phases.presets:
             raise ValidationError(
-                f"preset '{request.preset}' is not defined (known: {_known(phases.presets)})"
+                f"preset '{request.preset}' is not defined{did_you_mean(preset_used, phases.presets)} "
+                f"(known: {_known(phases.presets)})"
             )
         desired = list(phases.presets[preset_used])
     else:
@@ -183,4 +190,38 @@ def build_plan(
         timeouts={name: phase_timeout(name, phases, config, default_timeout) for name in selected},
         fail_fast=request.fail_fast,
         warnings=warnings,
+        shards=phase_shards(selected, config, request.shards, max_shards, warnings),
     )
+
+
+def phase_shards(
+    selected: list[str],
+    config: TestingConfig,
+    requested: ShardsSetting | None,
+    max_shards: int,
+    warnings: list[str],
+) -> dict[str, ShardsSetting]:
+    """The phases that run as several shards. A request's `shards` overrides the phases testing.json
+    shards, else applies to `unit`; above MaxShards it is refused, a testing.json value is capped."""
+    if isinstance(requested, int) and not 1 <= requested <= max_shards:
+        raise ValidationError(f"shards must be between 1 and {max_shards} (MaxShards), not {requested}")
+    wanted: dict[str, ShardsSetting] = {}
+    for name in selected:
+        phase_config = config.phases.get(name)
+        if phase_config is not None and phase_config.shards is not None:
+            wanted[name] = phase_config.shards
+    if requested is not None:
+        targets = list(wanted) or (["unit"] if "unit" in selected else [])
+        if not targets:
+            warnings.append(
+                f"shards: no planned phase sets shards in {CONFIG_RELPATH} and unit is not planned"
+            )
+        wanted = dict.fromkeys(targets, requested)
+    resolved: dict[str, ShardsSetting] = {}
+    for name, value in wanted.items():
+        if isinstance(value, int) and value > max_shards:
+            warnings.append(f"phase '{name}' asks for {value} shards; it runs {max_shards} (MaxShards)")
+            value = max_shards
+        if value != 1:
+            resolved[name] = value
+    return resolved

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
+from testgenie.orchestrator.models import parse_shards
 from testgenie.paging import Keyset, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,
@@ -21,7 +22,7 @@ from testgenie.queue.models import (
 
 _COLUMNS = (
     "r.id, r.scenario_name, r.requested_types, r.coverage_target, r.priority, r.status, r.notes, "
-    "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.trigger, r.attempts, "
+    "r.delegation_issue_id, r.preset, r.phases, r.skip, r.fail_fast, r.shards, r.trigger, r.attempts, "
     "r.progress, r.reason, r.claim_id, r.lease_expires_at, r.cancel_requested, r.created_at, r.updated_at, "
     "r.rerun_of, "
     "(SELECT e.id FROM suite_executions e WHERE e.suite_request_id = r.id) AS execution_id"
@@ -37,8 +38,8 @@ class SuiteRequestRepository:
         """Insert; with an idempotency key already used, return the first request instead (created=False)."""
         row = conn.execute(
             "INSERT INTO suite_requests (id, scenario_name, requested_types, coverage_target, priority, status, "
-            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "notes, delegation_issue_id, preset, phases, skip, fail_fast, trigger, idempotency_key, rerun_of, "
+            "shards) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
             (
                 request.id,
@@ -56,6 +57,7 @@ class SuiteRequestRepository:
                 request.trigger.value,
                 idempotency_key,
                 request.rerun_of,
+                None if request.shards is None else str(request.shards),
             ),
         ).fetchone()
         if row is not None:
@@ -288,6 +290,7 @@ def _from_row(row: dict[str, Any]) -> SuiteRequest:
         phases=row["phases"],
         skip=row["skip"],
         fail_fast=row["fail_fast"],
+        shards=parse_shards(row["shards"]),
         trigger=row["trigger"],
         attempts=row["attempts"],
         cancel_requested=row["cancel_requested"],

@@ -31,7 +31,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.common import fresh_database, http_event, median, percentile, print_table, record_figure
+from benchmarks.common import (
+    fresh_database,
+    http_event,
+    load_note,
+    median,
+    percentile,
+    print_table,
+    record_figure,
+)
 from benchmarks.history_data import generate_history, generate_suite_requests, plan_nodes, settle
 
 PAGE_TARGET = 2.0  # handler p50 <= 2.0 x the plain fetch p50 (page routes)
@@ -329,12 +337,6 @@ def _verdicts(name: str, m: Measured) -> tuple[str, str, bool]:
 def _plan_note(nodes: list[str]) -> str:
     bad = [n for n in nodes if n == "Seq Scan"]
     return ">".join(dict.fromkeys(nodes)) + (" SEQ SCAN!" if bad else "")
-
-
-def load_note() -> str:
-    """The machine's load average: figures taken under load measure the load as much as the code."""
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
 
 
 def report(size: int, found: dict[str, Measured], before: dict[str, Measured] | None, load: str) -> None:

@@ -52,7 +52,7 @@ from testgenie_local.runner_host import LocalRunner  # noqa: E402
 from testgenie_local.template import read_template  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
-from tests.support import suite_requests  # noqa: E402
+from tests.support.services import suite_requests  # noqa: E402
 
 TARGET_RATIO = 1.3
 SCENARIO = "bench-trivial"

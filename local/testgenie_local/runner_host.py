@@ -39,6 +39,9 @@ RUNNER_USER = "nobody"
 _BOOTSTRAP = Path(__file__).with_name("runner_bootstrap.py")
 _STAGE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache")
 _STDERR_TAIL = 2000
+WORK_DIR_ENV = "TESTGENIE_RUNNER_WORK_DIR"
+_SHM = "/dev/shm"
+_SHM_MIN_FREE_BYTES = 1 << 30  # Lambda's /tmp is 512 MiB by default: leave the machine room beyond it
 # Powertools settings are the only variables of the stack's that the runner gets.
 _QUIET = {
     "POWERTOOLS_SERVICE_NAME": "testgenie",
@@ -97,6 +100,26 @@ def _kill_session(sid: int, keep: int | None = None, since: PidWindow | None = N
                 os.kill(pid, signal.SIGKILL)
 
 
+def work_parent(fallback: Path) -> Path:
+    """Where environments keep their work folders (HOME, TMPDIR: each phase's workspace is extracted
+    there): memory-backed /dev/shm when it is writable and has room, else `fallback` on disk.
+
+    Each phase creates and removes a workspace; on a disk file system those metadata writes (mkdir,
+    create, unlink, rmdir through the journal) were most of a phase's fixed cost, and far more on a
+    busy disk (docs/performance.md). TESTGENIE_RUNNER_WORK_DIR names another folder ("" for `fallback`).
+    """
+    configured = os.environ.get(WORK_DIR_ENV)
+    if configured is not None:
+        return Path(configured) if configured.strip() else fallback
+    try:
+        stats = os.statvfs(_SHM)
+    except OSError:
+        return fallback
+    if os.access(_SHM, os.W_OK | os.X_OK) and stats.f_bavail * stats.f_frsize >= _SHM_MIN_FREE_BYTES:
+        return Path(_SHM)
+    return fallback
+
+
 def _exit_error(returncode: int, stderr: bytes) -> bytes:
     how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
     tail = stderr[-_STDERR_TAIL:].decode("utf-8", "replace").strip()
@@ -108,7 +131,7 @@ class _Environment:
     """One warm runner process (a Lambda execution environment): serves invocations one at a time."""
 
     def __init__(self, owner: LocalRunnerFunction) -> None:
-        self.work = Path(tempfile.mkdtemp(dir=owner.root / "work", prefix="environment-"))
+        self.work = Path(tempfile.mkdtemp(dir=owner.work_parent, prefix="environment-"))
         ident = owner.identity
         if ident.uid is not None:
             os.chown(self.work, ident.uid, ident.gid or 0)
@@ -221,6 +244,7 @@ class LocalRunnerFunction:
         shutil.copytree(self.spec.code_uri, self.root / "task", ignore=_STAGE_IGNORE)
         shutil.copy(_BOOTSTRAP, self.root / "bootstrap.py")
         (self.root / "work").mkdir()
+        self.work_parent = work_parent(self.root / "work")
         _readable_by_all(self.root)
         cache = self.root / "cache"  # the runner's bundle cache, writable by the runner user only
         cache.mkdir(mode=0o700)

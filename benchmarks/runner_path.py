@@ -93,7 +93,6 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     from testgenie.runner.phase import put_log
     from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
     from testgenie_local.lambda_endpoint import LambdaEndpoint
-    from testgenie_local.runner_host import work_parent
 
     source = LocalScenarioSource(scenarios, packed_dir=root / "packed")
     ref, folder = source.snapshot(SCENARIO)
@@ -118,7 +117,7 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     answer = PhaseAnswer(execution_id=execution_id, phase="unit", result=result, bundle_sha256=ref.sha256)
     log = b"$ true\n[test-genie] exit code 0 after 1 ms\n" * 4
 
-    workspaces = work_parent(root)  # where the local runner's environments extract them
+    workspaces = Path("/dev/shm") if Path("/dev/shm").is_dir() else root  # the sandbox's /tmp is a tmpfs
 
     def bundle() -> None:
         with fresh_workspace(ref, execution_id, scenario=SCENARIO, cache=cache, parent=workspaces):

@@ -81,10 +81,14 @@ def _routes(raw: Any, scenarios: int) -> list[Route]:
         "SELECT completed_at, id FROM suite_executions ORDER BY completed_at DESC, id DESC "
         "OFFSET (SELECT count(*) / 2 FROM suite_executions) LIMIT 1"
     ).fetchone()
-    # The newest run (as a dashboard opens it): with two runs or more a scenario, it has a previous one.
+    # The newest run that has a previous one (compare ?with=previous answers it), as a dashboard opens it.
     newest = raw.execute(
-        "SELECT id, scenario_name FROM suite_executions ORDER BY completed_at DESC, id DESC LIMIT 1"
+        "SELECT e.id, e.scenario_name FROM suite_executions e WHERE EXISTS (SELECT 1 FROM suite_executions x "
+        "WHERE x.scenario_name = e.scenario_name AND x.completed_at < e.completed_at) "
+        "ORDER BY e.completed_at DESC, e.id DESC LIMIT 1"
     ).fetchone()
+    if newest is None:
+        raise SystemExit("every scenario has a single run: load more executions than --scenarios")
     execution_id, scenario = str(newest[0]), newest[1]
     from testgenie.paging import encode_cursor
 

@@ -31,6 +31,7 @@ from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
 from testgenie_local.template import Resolver, Template, read_template
@@ -76,6 +77,8 @@ class StackOptions:
     database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
     artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # Run scenarios without the bubblewrap sandbox when it cannot run (else the stack refuses to start).
+    unsafe_shared_runner: bool = False
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
     end_child_processes: bool = False
     # A WSGI app for the paths no API route takes (pages at `/`; see gateway.GatewayApp).
@@ -109,6 +112,7 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
+        self._sandbox: Sandbox | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -140,6 +144,10 @@ class LocalStack:
         self._lock = DataDirLock(data_dir)
         self._lock.acquire()
         ensure_port_free(opts.host, opts.port, _PORT_HINT)  # at once, not after PostgreSQL started
+        try:  # also at once: where scenarios cannot be sandboxed the stack does not start
+            self._sandbox = choose_sandbox(unsafe_shared=opts.unsafe_shared_runner, say=opts.say)
+        except SandboxUnavailable as exc:
+            raise StackError(str(exc)) from None
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
@@ -306,8 +314,10 @@ class LocalStack:
         )
         if not names:
             return {}
+        assert self._sandbox is not None  # chosen first thing in _start
+        sandbox = self._sandbox
         identity = runner_identity()
-        if not identity.isolated:
+        if not sandbox.isolated and not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))
         # TESTGENIE_RUNNER_TIMEOUT_SECONDS: a shorter Timeout for the runner (drills of a hung runner).
         timeout = int(os.environ.get("TESTGENIE_RUNNER_TIMEOUT_SECONDS", "0") or 0)
@@ -321,6 +331,7 @@ class LocalStack:
             identity=identity,
             host=self.options.host,
             say=self.options.say,
+            sandbox=sandbox,
         )
         try:
             return self.runner.start()

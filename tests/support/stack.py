@@ -139,10 +139,11 @@ def start_stack(
     data_dir: Path | None = None,
     own_group: bool = False,
     template: Path | None = None,
+    args: tuple[str, ...] = (),
     **extra_env: str,
 ) -> RunningStack:
     """`own_group`: the stack leads its own process group, as a command typed in a terminal does;
-    `template`: another template than TEMPLATE."""
+    `template`: another template than TEMPLATE; `args`: more options of `testgenie serve`."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / f"ready-{time.monotonic_ns()}.json"
     data = data_dir or workdir / "data"
@@ -163,6 +164,7 @@ def start_stack(
         "--ready-file",
         str(ready),
         "--verbose",
+        *args,
     ]
     with log.open("wb") as sink:
         process = subprocess.Popen(

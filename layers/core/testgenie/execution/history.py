@@ -39,7 +39,7 @@ class ExecutionHistoryService:
         query, keyset = query or ExecutionFilter(), keyset or Keyset()
         rows = self._db.run_statement(lambda conn: self._history.executions_page(conn, query, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
-        next_cursor = encode_cursor(EXECUTIONS_CURSOR, page[-1][-2], page[-1][-1]) if more else None
+        next_cursor = encode_cursor(EXECUTIONS_CURSOR, page[-1]["k_at"], page[-1]["k_id"]) if more else None
         total = None
         if include_total:
             total = self._db.run_statement(lambda conn: self._history.executions_total(conn, query))
@@ -58,7 +58,7 @@ class ExecutionHistoryService:
         row = self._db.run_statement(lambda conn: self._history.execution(conn, execution_id))
         if row is None:
             return NotFoundError(f"execution {execution_id} not found")
-        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row[-1] or "[]")}
+        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row["phases"] or "[]")}
         listed = ", ".join(ran) or "no phase"
         if phase in ran:
             return NotFoundError(f"phase '{phase}' of execution {execution_id} has no log ({ran[phase]})")
@@ -84,7 +84,11 @@ class ExecutionHistoryService:
         keyset = keyset or Keyset()
         rows = self._db.run_statement(lambda conn: self._history.scenarios_page(conn, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
-        next_cursor = encode_cursor(SCENARIOS_CURSOR, page[-1][3], page[-1][0]) if more else None
+        next_cursor = (
+            encode_cursor(SCENARIOS_CURSOR, page[-1]["last_completed_at"], page[-1]["scenario_name"])
+            if more
+            else None
+        )
         return page_document([_scenario_item(row) for row in page], next_cursor)
 
     def stats(self, scenario: str, window: int = SUMMARY_WINDOW) -> dict[str, Any]:
@@ -115,15 +119,19 @@ class ExecutionHistoryService:
         return compare_executions(this, before)
 
 
-def _scenario_item(row: tuple[Any, ...]) -> dict[str, Any]:
-    runs = row[4]
+def _scenario_item(row: Row) -> dict[str, Any]:
+    runs = row["runs"]
     return {
-        "scenarioName": row[0],
-        "lastExecution": {"executionId": str(row[1]), "outcome": row[2], "completedAt": timestamp(row[3])},
+        "scenarioName": row["scenario_name"],
+        "lastExecution": {
+            "executionId": str(row["last_execution_id"]),
+            "outcome": row["last_outcome"],
+            "completedAt": timestamp(row["last_completed_at"]),
+        },
         "window": SUMMARY_WINDOW,
         "runs": runs,
-        "passRate": row[5] / runs if runs else 0.0,
-        "medianDurationMs": row[6],
-        "recentOutcomes": row[7],
-        "flakyPhases": row[8],
+        "passRate": row["passed_runs"] / runs if runs else 0.0,
+        "medianDurationMs": row["median_duration_ms"],
+        "recentOutcomes": row["recent_outcomes"],
+        "flakyPhases": row["flaky_phases"],
     }

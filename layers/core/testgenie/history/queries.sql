@@ -58,5 +58,11 @@ FROM (SELECT e.id, e.completed_at, e.outcome, e.source_digest FROM suite_executi
 LEFT JOIN suite_execution_phases p ON p.execution_id = w.id
 ORDER BY w.completed_at, w.id
 
+-- name: phase_errors
+-- The error of given phases of given executions (a stats window's last failures: a handful of rows).
+SELECT e.id::text AS id, x->>'name' AS name, x->>'error' AS error
+FROM suite_executions e, jsonb_array_elements(e.phases) AS x
+WHERE e.id = ANY(%(ids)s::uuid[]) AND x->>'name' = ANY(%(names)s)
+
 -- name: last_activity
 SELECT last_completed_at FROM scenario_summaries WHERE scenario_name = %(scenario)s

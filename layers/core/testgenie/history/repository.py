@@ -156,6 +156,15 @@ class HistoryRepository:
     def stats_window(self, conn: Connection, scenario: str, window: int) -> list[Row]:
         return conn.execute(QUERIES["stats_window"], {"scenario": scenario, "window": window}).fetchall()
 
+    def phase_errors(
+        self, conn: Connection, pairs: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], str | None]:
+        """{(execution id, phase): its error} for these (execution id, phase) pairs."""
+        ids = sorted({execution for execution, _ in pairs})
+        names = sorted({name for _, name in pairs})
+        rows = conn.execute(QUERIES["phase_errors"], {"ids": ids, "names": names}).fetchall()
+        return {(r["id"], r["name"]): r["error"] for r in rows if (r["id"], r["name"]) in pairs}
+
     def last_activity(self, conn: Connection, scenario: str) -> datetime | None:
         row = conn.execute(QUERIES["last_activity"], {"scenario": scenario}).fetchone()
         return row["last_completed_at"] if row else None

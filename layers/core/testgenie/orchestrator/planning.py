@@ -6,7 +6,7 @@ and the plan can be built cheaply before a suite request is claimed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +117,12 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
+def _not_defined(kind: str, raw: str, known: Collection[str]) -> ValidationError:
+    """`phase 'unti' is not defined; did you mean 'unit'? (known: …)`."""
+    hint = did_you_mean(normalize_name(raw), known)
+    return ValidationError(f"{kind} '{raw}' is not defined{hint} (known: {_known(known)})")
+
+
 def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) -> set[str]:
     """The normalized names to skip; a name no phase has is warned about once and ignored."""
     specs = set(known)
@@ -136,7 +142,6 @@ def build_plan(
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
-    *,
     max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> PhasePlan:
     scenario = validate_scenario_name(request.scenario_name)
@@ -151,10 +156,7 @@ def build_plan(
         for raw in explicit:
             name = normalize_name(raw)
             if name not in phases.specs:
-                raise ValidationError(
-                    f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} "
-                    f"(known: {_known(phases.specs)})"
-                )
+                raise _not_defined("phase", raw, phases.specs)
             if name not in desired:
                 desired.append(name)
             elif name not in repeated:
@@ -170,10 +172,7 @@ def build_plan(
     elif request.preset and request.preset.strip():
         preset_used = normalize_name(request.preset)
         if preset_used not in phases.presets:
-            raise ValidationError(
-                f"preset '{request.preset}' is not defined{did_you_mean(preset_used, phases.presets)} "
-                f"(known: {_known(phases.presets)})"
-            )
+            raise _not_defined("preset", request.preset, phases.presets)
         desired = list(phases.presets[preset_used])
     else:
         desired = list(phases.specs)

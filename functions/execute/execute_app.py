@@ -155,7 +155,7 @@ def unpin_execution(executionId: str) -> JsonResponse:
 def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = get_settings()
     if is_dead_letter_batch(event, settings.suite_request_dlq_arn):
-        return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
+        return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service, context))
     budget_ms = settings.phase_timeout_seconds * 1000
     handler = QueueRecordHandler(
         bootstrap.execution_service,

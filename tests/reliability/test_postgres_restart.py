@@ -12,55 +12,23 @@ failed for a transient reason come back after seconds (ChangeMessageVisibility),
 from __future__ import annotations
 
 import contextlib
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 from testgenie.migrate import migrate
 from testgenie_local.polling import wait_for
-from testgenie_local.postgres import PostgresServer, create_database, provision
+from testgenie_local.postgres import create_database
 
-from tests.support.drills import TERMINAL, make_scenario, query, request_states
+from tests.support.drills import TERMINAL, PrivatePostgres, make_scenario, query, request_states
 from tests.support.paths import REPO_ROOT
 from tests.support.stack import RunningStack
 
 BATCH = 120
 # Recovery budget after the server is back (issue: the outage plus seconds, never a lease or 90 minutes).
 RECOVERY_SECONDS = 60
-
-
-class PrivatePostgres:
-    """An embedded server in its own folder that this test may stop and start at will."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.server: PostgresServer | None = provision(folder, database_url="")
-        self.admin_url = self.server.admin_url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def start(self) -> None:
-        if self.server is None:
-            self.server = provision(self.folder, database_url="")
-            assert self.server.admin_url == self.admin_url, "the restarted server moved"
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    # A short path: the server's unix socket lives in this folder (108-byte limit on socket paths).
-    with tempfile.TemporaryDirectory(prefix="tg-rel-pg-") as folder:
-        server = PrivatePostgres(Path(folder))
-        try:
-            yield server
-        finally:
-            server.start()  # pgserver only cleans up a running server
-            server.stop()
 
 
 def states_or_none(url: str, ids: list[str]) -> dict[str, dict[str, object]] | None:

@@ -45,7 +45,7 @@ def _slow_commands(folder: Path) -> None:
     """Every shard names its part in a JUnit report after a few seconds (time to find its runner)."""
     (folder / ".testgenie").mkdir(parents=True)
     command = (
-        "sleep 4; printf '<testsuite><testcase classname=\"shard\" name=\"part-%s\" time=\"4\"/></testsuite>' "
+        'sleep 4; printf \'<testsuite><testcase classname="shard" name="part-%s" time="4"/></testsuite>\' '
         '"$TESTGENIE_SHARD_INDEX" > "$TESTGENIE_REPORTS_DIR/part.xml"'
     )
     testing = {"phases": {"unit": {"timeout": "2m", "shards": 3, "commands": [command]}}}

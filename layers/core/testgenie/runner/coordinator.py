@@ -60,6 +60,12 @@ ANSWER_GRACE_SECONDS = 30.0
 URL_LIFETIME_SECONDS = 3600
 
 
+def upload_lifetime(timeout_seconds: int) -> int:
+    """A phase log's upload URL lives as long as the phase may run plus the answer's grace: no
+    longer, so it cannot be used again long after the result was recorded."""
+    return int(timeout_seconds + ANSWER_GRACE_SECONDS)
+
+
 def failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
     return PhaseResult(
         name=name,
@@ -111,7 +117,7 @@ class _RunnerSession:
             phase=name,
             timeout_seconds=timeout,
             deadline_at=deadline_at,
-            log_upload=self.owner.artifacts.upload_target(self.execution_id, name, URL_LIFETIME_SECONDS),
+            log_upload=self.owner.artifacts.upload_target(self.execution_id, name, upload_lifetime(timeout)),
             prior_tests=list(self.prior_tests),
         )
         return invocation, wait
@@ -183,7 +189,8 @@ class _ThreadBackend:
 
     def _shard_invocation(self, assignment: ShardAssignment) -> PhaseInvocation:
         owner, name = self.session.owner, shard_log_name(self.base.phase, assignment.index)
-        upload = owner.artifacts.upload_target(self.base.execution_id, name, URL_LIFETIME_SECONDS)
+        lifetime = upload_lifetime(self.base.timeout_seconds)
+        upload = owner.artifacts.upload_target(self.base.execution_id, name, lifetime)
         return shard_invocation(self.base, assignment, upload)
 
     def run_shards(self, assignments: Sequence[ShardAssignment]) -> list[ShardOutcome]:

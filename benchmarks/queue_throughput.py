@@ -39,7 +39,7 @@ for _name, _value in (
 import psycopg  # noqa: E402
 from testgenie.db import Database  # noqa: E402
 from testgenie.execution.service import SuiteExecutionService  # noqa: E402
-from testgenie.orchestrator.engine import in_process_orchestrator  # noqa: E402
+from testgenie.orchestrator.run.engine import in_process_orchestrator  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402

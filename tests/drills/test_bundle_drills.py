@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.orchestrator.bundles import (
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.process import run_command
+from testgenie.orchestrator.run.workspace import command_environment, fresh_workspace
+from testgenie.orchestrator.sources.bundles import (
     MAX_EXTRACTED_BYTES,
     BundleCache,
     BundleFetchError,
@@ -23,9 +26,6 @@ from testgenie.orchestrator.bundles import (
     bundle_digest,
     pack_folder,
 )
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.process import run_command
-from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 
 from tests.drills.hostile import zip_bomb
 
@@ -71,7 +71,7 @@ def test_too_many_members_are_refused(tmp_path: Path) -> None:
         for index in range(30):
             tar.addfile(tarfile.TarInfo(f"f{index}"), io.BytesIO(b""))
     ref = _publish(tmp_path, "many", buffer.getvalue())
-    from testgenie.orchestrator.bundles import BundleLimits
+    from testgenie.orchestrator.sources.bundles import BundleLimits
 
     cache = BundleCache(tmp_path / "cache", BundleLimits(members=20))
     with pytest.raises(UnsafeArchiveError, match="more than 20 members"):

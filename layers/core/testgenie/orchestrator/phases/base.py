@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 from testgenie.orchestrator.models import Classification, FailingTest, Observation, TestCounts
-from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
+from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
 
 DEFAULT_LOG_CAP_BYTES = 1024 * 1024
 DEFAULT_REMEDIATION = "Refer to the phase logs to triage the failure."
@@ -149,4 +149,4 @@ class PhaseReport:
         self.observations.append(Observation(icon="ℹ️", prefix="INFO", text=text))  # noqa: RUF001
 
 
-Runner = Callable[[PhaseContext, PhaseReport], None]
+PhaseKind = Callable[[PhaseContext, PhaseReport], None]

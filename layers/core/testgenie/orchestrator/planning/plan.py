@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.catalog import (
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuitePlan
+from testgenie.orchestrator.planning.catalog import (
     CATALOG,
     DEFAULT_PHASE_TIMEOUT_SECONDS,
     DEFAULT_PRESETS,
@@ -24,8 +25,7 @@ from testgenie.orchestrator.catalog import (
     custom_phase_spec,
     normalize_name,
 )
-from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuiteExecutionRequest
-from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+from testgenie.orchestrator.planning.testing_config import CONFIG_RELPATH, TestingConfig
 from testgenie.suggest import did_you_mean
 
 CUSTOM_PHASES_DIR = ".testgenie/phases"
@@ -131,8 +131,39 @@ def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) ->
     return skip
 
 
+def _explicit_phases(
+    explicit: list[str],
+    request: SuitePlan,
+    phases: ScenarioPhases,
+    config: TestingConfig,
+    warnings: list[str],
+) -> list[str]:
+    """Explicit phases, in the order asked, each once (an unknown one is a ValidationError)."""
+    desired: list[str] = []
+    repeated: list[str] = []  # one warning per repeated name, however many copies
+    for raw in explicit:
+        name = normalize_name(raw)
+        if name not in phases.specs:
+            raise ValidationError(
+                f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} (known: {_known(phases.specs)})"
+            )
+        if name not in desired:
+            desired.append(name)
+        elif name not in repeated:
+            repeated.append(name)
+    warnings.extend(f"phase '{name}' was requested more than once; it runs once" for name in repeated)
+    if request.preset and request.preset.strip():
+        warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
+    for name in desired:
+        if not is_enabled(name, config):
+            warnings.append(
+                f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
+            )
+    return desired
+
+
 def build_plan(
-    request: SuiteExecutionRequest,
+    request: SuitePlan,
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
@@ -142,39 +173,19 @@ def build_plan(
     scenario = validate_scenario_name(request.scenario_name)
     phases = scenario_phases(config, script_names, default_timeout)
     warnings = list(phases.warnings)
-    preset_used: str | None = None
+    chosen_preset: str | None = None
     explicit = [p for p in (request.phases or []) if p.strip()]
 
     if explicit:
-        desired: list[str] = []
-        repeated: list[str] = []  # one warning per repeated name, however many copies
-        for raw in explicit:
-            name = normalize_name(raw)
-            if name not in phases.specs:
-                raise ValidationError(
-                    f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} "
-                    f"(known: {_known(phases.specs)})"
-                )
-            if name not in desired:
-                desired.append(name)
-            elif name not in repeated:
-                repeated.append(name)
-        warnings.extend(f"phase '{name}' was requested more than once; it runs once" for name in repeated)
-        if request.preset and request.preset.strip():
-            warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
-        for name in desired:
-            if not is_enabled(name, config):
-                warnings.append(
-                    f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
-                )
+        desired = _explicit_phases(explicit, request, phases, config, warnings)
     elif request.preset and request.preset.strip():
-        preset_used = normalize_name(request.preset)
-        if preset_used not in phases.presets:
+        chosen_preset = normalize_name(request.preset)
+        if chosen_preset not in phases.presets:
             raise ValidationError(
-                f"preset '{request.preset}' is not defined{did_you_mean(preset_used, phases.presets)} "
+                f"preset '{request.preset}' is not defined{did_you_mean(chosen_preset, phases.presets)} "
                 f"(known: {_known(phases.presets)})"
             )
-        desired = list(phases.presets[preset_used])
+        desired = list(phases.presets[chosen_preset])
     else:
         desired = list(phases.specs)
 
@@ -185,7 +196,7 @@ def build_plan(
 
     return PhasePlan(
         scenario_name=scenario,
-        preset=preset_used,
+        preset=chosen_preset,
         phases=selected,
         timeouts={name: phase_timeout(name, phases, config, default_timeout) for name in selected},
         fail_fast=request.fail_fast,

@@ -7,6 +7,7 @@ in the function (history/documents.py, docs/performance.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -97,17 +98,33 @@ class ExecutionHistoryService:
         rows = self._db.run_statement(lambda conn: self._history.stats_window(conn, scenario, window))
         if not rows:
             raise NotFoundError(f"no execution of '{scenario}' recorded")
-        return scenario_stats(scenario, window, rows)
+        stats = scenario_stats(scenario, window, rows)
+        self._add_failure_errors(stats["phases"])
+        return stats
+
+    def _add_failure_errors(self, phases: Iterable[dict[str, Any]]) -> None:
+        """Each last failure's phase error: what went wrong when no failing test says it (a standards
+        command, a missing dependency). Read from the few last failures' records only."""
+        wanted = {(p["lastFailure"]["executionId"], p["name"]) for p in phases if p["lastFailure"]}
+        if not wanted:
+            return
+        errors = self._db.run_statement(lambda conn: self._history.phase_errors(conn, wanted))
+        for phase in phases:
+            if phase["lastFailure"]:
+                key = (phase["lastFailure"]["executionId"], phase["name"])
+                phase["lastFailure"]["error"] = errors.get(key)
 
     def compare(self, execution_id: UUID, base: UUID | None) -> dict[str, Any]:
         """What changed from `base` (None: the scenario's previous run) to `execution_id`."""
 
         def work(conn: Connection) -> tuple[Row | None, Row | None]:
-            other = base or self._history.previous_id(conn, execution_id)
-            found = self._history.executions_for_compare(conn, [execution_id, *([other] if other else [])])
-            return found.get(execution_id), found.get(other) if other else None
+            if base is None:
+                return self._history.with_previous(conn, execution_id)
+            found = self._history.executions_for_compare(conn, [execution_id, base])
+            return found.get(execution_id), found.get(base)
 
-        this, before = self._db.run(work)
+        # One statement either way: no BEGIN/COMMIT round trips (docs/performance.md).
+        this, before = self._db.run_statement(work)
         if this is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         if before is None:

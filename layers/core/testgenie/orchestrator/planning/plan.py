@@ -6,7 +6,7 @@ and the plan can be built cheaply before a suite request is claimed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,6 +117,12 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
+def _not_defined(kind: str, raw: str, known: Collection[str]) -> ValidationError:
+    """`phase 'unti' is not defined; did you mean 'unit'? (known: …)`."""
+    hint = did_you_mean(normalize_name(raw), known)
+    return ValidationError(f"{kind} '{raw}' is not defined{hint} (known: {_known(known)})")
+
+
 def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) -> set[str]:
     """The normalized names to skip; a name no phase has is warned about once and ignored."""
     specs = set(known)
@@ -131,43 +137,11 @@ def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) ->
     return skip
 
 
-def _explicit_phases(
-    explicit: list[str],
-    request: SuitePlan,
-    phases: ScenarioPhases,
-    config: TestingConfig,
-    warnings: list[str],
-) -> list[str]:
-    """Explicit phases, in the order asked, each once (an unknown one is a ValidationError)."""
-    desired: list[str] = []
-    repeated: list[str] = []  # one warning per repeated name, however many copies
-    for raw in explicit:
-        name = normalize_name(raw)
-        if name not in phases.specs:
-            raise ValidationError(
-                f"phase '{raw}' is not defined{did_you_mean(name, phases.specs)} (known: {_known(phases.specs)})"
-            )
-        if name not in desired:
-            desired.append(name)
-        elif name not in repeated:
-            repeated.append(name)
-    warnings.extend(f"phase '{name}' was requested more than once; it runs once" for name in repeated)
-    if request.preset and request.preset.strip():
-        warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
-    for name in desired:
-        if not is_enabled(name, config):
-            warnings.append(
-                f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
-            )
-    return desired
-
-
 def build_plan(
     request: SuitePlan,
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
-    *,
     max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> PhasePlan:
     scenario = validate_scenario_name(request.scenario_name)
@@ -177,14 +151,28 @@ def build_plan(
     explicit = [p for p in (request.phases or []) if p.strip()]
 
     if explicit:
-        desired = _explicit_phases(explicit, request, phases, config, warnings)
+        desired: list[str] = []
+        repeated: list[str] = []  # one warning per repeated name, however many copies
+        for raw in explicit:
+            name = normalize_name(raw)
+            if name not in phases.specs:
+                raise _not_defined("phase", raw, phases.specs)
+            if name not in desired:
+                desired.append(name)
+            elif name not in repeated:
+                repeated.append(name)
+        warnings.extend(f"phase '{name}' was requested more than once; it runs once" for name in repeated)
+        if request.preset and request.preset.strip():
+            warnings.append(f"preset '{request.preset}' was ignored because phases were given explicitly")
+        for name in desired:
+            if not is_enabled(name, config):
+                warnings.append(
+                    f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
+                )
     elif request.preset and request.preset.strip():
         chosen_preset = normalize_name(request.preset)
         if chosen_preset not in phases.presets:
-            raise ValidationError(
-                f"preset '{request.preset}' is not defined{did_you_mean(chosen_preset, phases.presets)} "
-                f"(known: {_known(phases.presets)})"
-            )
+            raise _not_defined("preset", request.preset, phases.presets)
         desired = list(phases.presets[chosen_preset])
     else:
         desired = list(phases.specs)

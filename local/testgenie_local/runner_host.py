@@ -37,7 +37,7 @@ from typing import Any
 from testgenie.orchestrator.phases.containment import PidWindow, created_since, pid_window
 
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
-from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
+from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
 from testgenie_local.sandbox import Sandbox, limit_resources
 from testgenie_local.template import FunctionSpec
 
@@ -518,6 +518,9 @@ class LocalRunner:
     def start(self) -> dict[str, str | None]:
         for spec in self.specs:
             python = ensure_runner_venv(spec.layers, say=self.say)  # RunnerVenvError: the caller says why
+            problem = tarfile_problem(python)
+            if problem is not None:
+                raise RunnerVenvError(problem)
             self.functions[spec.logical_id] = LocalRunnerFunction(
                 spec, python, self.identity, sandbox=self.sandbox
             )

@@ -22,6 +22,7 @@ from testgenie_local.polling import wait_for
 
 from tests.support.records import run_record
 from tests.support.services import suite_requests
+from tests.support.threads import join_all
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -84,7 +85,7 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
         report = retention.prune(now=NOW)
     finally:
         stop.set()
-        thread.join()
+        join_all([thread])
 
     expired = [r for r in [*old, only_old] if r not in pinned]
     assert report.deleted == len(expired)

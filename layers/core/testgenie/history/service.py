@@ -19,7 +19,7 @@ from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, Execu
 from testgenie.history.repository import HistoryRepository
 from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
-from testgenie.orchestrator.catalog import PHASES_BY_NAME
+from testgenie.orchestrator.planning.catalog import PHASES_BY_NAME
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.records import EXECUTION_NOT_FOUND
 from testgenie.suggest import did_you_mean

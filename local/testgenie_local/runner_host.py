@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
+from testgenie.orchestrator.runners.containment import PidWindow, created_since, descendants, pid_window
 
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
@@ -177,6 +177,13 @@ class _Environment:
         """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox)."""
         _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
 
+    def kill_tree(self) -> None:
+        """Everything this environment started (the runner is their subreaper, so even a setsid'ed
+        command stays its descendant), then the environment itself."""
+        for pid in reversed([self.proc.pid, *descendants(self.proc.pid)]):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     def close(self) -> None:
         _kill_session(self.proc.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -188,6 +195,15 @@ class _Environment:
             self.proc.wait(timeout=5)
         self._reader.join(timeout=1)
         return _exit_error(self.proc.returncode or 0, b"".join(self.stderr))
+
+
+def _execution_of(payload: bytes) -> str:
+    """The execution an invocation belongs to (its `executionId`; "" when it names none)."""
+    try:
+        found = json.loads(payload).get("executionId")
+    except (ValueError, AttributeError):
+        return ""
+    return str(found) if found else ""
 
 
 class LocalRunnerFunction:
@@ -209,6 +225,7 @@ class LocalRunnerFunction:
         self.environment = {**_QUIET, **(environment or {})}
         self.max_idle = max_idle
         self._idle: list[_Environment] = []
+        self._busy: dict[str, list[_Environment]] = {}  # execution id -> environments serving it now
         self._lock = threading.Lock()
         parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"{spec.logical_id.lower()}-", dir=parent))
@@ -249,6 +266,29 @@ class LocalRunnerFunction:
         with self._lock:
             environment = self._idle.pop() if self._idle else None
         environment = environment or _Environment(self)
+        owner = _execution_of(payload)
+        with self._lock:
+            self._busy.setdefault(owner, []).append(environment)
+        try:
+            return self._run(environment, payload, window)
+        finally:
+            with self._lock:
+                self._busy[owner].remove(environment)
+                if not self._busy[owner]:
+                    del self._busy[owner]
+
+    def abandon(self, execution_id: str) -> int:
+        """End the invocations in flight for `execution_id` (its durable execution was stopped): their
+        processes are killed, as a Lambda environment is when its invocation is abandoned."""
+        with self._lock:
+            victims = list(self._busy.get(execution_id, []))
+        for environment in victims:
+            environment.kill_tree()
+        return len(victims)
+
+    def _run(
+        self, environment: _Environment, payload: bytes, window: PidWindow | None
+    ) -> tuple[str | None, bytes]:
         try:
             answer = environment.invoke(payload, self.timeout)
         except TimeoutError:
@@ -317,6 +357,10 @@ class LocalRunner:
             "ARTIFACTS_UPLOAD_URL": self.endpoint.upload_url if uploads else None,
             "ARTIFACTS_UPLOAD_SECRET": self.upload_secret if uploads else None,
         }
+
+    def abandon(self, execution_id: str) -> int:
+        """Kill the runner processes serving `execution_id` now (how many there were)."""
+        return sum(function.abandon(execution_id) for function in self.functions.values())
 
     def stop(self) -> None:
         if self.endpoint is not None:

@@ -20,7 +20,6 @@ from testgenie.entrypoints.http import (
     UNAVAILABLE_DOC,
     JsonResponse,
     build_resolver,
-    error_response,
     json_document_response,
     json_response,
     model_doc,
@@ -51,7 +50,6 @@ from testgenie.errors import TestGenieError, ValidationError
 from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
-from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.paging import MAX_PAGE, parse_keyset
 from testgenie.queue.models import (
     SUITE_REQUESTS_CURSOR,
@@ -59,6 +57,7 @@ from testgenie.queue.models import (
     SuiteRequestStatus,
     suite_request_filter,
 )
+from testgenie.records import StoredExecution
 from testgenie.settings import get_settings
 
 app = build_resolver()
@@ -105,7 +104,7 @@ def list_executions(
     summary="The latest execution",
     tags=["executions"],
     responses={
-        200: model_doc("the latest execution", SuiteExecutionResult),
+        200: model_doc("the latest execution", StoredExecution),
         404: NOT_FOUND_DOC,
         **_ERRORS,
     },
@@ -119,7 +118,7 @@ def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
     f"{API_PREFIX}/executions/<executionId>",
     summary="One execution with its phases",
     tags=["executions"],
-    responses={200: model_doc("the execution", SuiteExecutionResult), 404: NOT_FOUND_DOC, **_ERRORS},
+    responses={200: model_doc("the execution", StoredExecution), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def get_execution(executionId: str) -> Response[str]:
     document = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
@@ -177,11 +176,10 @@ def get_phase_log(executionId: str, phase: str) -> Response[Any]:
 
     settings = get_settings()
     execution = parse_uuid(executionId, "execution id")
-    text = artifact_store_from_settings(settings).read_log(
-        execution, phase.strip().lower(), settings.log_tail_bytes
-    )
+    name = phase.strip().lower()
+    text = artifact_store_from_settings(settings).read_log(execution, name, settings.log_tail_bytes)
     if text is None:
-        return error_response(HTTPStatus.NOT_FOUND, "phase log not found")
+        raise bootstrap.history_service().missing_log(execution, name)
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
 
 

@@ -10,7 +10,6 @@ wheels are platform-specific and one vendored tree cannot serve both.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,6 +23,8 @@ from testgenie.orchestrator.bundles import bundle_digest, pack_folder
 from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_RULE
 from testgenie.orchestrator.testing_config import CONFIG_RELPATH, load_testing_config
 from testgenie.orchestrator.workspace import DIGEST_METADATA, VENDOR_RELPATH
+
+from testgenie_local.stack_state import running_stack
 
 PIP_TIMEOUT_SECONDS = 600
 # The local runner's interpreter (local/testgenie_local/runner_venv.py builds its venv from it).
@@ -151,21 +152,10 @@ class Destination:
     local: bool
 
 
-def _local_stack(data_dir: Path) -> dict[str, Any] | None:
-    state = data_dir / "stack.json"
-    if not state.is_file():
-        return None
-    try:
-        info: dict[str, Any] = json.loads(state.read_text())
-    except ValueError:
-        return None
-    return info
-
-
 def _destination(bucket: str | None, data_dir: Path, platform: str | None) -> Destination:
     import boto3
 
-    info = _local_stack(data_dir)
+    info = running_stack(data_dir)
     local_buckets = [str(b) for b in (info or {}).get("buckets", {}).values()]
     if bucket is None and not local_buckets:
         raise BundleError("no --bucket given and no local stack found (set TESTGENIE_SCENARIOS_BUCKET)")

@@ -181,10 +181,12 @@ class InProcessHandler:
     """A function of this process behind the Lambda endpoint (Invocable): JSON in, JSON out, an
     exception answered as Lambda answers a function error."""
 
+    per_tenant = False
+
     def __init__(self, runtime: FunctionRuntime) -> None:
         self.runtime = runtime
 
-    def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         try:
             result = self.runtime.invoke(json.loads(payload or b"{}"))
         except Exception as exc:

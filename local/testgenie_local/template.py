@@ -150,6 +150,7 @@ class FunctionSpec:
     # DurableConfig.ExecutionTimeout: a durable function (its executions run under the local
     # durable service, docs/local-stack.md); None for a plain function.
     durable_execution_timeout: int | None = None
+    tenant_isolation: str | None = None  # TenancyConfig.TenantIsolationMode (PER_TENANT)
 
     @property
     def module_name(self) -> str:
@@ -524,7 +525,13 @@ def _function(
         layers=[p.resolve() for p in layer_paths],
         reserved_concurrency=int(reserved) if reserved is not None else None,
         durable_execution_timeout=int(durable) if durable is not None else None,
+        tenant_isolation=_tenant_isolation(props.get("TenancyConfig")),
     )
+
+
+def _tenant_isolation(config: Any) -> str | None:
+    mode = config.get("TenantIsolationMode") if isinstance(config, dict) else None
+    return str(mode) if mode else None
 
 
 def _http_route(event_name: str, eprops: Mapping[str, Any], resolver: Resolver) -> HttpRoute:

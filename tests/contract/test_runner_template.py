@@ -143,3 +143,8 @@ def test_the_coordinator_consumes_its_two_queues_without_a_managed_sqs_policy(
     # A function with its own role ignores SAM `Policies`: a policy added there would silently not apply.
     assert "Policies" not in template["Resources"]["ExecuteFunction"]["Properties"]
     assert "Policies" not in template["Resources"]["RunnerFunction"]["Properties"]
+
+
+def test_runner_function_gives_each_tenant_its_own_environments(translated: dict[str, Any]) -> None:
+    props = translated["Resources"]["RunnerFunction"]["Properties"]
+    assert props.get("TenancyConfig") == {"TenantIsolationMode": "PER_TENANT"}

@@ -30,6 +30,13 @@ class Trigger(StrEnum):
     RERUN = "rerun"
 
 
+class StoredExecution(SuiteExecutionResult):
+    """GET /executions/{id} and /executions/latest: the result as recorded, with what started it (as
+    each item of the list carries)."""
+
+    trigger: Trigger
+
+
 class SuiteExecutionRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -104,6 +111,9 @@ class SuiteExecutionRecord(BaseModel):
             warnings=list(self.warnings) if self.warnings else None,
             source_digest=self.source_digest,
         )
+
+    def to_stored_execution(self) -> StoredExecution:
+        return StoredExecution(**dict(self.to_execution_result()), trigger=self.trigger)
 
 
 # No stored execution exceeds 1 MB of JSON: GET /executions/{id} and /latest stay far below Lambda's

@@ -35,6 +35,8 @@ _ENV_FIELDS: dict[str, str] = {
     "EXECUTION_TIMEOUT_SECONDS": "execution_timeout_seconds",
     "ARTIFACTS_UPLOAD_URL": "artifacts_upload_url",
     "ARTIFACTS_UPLOAD_SECRET": "artifacts_upload_secret",
+    "MAX_SHARDS": "max_shards",
+    "SHARD_TARGET_SECONDS": "shard_target_seconds",
 }
 
 
@@ -75,6 +77,10 @@ class Settings(BaseModel):
     # One machine only: the local stack's signed upload route into ARTIFACTS_DIR (for the runner's logs).
     artifacts_upload_url: str | None = None
     artifacts_upload_secret: str | None = None
+    # Shards (docs/scenarios.md, "Shards"): at most MAX_SHARDS runner invocations per phase (the
+    # template's MaxShards, within the runner's reserved concurrency); "auto" aims at this per shard.
+    max_shards: int = Field(default=16, ge=1, le=1000)
+    shard_target_seconds: int = Field(default=60, ge=1, le=86_400)
 
     @model_validator(mode="after")
     def _one_artifact_store(self) -> Settings:

@@ -11,7 +11,7 @@ from testgenie.execution.retention import RetentionService
 from testgenie.orchestrator.models import TestTiming
 from testgenie.shards.repository import Collection, TestTimingRepository
 
-from tests.support import run_record
+from tests.support.records import run_record
 
 NOW = datetime.now(UTC)
 

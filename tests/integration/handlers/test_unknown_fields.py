@@ -13,9 +13,12 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
-from tests.integration.handlers.conftest import Client, Queues
-from tests.integration.handlers.events import FakeLambdaContext, sqs_event, sqs_record
-from tests.support import FakeEngine, run_record, suite_requests
+from tests.support.context import FakeLambdaContext
+from tests.support.engine import FakeEngine
+from tests.support.events import sqs_batch, sqs_record
+from tests.support.handlers import Client, Queues
+from tests.support.records import run_record
+from tests.support.services import suite_requests
 
 API = "/api/v1"
 
@@ -51,13 +54,18 @@ def _count(db: Database, table: str) -> int:
         ),
         (
             "/executions",
+            {"scenarioName": "demo", "phases": ["unit"], "shard": 8},
+            "unknown field 'shard' (did you mean 'shards'?)",
+        ),
+        (
+            "/executions",
             {"scenarioName": "demo", "Preset": "quick"},
             "unknown field 'Preset' (did you mean 'preset'?)",
         ),
         (
             "/executions",
             {"scenarioName": "demo", "zzz": 1},
-            "unknown field 'zzz' (known fields: failFast, phases, preset, scenarioName, skip, suiteRequestId)",
+            "unknown field 'zzz' (known fields: failFast, phases, preset, scenarioName, shards, skip, suiteRequestId)",
         ),
     ],
 )
@@ -137,10 +145,7 @@ def test_a_message_with_an_unknown_key_is_acknowledged_as_malformed_and_runs_not
     request_id = _queue(db)
     body = json.dumps({"suiteRequestId": str(request_id), "suiteRequestID": str(request_id)})
     arn = env.dlq_arn if dead_letter else env.arn
-    event = sqs_event(
-        "sqs_batch_mixed.json", VALID_ID=str(request_id), UNKNOWN_ID=str(request_id), QUEUE_ARN=arn
-    )
-    event["Records"] = [sqs_record(body, arn, "m-1")]
+    event = sqs_batch(sqs_record(body, arn))
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
 
     assert engine.executed == []

@@ -27,6 +27,7 @@ from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
+from testgenie.runner.tenancy import tenant_for
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
@@ -46,8 +47,8 @@ class StepRunner(Protocol):
 
 def tenant_of(scenario_name: str) -> str:
     """The tenant a runner invocation belongs to: its scenario, so one runner environment never
-    serves two scenarios (docs/architecture.md, "Tenants")."""
-    return scenario_name.strip().lower()
+    serves two scenarios (runner/tenancy.py; docs/architecture.md, "Tenants")."""
+    return tenant_for(scenario_name)
 
 
 def invoke_runner_phase(

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, field_validator
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, StrictBody
 from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_REQUIRED, SCENARIO_NAME_RULE
+from testgenie.orchestrator.models import ShardsSetting, parse_shards
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
@@ -53,6 +54,15 @@ class SuiteExecutionHttpBody(StrictBody):
     )
     skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
+    shards: ShardsSetting | None = Field(
+        default=None,
+        description='run the sharded phases (else unit) as this many shards (1 … MaxShards), or "auto"',
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards(cls, value: Any) -> Any:
+        return parse_shards(value)
 
     @field_validator("scenario_name", "suite_request_id", "preset", "phases", "skip")
     @classmethod
@@ -83,6 +93,7 @@ class SuiteExecutionHttpBody(StrictBody):
             phases=self.phases,
             skip=self.skip,
             fail_fast=self.fail_fast,
+            shards=self.shards,
         )
         return SuiteExecutionInput(request=request, suite_request_id=link)
 

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, UtcDateTime
-from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.orchestrator.models import ShardsSetting, SuiteExecutionRequest, parse_shards
 from testgenie.paging import parse_key, parse_time
 from testgenie.records import Trigger
 
@@ -59,6 +59,7 @@ class SuiteRequest(CamelModel):
     phases: list[str] | None = None
     skip: list[str] | None = None
     fail_fast: bool = False
+    shards: ShardsSetting | None = None
     trigger: Trigger = Trigger.API
     attempts: int = 0
     cancel_requested: bool = False
@@ -82,6 +83,7 @@ class SuiteRequest(CamelModel):
             phases=self.phases,
             skip=self.skip,
             fail_fast=self.fail_fast,
+            shards=self.shards,
         )
 
 
@@ -135,6 +137,14 @@ class QueueSuiteRequestInput(CamelModel):
     phases: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
+    shards: ShardsSetting | None = Field(
+        default=None, description='run the sharded phases (else unit) as this many shards, or "auto"'
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards(cls, value: Any) -> Any:
+        return parse_shards(value)
 
     @field_validator("requested_types", mode="before")
     @classmethod

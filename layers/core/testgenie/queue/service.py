@@ -403,6 +403,7 @@ def build_suite_request(
         phases=[p.strip() for p in payload.phases if p.strip()] if payload.phases else None,
         skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
         fail_fast=payload.fail_fast,
+        shards=payload.shards,
         trigger=trigger,
         rerun_of=rerun_of,
         created_at=now,

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.runner.protocol import MAX_ANSWER_BYTES, PhaseAnswer, PhaseInvocation
+from testgenie.runner.tenancy import tenant_for
 
 _MESSAGE_CHARS = 500
 # What Lambda says when a function ran out of its Timeout.
@@ -109,6 +110,7 @@ class LambdaRunnerClient:
             FunctionName=self.function_name,
             InvocationType="RequestResponse",
             Payload=invocation.model_dump_json(by_alias=True).encode(),
+            TenantId=tenant_for(invocation.scenario_name),  # environments of this scenario only
         )
         raw: bytes = response["Payload"].read()
         return response.get("FunctionError"), raw

@@ -162,4 +162,10 @@ def runner_orchestrator(settings: Settings) -> SuiteOrchestrator:
         LambdaRunnerClient(settings.runner_function_name, settings.runner_timeout_seconds),
         settings.phase_timeout_seconds,
     )
-    return SuiteOrchestrator(scenarios, artifacts, settings.phase_timeout_seconds, executor=executor)
+    return SuiteOrchestrator(
+        scenarios,
+        artifacts,
+        settings.phase_timeout_seconds,
+        executor=executor,
+        max_shards=settings.max_shards,
+    )

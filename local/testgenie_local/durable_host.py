@@ -95,6 +95,9 @@ class LocalDurableService:
         from aws_durable_execution_sdk_python_testing.stores.base import StoreType
         from aws_durable_execution_sdk_python_testing.web.server import WebServiceConfig
 
+        # Its web server logs every request at INFO (a checkpoint is a request): warnings only.
+        for name in ("aws_durable_execution_sdk_python_testing", "aws_durable_execution_sdk_python"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self._names_file.is_file():
             self._names = json.loads(self._names_file.read_text())

@@ -63,6 +63,9 @@ class DurableService(Protocol):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A burst of deliveries starts its executions at once: Lambda refuses none of them for a full
+    # listen queue (socketserver's default is 5).
+    request_queue_size = 128
     functions: Mapping[str, Invocable]
     artifacts_dir: Path | None
     upload_secret: str

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from testgenie.queue.service import SuiteRequestService
 
 _POLL_SECONDS = 0.25
+_FIRST_POLL_SECONDS = 0.005
 CANCEL_REASON = "cancelled while it ran: its durable execution was stopped"
 
 
@@ -93,6 +94,7 @@ class DurableRuns:
     def _wait(self, suite_request_id: UUID, wait_seconds: float) -> str | ExecutionAccepted:
         execution_id = execution_id_for(suite_request_id)
         until = self._clock() + wait_seconds
+        pause = _FIRST_POLL_SECONDS  # a short run answers in milliseconds; a long one is polled gently
         while True:
             try:
                 return self._history.get(execution_id)
@@ -107,7 +109,8 @@ class DurableRuns:
                     follow=f"/api/v1/suite-requests/{suite_request_id}",
                     result=f"/api/v1/executions/{execution_id}",
                 )
-            self._sleep(_POLL_SECONDS)
+            self._sleep(pause)
+            pause = min(_POLL_SECONDS, pause * 2)
 
     def cancel(self, suite_request_id: UUID) -> SuiteRequest:
         """Cancel now: a queued request at once; a running one by stopping its durable execution and

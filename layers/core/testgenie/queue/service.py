@@ -358,8 +358,10 @@ class SuiteRequestService:
                 if request is not None and request.execution_id is None:
                     outcome = Outcome.TIMEOUT if target is SuiteRequestStatus.FAILED else Outcome.CANCELLED
                     record = _terminal_record(request, outcome, reason, request.trigger)
-                    if row["durable_execution_arn"]:
-                        record = record.model_copy(update={"id": execution_id_for(request_id)})
+                    if row["durable_execution_arn"] and target is SuiteRequestStatus.FAILED:
+                        # Interrupted, not out of time: under the id its durable run was to record.
+                        update = {"id": execution_id_for(request_id), "outcome": Outcome.ERRORED}
+                        record = record.model_copy(update=update)
                     self._executions.create(conn, record)
                 (report.failed if target is SuiteRequestStatus.FAILED else report.cancelled).append(
                     request_id

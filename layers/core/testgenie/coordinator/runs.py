@@ -79,6 +79,7 @@ class DurableRuns:
                     phases=request.phases,
                     skip=request.skip,
                     fail_fast=request.fail_fast,
+                    shards=request.shards,
                 ),
                 run.trigger,
             )

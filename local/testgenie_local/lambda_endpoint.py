@@ -36,7 +36,7 @@ DURABLE_NAME_HEADER = "X-Amz-Durable-Execution-Name"
 # What the durable service sends with each handler invocation (the SDK's local runner): such an
 # Invoke runs the handler; a client's Invoke of a durable function starts an execution instead.
 HANDLER_INVOKE_HEADER = "X-Dex-Handler-Invoke"
-_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
+_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?\.log$")
 UPLOAD_PREFIX = "/_artifacts/"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -195,9 +195,11 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             return
         target = root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(f".{target.name}.{threading.get_ident()}.upload")
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the service's alone
+        with os.fdopen(fd, "wb") as sink:
+            sink.write(data)
         os.replace(tmp, target)  # a reader never sees half a log
         self._answer(200, b"")
 

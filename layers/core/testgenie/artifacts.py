@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 
-_PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
+# A phase's log, or one shard's ("unit.shard-3": a dot no phase name has, so the two never collide).
+_PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?$")
+_LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?\.log$")
 DEFAULT_LOCAL_DIR = Path(tempfile.gettempdir()) / "testgenie" / "artifacts"
 
 
@@ -132,12 +133,12 @@ class LocalArtifactStore:
         key = log_key(execution_id, phase)
         path = self.root / key
         if path.parent != self._last_dir:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._last_dir = path.parent
         # Write then rename: a reader never sees half a log.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the service's alone
             try:
                 _write_all(fd, data)
             finally:

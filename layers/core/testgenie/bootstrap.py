@@ -117,8 +117,10 @@ def execution_service() -> SuiteExecutionService:
     def build() -> SuiteExecutionService:
         from testgenie.execution.service import SuiteExecutionService
         from testgenie.runner.coordinator import runner_orchestrator
+        from testgenie.shards.store import DatabaseShardStore
 
-        return SuiteExecutionService(runner_orchestrator(get_settings()), database(), suite_request_service())
+        engine = runner_orchestrator(get_settings(), DatabaseShardStore(database()))
+        return SuiteExecutionService(engine, database(), suite_request_service())
 
     return _built("execution_service", build)
 

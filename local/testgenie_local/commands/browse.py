@@ -18,6 +18,7 @@ from testgenie_local.console import (
     print_json,
     print_page,
     print_result,
+    printable,
     shown_status,
     when,
 )
@@ -112,7 +113,7 @@ def _suite_request_or_none(api: ApiClient, ident: str) -> dict[str, Any] | None:
 def cmd_log(args: argparse.Namespace) -> int:
     """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log)."""
     text = client(args).request("GET", f"/executions/{args.execution}/phases/{args.phase}/log").text
-    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    sys.stdout.write(printable(text if text.endswith("\n") or not text else text + "\n"))
     sys.stdout.flush()
     return EXIT_OK
 

@@ -23,6 +23,7 @@ from tests.support.handlers import Client
 from tests.support.paths import REPO_ROOT
 from tests.support.records import make_record
 from tests.support.services import suite_requests
+from tests.support.threads import barrier, join_all, start_all
 
 API = "/api/v1"
 
@@ -294,7 +295,7 @@ def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
     monkeypatch.setenv("DATABASE_URL", connection_limited_url(3))
     bootstrap.reset()
     burst = 12
-    start, done = threading.Barrier(burst), threading.Barrier(burst)
+    start, done = barrier(burst), barrier(burst)
     answers: list[tuple[int, Any, dict[str, Any]]] = []
     lock = threading.Lock()
 
@@ -306,11 +307,7 @@ def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
         done.wait()  # every environment keeps its connection until the whole burst has been answered
         bootstrap.database().close()
 
-    threads = [threading.Thread(target=environment) for _ in range(burst)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(start_all(threading.Thread(target=environment) for _ in range(burst)))
 
     served = [a for a in answers if a[0] == 200]
     busy = [a for a in answers if a[0] == 503]

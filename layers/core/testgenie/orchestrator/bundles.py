@@ -31,6 +31,7 @@ from pydantic import Field
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel
+from testgenie.orchestrator.tar_scan import ArchiveRefused, scan
 
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 MAX_EXTRACTED_BYTES = 128 * 1024 * 1024
@@ -155,6 +156,11 @@ def extract_bundle(data: bytes, dest: Path, limits: BundleLimits = DEFAULT_LIMIT
     refused bundle leaves nothing behind.
     """
     dest = dest.resolve()
+    try:
+        # Every header within its bounds first (tar_scan.py): tarfile never sees an oversized one.
+        scan(data, max_members=limits.members, max_expanded=limits.extracted_bytes)
+    except ArchiveRefused as exc:
+        raise UnsafeArchiveError(exc.message) from None
     try:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r|*") as tar:
             budget = _Budget(limits)

@@ -299,7 +299,7 @@ class InProcessPhases:
 def in_process_orchestrator(settings: Settings) -> SuiteOrchestrator:
     """Phases in this process: for tests and benchmarks, never for a service holding keys."""
     return SuiteOrchestrator(
-        scenario_source_from_settings(settings),
+        scenario_source_from_settings(settings, planning_only=False),  # it runs what it plans from
         artifact_store_from_settings(settings),
         settings.phase_timeout_seconds,
         max_shards=settings.max_shards,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from testgenie.orchestrator.bundles import (
     remove_tree,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.tar_scan import scan
 from testgenie.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -146,16 +148,48 @@ def _bundle_root(extracted: Path, name: str | None) -> Path:
     return extracted
 
 
+_PLANNING_FILE_RE = re.compile(r"^(?:[^/]+/)?\.testgenie/(?:testing\.json|phases/test-[^/]+\.sh)$")
+
+
+def write_planning_files(data: bytes, dest: Path, name: str, limits: BundleLimits = DEFAULT_LIMITS) -> None:
+    """Only what planning reads (`.testgenie/testing.json`, `.testgenie/phases/test-*.sh`) into `dest`,
+    found by the bounded header reader (tar_scan.py): the coordinator never hands a scenario's bytes
+    to tarfile, and never writes more of them than these few small files."""
+    found = scan(
+        data,
+        max_members=limits.members,
+        max_expanded=limits.extracted_bytes,
+        wanted=lambda path: bool(_PLANNING_FILE_RE.match(path)),
+    )
+    # As _bundle_root: a bundle of one top folder (`tar -C scenarios -czf x.tar.gz <name>`) is that folder.
+    top = next(iter(found.roots)) if len(found.roots) == 1 else None
+    prefix = f"{top}/" if top and (top == name or f"{top}/.testgenie/testing.json" in found.files) else ""
+    for path, content in found.files.items():
+        rel = path[len(prefix) :] if path.startswith(prefix) else ""
+        if _PLANNING_FILE_RE.match(rel) and rel.startswith(".testgenie/"):
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+
+
 class S3ScenarioSource:
     """Scenarios as `s3://<bucket>/<prefix>/<name>.tar.gz`.
 
     `locate` extracts each digest once into a planning cache of the coordinator (which never runs
-    scenario code); `bundle` pre-signs a GET for the runner.
+    scenario code); `bundle` pre-signs a GET for the runner. `planning_only` (what a coordinator
+    uses): that cache holds only what planning reads, found without tarfile (write_planning_files).
     """
 
     def __init__(
-        self, bucket: str, prefix: str = "", cache_dir: Path | None = None, client: Any = None
+        self,
+        bucket: str,
+        prefix: str = "",
+        cache_dir: Path | None = None,
+        client: Any = None,
+        *,
+        planning_only: bool = False,
     ) -> None:
+        self.planning_only = planning_only
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.cache_dir = cache_dir or Path(tempfile.gettempdir()) / "testgenie" / "scenario-cache"
@@ -267,7 +301,10 @@ class S3ScenarioSource:
             self._digests[(key, etag)] = bundle_digest(data)
             extracted = staging / "tree"
             extracted.mkdir()
-            extract_bundle(data, extracted)
+            if self.planning_only:
+                write_planning_files(data, extracted, key.rsplit("/", 1)[-1].removesuffix(".tar.gz"))
+            else:
+                extract_bundle(data, extracted)
             (extracted / _MARKER).write_text(etag)
             shutil.rmtree(target, ignore_errors=True)
             os.replace(extracted, target)
@@ -279,14 +316,15 @@ class S3ScenarioSource:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def scenario_source_from_settings(settings: Settings) -> ScenarioSource:
+def scenario_source_from_settings(settings: Settings, *, planning_only: bool = True) -> ScenarioSource:
     """SCENARIOS_SOURCE: `s3://bucket/prefix` or a folder."""
     source = settings.scenarios_source.strip()
     if source.startswith("s3://"):
         bucket, _, prefix = source[len("s3://") :].partition("/")
         if not bucket:
             raise ValidationError(f"SCENARIOS_SOURCE '{source}' has no bucket")
-        return S3ScenarioSource(bucket, prefix)
+        # The service's coordinators only plan: scenario code runs in the runner alone.
+        return S3ScenarioSource(bucket, prefix, planning_only=planning_only)
     return LocalScenarioSource(Path(source))
 
 

@@ -32,7 +32,7 @@ from testgenie.entrypoints.http import (
     model_doc,
     serve,
 )
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import RerunBody, SuiteExecutionBody, SuiteRequestBody
 from testgenie.entrypoints.params import parse_uuid
 from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.entrypoints.sqs import (
@@ -43,7 +43,7 @@ from testgenie.entrypoints.sqs import (
     process_batch,
 )
 from testgenie.errors import ValidationError
-from testgenie.history.models import PinState, RerunBody
+from testgenie.history.models import PinState
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
@@ -80,7 +80,7 @@ IdempotencyKey = Annotated[
         **_ERRORS,
     },
 )
-def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> Response[Any]:
+def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> Response[Any]:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
     durable = bootstrap.durable_runs()
@@ -107,7 +107,7 @@ def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> Response[A
     },
 )
 def queue_suite_request(
-    body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
+    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
     request, created = bootstrap.suite_request_service().queue(body, Trigger.API, idempotency_key)
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testgenie.orchestrator.runners.containment import PidWindow, created_since, descendants, pid_window
+from testgenie.orchestrator.phases.containment import PidWindow, created_since, descendants, pid_window
 
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
@@ -261,7 +261,7 @@ class _Environment:
         """The runner process itself (inside the sandbox: bwrap's child's child)."""
         if not self.owner.sandbox.isolated:
             return self.proc.pid
-        from testgenie.orchestrator.runners.containment import descendants
+        from testgenie.orchestrator.phases.containment import descendants
 
         found = descendants(self.proc.pid)
         return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
@@ -302,7 +302,7 @@ class _Environment:
 
 
 def _fetch_bytes(url: str, limit: int) -> bytes:
-    from testgenie.orchestrator.bundles import _download
+    from testgenie.orchestrator.sources.bundles import _download
 
     return _download(url, limit)
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
@@ -143,7 +143,7 @@ def coordinator_deps() -> CoordinatorDeps:
         from testgenie.artifacts import artifact_store_from_settings
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.errors import ConfigurationError
-        from testgenie.orchestrator.workspace import scenario_source_from_settings
+        from testgenie.orchestrator.run.workspace import scenario_source_from_settings
 
         settings = get_settings()
         if not settings.runner_function_name:

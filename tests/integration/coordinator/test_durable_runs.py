@@ -10,9 +10,9 @@ import pytest
 from testgenie.coordinator.runs import CANCEL_REASON, DurableRuns, ExecutionAccepted
 from testgenie.db import Database
 from testgenie.errors import ConflictError, TransientError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
-from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.history.service import ExecutionHistoryService
+from testgenie.orchestrator.models import SuitePlan
 from testgenie.queue.models import SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import execution_id_for
@@ -73,7 +73,7 @@ def _runs(db: Database, control: ScriptedControl, clock: FakeClock) -> DurableRu
 
 def _run_now(scenario: str = "web", suite_request_id: UUID | None = None) -> SuiteExecutionInput:
     return SuiteExecutionInput(
-        request=SuiteExecutionRequest(scenario_name=scenario, phases=["structure"]),
+        request=SuitePlan(scenario_name=scenario, phases=["structure"]),
         suite_request_id=suite_request_id,
     )
 

@@ -277,8 +277,8 @@ def test_history_never_imports_the_engine_boto3_or_batch_utilities() -> None:
         m
         for m in modules
         if m.split(".")[0] in {"boto3", "aws_xray_sdk", "s3transfer"}
-        or m.startswith(("botocore.", "testgenie.orchestrator.engine", "testgenie.orchestrator.runners"))
-        or m.startswith(("testgenie.orchestrator.planning", "testgenie.orchestrator.workspace"))
+        or m.startswith(("botocore.", "testgenie.orchestrator.run.engine", "testgenie.orchestrator.phases"))
+        or m.startswith(("testgenie.orchestrator.planning.plan", "testgenie.orchestrator.run.workspace"))
         or m.startswith(("testgenie.execution.service", "aws_lambda_powertools.utilities.batch"))
     ]
     assert forbidden == []

@@ -11,12 +11,12 @@ import pytest
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.reruns import RerunService
 from testgenie.execution.retention import RetentionService
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseResult
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.run.workspace import LocalScenarioSource
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 

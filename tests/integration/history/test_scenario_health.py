@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import SCENARIOS_CURSOR
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
 

@@ -25,8 +25,8 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest, SuiteRe
 from testgenie.records import execution_id_for
 
 if TYPE_CHECKING:
-    from testgenie.execution.history import ExecutionHistoryService
     from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
+    from testgenie.history.service import ExecutionHistoryService
     from testgenie.queue.service import SuiteRequestService
 
 _POLL_SECONDS = 0.25

@@ -11,8 +11,8 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.catalog import SCENARIO_NAME_REQUIRED
-from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuitePlan
+from testgenie.orchestrator.planning.catalog import SCENARIO_NAME_REQUIRED
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
     REQUEST_NOT_FOUND,
@@ -63,7 +63,7 @@ class SuiteRequestService:
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
         requests: SuiteRequestRepository | None = None,
-        plan_validator: Callable[[SuiteExecutionRequest], object] | None = None,
+        plan_validator: Callable[[SuitePlan], object] | None = None,
     ) -> None:
         self._db = db
         self._publisher = publisher or NullPublisher()

@@ -1,7 +1,7 @@
 """The coordinator's phase executor: each phase is one invocation of the runner.
 
 ExecuteFunction keeps the claim, the lease, progress, cancel, the deadline and the final record
-(orchestrator/engine.py's loop); for each phase it hands RunnerFunction only what that phase may
+(orchestrator/run/engine.py's loop); for each phase it hands RunnerFunction only what that phase may
 touch: a pre-signed GET of the bundle it planned from (with its digest), the plan, the deadline and a
 pre-signed PUT for the phase's log. docs/architecture.md ("The runner") explains the shape.
 """
@@ -18,7 +18,6 @@ from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
 from testgenie.errors import ConfigurationError
-from testgenie.orchestrator.engine import PhaseSession, SuiteOrchestrator, plan_scenario
 from testgenie.orchestrator.models import (
     DEFAULT_MAX_SHARDS,
     Classification,
@@ -28,13 +27,14 @@ from testgenie.orchestrator.models import (
     PhaseStatus,
     ShardAssignment,
     ShardsSetting,
-    SuiteExecutionRequest,
+    SuitePlan,
     TestTiming,
 )
-from testgenie.orchestrator.planning import validate_scenario_name
-from testgenie.orchestrator.runners.base import TestCase
-from testgenie.orchestrator.runners.junit import measured_timings
-from testgenie.orchestrator.workspace import ScenarioSource, scenario_source_from_settings
+from testgenie.orchestrator.phases.base import TestCase
+from testgenie.orchestrator.phases.junit import measured_timings
+from testgenie.orchestrator.planning.plan import validate_scenario_name
+from testgenie.orchestrator.run.engine import PhaseSession, SuiteOrchestrator, plan_scenario
+from testgenie.orchestrator.run.workspace import ScenarioSource, scenario_source_from_settings
 from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
 from testgenie.runner.sharded import (
@@ -235,7 +235,7 @@ class RunnerPhases:
         self.shard_target_seconds = shard_target_seconds
 
     @contextmanager
-    def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
+    def session(self, request: SuitePlan, execution_id: UUID) -> Iterator[PhaseSession]:
         name = validate_scenario_name(request.scenario_name)
         # One look-up: the plan is made from the very version whose digest the runner checks. Should
         # the scenario be pushed again meanwhile, the runner refuses bytes that are not these.

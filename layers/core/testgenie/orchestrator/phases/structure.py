@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.testing_config import StructureConfig
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.planning.testing_config import StructureConfig
 
 _FIX_LAYOUT = "Add the missing path, or remove it from phases.structure.requiredPaths."
 

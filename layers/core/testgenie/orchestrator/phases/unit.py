@@ -8,11 +8,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.process import Command
-from testgenie.orchestrator.runners.sharding import is_detected_pytest, only_these_tests
-from testgenie.orchestrator.testing_config import TestingConfig, UnitConfig
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.process import Command
+from testgenie.orchestrator.phases.sharding import is_detected_pytest, only_these_tests
+from testgenie.orchestrator.planning.testing_config import TestingConfig, UnitConfig
 
 _SKIP_DIRS = {"node_modules", "venv", "__pycache__", "vendor", "dist", "build"}
 _NPM_PLACEHOLDER = "no test specified"  # what `npm init` puts in scripts.test

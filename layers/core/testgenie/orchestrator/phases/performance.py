@@ -6,9 +6,9 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport, PhaseTimeout
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.http import (
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport, PhaseTimeout
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.http import (
     MAX_REQUEST_SECONDS,
     ConfigProblem,
     HttpResponse,
@@ -17,7 +17,7 @@ from testgenie.orchestrator.runners.http import (
     http_request,
     resolve_url,
 )
-from testgenie.orchestrator.testing_config import PerformanceConfig, Probe
+from testgenie.orchestrator.planning.testing_config import PerformanceConfig, Probe
 
 
 def percentile(values: list[float], fraction: float) -> float:

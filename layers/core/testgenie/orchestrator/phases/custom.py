@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.process import Command
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.process import Command
 
 
 def run(ctx: PhaseContext, report: PhaseReport) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 from uuid import UUID
 
-from testgenie.orchestrator.models import PhasePlan, PhaseResult, SuiteExecutionRequest, SuiteExecutionResult
+from testgenie.orchestrator.models import PhasePlan, PhaseResult, SuiteExecutionResult, SuitePlan
 
 # Called after each phase with the results so far and the planned phase names.
 ProgressCallback = Callable[[list[PhaseResult], list[str]], None]
@@ -15,13 +15,13 @@ StopCheck = Callable[[], bool]
 
 
 class SuiteEngine(Protocol):
-    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
+    def plan(self, request: SuitePlan) -> PhasePlan:
         """Validate the request against the catalog and the scenario's config; raise ValidationError."""
         ...
 
     def execute(
         self,
-        request: SuiteExecutionRequest,
+        request: SuitePlan,
         execution_id: UUID,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,

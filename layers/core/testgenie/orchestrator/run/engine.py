@@ -20,31 +20,31 @@ from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
 from testgenie.observability import logger
-from testgenie.orchestrator.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
-from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
     DEFAULT_MAX_SHARDS,
     Outcome,
     PhasePlan,
     PhaseResult,
     PhaseStatus,
-    SuiteExecutionRequest,
     SuiteExecutionResult,
+    SuitePlan,
     TestTiming,
     run_outcome,
     summarize_phases,
 )
-from testgenie.orchestrator.phase_run import PhaseJob, run_one_phase
-from testgenie.orchestrator.planning import (
+from testgenie.orchestrator.phases.base import DEFAULT_LOG_CAP_BYTES, RunState
+from testgenie.orchestrator.phases.junit import measured_timings
+from testgenie.orchestrator.planning.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
+from testgenie.orchestrator.planning.plan import (
     build_plan,
     discover_phase_scripts,
     scenario_phases,
     validate_scenario_name,
 )
-from testgenie.orchestrator.runners.base import DEFAULT_LOG_CAP_BYTES, RunState
-from testgenie.orchestrator.runners.junit import measured_timings
-from testgenie.orchestrator.testing_config import TestingConfig, load_testing_config
-from testgenie.orchestrator.workspace import (
+from testgenie.orchestrator.planning.testing_config import TestingConfig, load_testing_config
+from testgenie.orchestrator.run.engine_protocol import ProgressCallback, StopCheck
+from testgenie.orchestrator.run.phase_run import PhaseJob, run_one_phase
+from testgenie.orchestrator.run.workspace import (
     ScenarioSource,
     Workspace,
     command_environment,
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 
 def plan_scenario(
-    request: SuiteExecutionRequest,
+    request: SuitePlan,
     scenario_dir: Path,
     default_timeout: int,
     *,
@@ -90,9 +90,7 @@ class PhaseSession(Protocol):
 
 
 class PhaseExecutor(Protocol):
-    def session(
-        self, request: SuiteExecutionRequest, execution_id: UUID
-    ) -> AbstractContextManager[PhaseSession]: ...
+    def session(self, request: SuitePlan, execution_id: UUID) -> AbstractContextManager[PhaseSession]: ...
 
 
 class SuiteOrchestrator:
@@ -124,14 +122,14 @@ class SuiteOrchestrator:
             clock=clock,
         )
 
-    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
+    def plan(self, request: SuitePlan) -> PhasePlan:
         """Validate the request against the catalog and the scenario's testing.json (ValidationError)."""
         scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
         return plan_scenario(request, scenario_dir, self.default_phase_timeout, max_shards=self.max_shards)[0]
 
     def execute(
         self,
-        request: SuiteExecutionRequest,
+        request: SuitePlan,
         execution_id: UUID,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,
@@ -274,7 +272,7 @@ class InProcessPhases:
             return None
 
     @contextmanager
-    def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
+    def session(self, request: SuitePlan, execution_id: UUID) -> Iterator[PhaseSession]:
         scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
         source_digest = self._source_digest(request.scenario_name)  # of the files about to be copied
         with prepare_workspace(scenario_dir, execution_id, self.workspace_parent) as workspace:

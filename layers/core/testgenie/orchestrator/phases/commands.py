@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from testgenie.orchestrator.models import Classification, Observation
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport, TestCase
-from testgenie.orchestrator.runners.junit import JUnitError, count_tests, failing_tests, parse_junit
-from testgenie.orchestrator.runners.process import Command, classify_failure, run_in_phase
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport, TestCase
+from testgenie.orchestrator.phases.junit import JUnitError, count_tests, failing_tests, parse_junit
+from testgenie.orchestrator.phases.process import Command, classify_failure, run_in_phase
 
 MAX_FAILED_TEST_OBSERVATIONS = 20
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
 
 
 def run(ctx: PhaseContext, report: PhaseReport) -> None:

@@ -21,9 +21,8 @@ from testgenie.orchestrator.models import (
     PhaseStatus,
     ShardAssignment,
 )
-from testgenie.orchestrator.planning import is_enabled
-from testgenie.orchestrator.runners import runner_for
-from testgenie.orchestrator.runners.base import (
+from testgenie.orchestrator.phases import phase_kind
+from testgenie.orchestrator.phases.base import (
     DEFAULT_LOG_CAP_BYTES,
     TIMEOUT_REMEDIATION,
     LogBuffer,
@@ -32,8 +31,9 @@ from testgenie.orchestrator.runners.base import (
     PhaseTimeout,
     RunState,
 )
-from testgenie.orchestrator.testing_config import CONFIG_RELPATH, PhaseConfig, TestingConfig
-from testgenie.orchestrator.workspace import Workspace
+from testgenie.orchestrator.planning.plan import is_enabled
+from testgenie.orchestrator.planning.testing_config import CONFIG_RELPATH, PhaseConfig, TestingConfig
+from testgenie.orchestrator.run.workspace import Workspace
 
 
 def format_duration(seconds: int) -> str:
@@ -132,7 +132,7 @@ def _context(job: PhaseJob, deadline: float, log: LogBuffer) -> PhaseContext:
 def _run_runner(job: PhaseJob, ctx: PhaseContext, report: PhaseReport) -> _Ending:
     try:
         job.workspace.clear_reports()
-        runner_for(job.name)(ctx, report)
+        phase_kind(job.name)(ctx, report)
     except PhaseTimeout as exc:
         ctx.log.line(f"[test-genie] {exc}")
         return _Ending(timed_out=True)

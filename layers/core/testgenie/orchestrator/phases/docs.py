@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.testing_config import DocsConfig
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.planning.testing_config import DocsConfig
 
 # Folders that hold other people's Markdown (dependencies, caches), never the scenario's docs.
 IGNORED_DIRS = {"node_modules", "venv", "__pycache__", "vendor", "dist", "build", "coverage"}

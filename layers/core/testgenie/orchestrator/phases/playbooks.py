@@ -14,9 +14,9 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.http import (
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.http import (
     ConfigProblem,
     Unreachable,
     expand,
@@ -25,7 +25,7 @@ from testgenie.orchestrator.runners.http import (
     request_timeout,
     resolve_url,
 )
-from testgenie.orchestrator.testing_config import ConfigModel, HttpMethod, PlaybooksConfig
+from testgenie.orchestrator.planning.testing_config import ConfigModel, HttpMethod, PlaybooksConfig
 
 _MISSING = object()
 

@@ -1,8 +1,8 @@
-"""Runners, wired to phase names. A runner fills a PhaseReport; no checks at all means `skipped`."""
+"""The phase kinds, wired to phase names. A kind fills a PhaseReport; no checks at all means `skipped`."""
 
 from __future__ import annotations
 
-from testgenie.orchestrator.runners import (
+from testgenie.orchestrator.phases import (
     business,
     custom,
     dependencies,
@@ -16,9 +16,9 @@ from testgenie.orchestrator.runners import (
     structure,
     unit,
 )
-from testgenie.orchestrator.runners.base import Runner
+from testgenie.orchestrator.phases.base import PhaseKind
 
-RUNNERS: dict[str, Runner] = {
+PHASE_KINDS: dict[str, PhaseKind] = {
     "structure": structure.run,
     "standards": standards.run,
     "dependencies": dependencies.run,
@@ -31,8 +31,8 @@ RUNNERS: dict[str, Runner] = {
     "business": business.run,
     "performance": performance.run,
 }
-CUSTOM_RUNNER: Runner = custom.run
+CUSTOM_KIND: PhaseKind = custom.run
 
 
-def runner_for(name: str) -> Runner:
-    return RUNNERS.get(name, CUSTOM_RUNNER)
+def phase_kind(name: str) -> PhaseKind:
+    return PHASE_KINDS.get(name, CUSTOM_KIND)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.process import Command, run_command
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.process import Command, run_command
 
 PLUGIN_MODULE = "testgenie_shard_plugin"
 _PLUGIN_SOURCE = Path(__file__).with_name("pytest_shard_plugin.py")

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import Failure, PhaseContext, PhaseReport, PhaseTimeout
-from testgenie.orchestrator.testing_config import HttpCheck
+from testgenie.orchestrator.phases.base import Failure, PhaseContext, PhaseReport, PhaseTimeout
+from testgenie.orchestrator.planning.testing_config import HttpCheck
 
 MAX_BODY_BYTES = 1024 * 1024
 # One request never waits longer than this, even in a long phase.

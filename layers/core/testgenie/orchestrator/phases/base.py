@@ -15,7 +15,7 @@ from testgenie.orchestrator.models import (
     ShardAssignment,
     TestCounts,
 )
-from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
+from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
 
 DEFAULT_LOG_CAP_BYTES = 1024 * 1024
 DEFAULT_REMEDIATION = "Refer to the phase logs to triage the failure."
@@ -156,4 +156,4 @@ class PhaseReport:
         self.observations.append(Observation(icon="ℹ️", prefix="INFO", text=text))  # noqa: RUF001
 
 
-Runner = Callable[[PhaseContext, PhaseReport], None]
+PhaseKind = Callable[[PhaseContext, PhaseReport], None]

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import Failure, LogBuffer, PhaseContext, PhaseTimeout
-from testgenie.orchestrator.runners.containment import TOKEN_ENV, new_token, pid_window, sweep
+from testgenie.orchestrator.phases.base import Failure, LogBuffer, PhaseContext, PhaseTimeout
+from testgenie.orchestrator.phases.containment import TOKEN_ENV, new_token, pid_window, sweep
 
 # Time a group gets between SIGTERM and SIGKILL to write its last words into the log.
 TERM_GRACE_SECONDS = 2.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.http import run_http_checks
-from testgenie.orchestrator.runners.process import MISSING_COMMAND_REMEDIATION
-from testgenie.orchestrator.testing_config import DependenciesConfig
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.http import run_http_checks
+from testgenie.orchestrator.phases.process import MISSING_COMMAND_REMEDIATION
+from testgenie.orchestrator.planning.testing_config import DependenciesConfig
 
 
 def run(ctx: PhaseContext, report: PhaseReport) -> None:

@@ -28,7 +28,7 @@ from pydantic.alias_generators import to_camel
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import closest_hint, wire_names
-from testgenie.orchestrator.catalog import PHASE_NAME_RE, PHASE_NAMES, normalize_name
+from testgenie.orchestrator.planning.catalog import PHASE_NAME_RE, PHASE_NAMES, normalize_name
 
 CONFIG_RELPATH = ".testgenie/testing.json"
 MAX_CONFIG_SHARDS = 1000  # the deployment's MaxShards caps it further

@@ -13,9 +13,9 @@ from pydantic import Field
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.testing_config import BusinessConfig, ConfigModel
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.planning.testing_config import BusinessConfig, ConfigModel
 
 _TAG_RE = re.compile(r"\[REQ:([^\]\s]+)\]")
 

@@ -15,7 +15,7 @@ from testgenie.orchestrator.models import (
     TestCounts,
     TestTiming,
 )
-from testgenie.orchestrator.runners.base import TestCase, TestStatus
+from testgenie.orchestrator.phases.base import TestCase, TestStatus
 
 MAX_REPORT_BYTES = 50 * 1024 * 1024
 

@@ -24,7 +24,8 @@ from uuid import UUID
 
 from testgenie.errors import ScenarioNotFoundError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.bundles import (
+from testgenie.orchestrator.planning.plan import validate_scenario_name
+from testgenie.orchestrator.sources.bundles import (
     DEFAULT_LIMITS,
     MAX_ARCHIVE_BYTES,
     SHA256_RE,
@@ -37,7 +38,6 @@ from testgenie.orchestrator.bundles import (
     pack_folder,
     remove_tree,
 )
-from testgenie.orchestrator.planning import validate_scenario_name
 from testgenie.orchestrator.tar_scan import scan
 from testgenie.suggest import did_you_mean
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.catalog import (
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuitePlan
+from testgenie.orchestrator.planning.catalog import (
     CATALOG,
     DEFAULT_PHASE_TIMEOUT_SECONDS,
     DEFAULT_PRESETS,
@@ -24,8 +25,7 @@ from testgenie.orchestrator.catalog import (
     custom_phase_spec,
     normalize_name,
 )
-from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuiteExecutionRequest
-from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+from testgenie.orchestrator.planning.testing_config import CONFIG_RELPATH, TestingConfig
 from testgenie.suggest import did_you_mean
 
 CUSTOM_PHASES_DIR = ".testgenie/phases"
@@ -138,7 +138,7 @@ def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) ->
 
 
 def build_plan(
-    request: SuiteExecutionRequest,
+    request: SuitePlan,
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
@@ -147,7 +147,7 @@ def build_plan(
     scenario = validate_scenario_name(request.scenario_name)
     phases = scenario_phases(config, script_names, default_timeout)
     warnings = list(phases.warnings)
-    preset_used: str | None = None
+    chosen_preset: str | None = None
     explicit = [p for p in (request.phases or []) if p.strip()]
 
     if explicit:
@@ -170,10 +170,10 @@ def build_plan(
                     f"phase '{name}' is disabled in {CONFIG_RELPATH} and will be skipped although requested"
                 )
     elif request.preset and request.preset.strip():
-        preset_used = normalize_name(request.preset)
-        if preset_used not in phases.presets:
+        chosen_preset = normalize_name(request.preset)
+        if chosen_preset not in phases.presets:
             raise _not_defined("preset", request.preset, phases.presets)
-        desired = list(phases.presets[preset_used])
+        desired = list(phases.presets[chosen_preset])
     else:
         desired = list(phases.specs)
 
@@ -184,7 +184,7 @@ def build_plan(
 
     return PhasePlan(
         scenario_name=scenario,
-        preset=preset_used,
+        preset=chosen_preset,
         phases=selected,
         timeouts={name: phase_timeout(name, phases, config, default_timeout) for name in selected},
         fail_fast=request.fail_fast,

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
-from testgenie.orchestrator.runners.commands import run_commands_and_tests
-from testgenie.orchestrator.runners.http import run_http_checks
-from testgenie.orchestrator.testing_config import HttpChecksConfig
+from testgenie.orchestrator.phases.base import PhaseContext, PhaseReport
+from testgenie.orchestrator.phases.commands import run_commands_and_tests
+from testgenie.orchestrator.phases.http import run_http_checks
+from testgenie.orchestrator.planning.testing_config import HttpChecksConfig
 
 
 def run(ctx: PhaseContext, report: PhaseReport) -> None:

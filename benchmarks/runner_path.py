@@ -91,8 +91,9 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     from testgenie.orchestrator.phases.base import LogBuffer
     from testgenie.orchestrator.phases.process import run_command
     from testgenie.orchestrator.run.engine import plan_scenario
-    from testgenie.orchestrator.run.workspace import LocalScenarioSource, fresh_workspace
+    from testgenie.orchestrator.run.workspace import fresh_workspace
     from testgenie.orchestrator.sources.bundles import BundleCache
+    from testgenie.orchestrator.sources.local import LocalScenarioSource
     from testgenie.runner.client import parse_answer
     from testgenie.runner.phase import put_log
     from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation

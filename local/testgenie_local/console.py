@@ -173,10 +173,37 @@ def print_result(result: dict[str, Any], stream: TextIO | None = None) -> None:
         )
     if rows:
         out(table(rows, ["phase", "status", "time", "tests", "error"]), stream)
+    for line in shard_lines(phases):
+        out(line, stream)
     for line in failure_lines(phases):
         out(line, stream)
     for warning in result.get("warnings") or []:
         out(f"warning: {warning}", stream)
+
+
+SHARD_BAR = 24
+
+
+def shard_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """Each sharded phase's shards, a bar each (its wall time against the longest shard's)."""
+    lines: list[str] = []
+    for phase in phases:
+        shards = phase.get("shards") or []
+        if not shards:
+            continue
+        longest = max(int(s.get("durationMs") or 0) for s in shards) or 1
+        lines.append(f"{phase.get('name')}: {len(shards)} shards")
+        for shard in shards:
+            took = int(shard.get("durationMs") or 0)
+            filled = max(1, round(SHARD_BAR * took / longest)) if took else 0
+            bar = "█" * filled + "·" * (SHARD_BAR - filled)
+            retried = f" ({shard.get('attempts')} attempts)" if int(shard.get("attempts") or 1) > 1 else ""
+            mark = STATUS_MARK.get(str(shard.get("status")), "!")
+            lines.append(
+                f"  shard {shard.get('index')} {mark} {shard.get('status')!s:<9} {bar} "
+                f"{ms(took):>7} {shard.get('tests', 0)} tests{retried}"
+            )
+    return lines
 
 
 def failure_lines(phases: list[dict[str, Any]]) -> list[str]:

@@ -121,6 +121,14 @@ def _state(pid: int) -> str | None:
         return None
 
 
+def _parent(pid: int) -> int | None:
+    """A process's parent pid, None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Misbehaved(Exception):
     """The environment cannot be trusted with another invocation (it is discarded)."""
 
@@ -180,6 +188,7 @@ class _Environment:
         )
         self._reader.start()
         self.name = owner.spec.logical_id
+        self._chain: tuple[int, int] | None = None  # (the sandbox's pid 1, the runner), once found
 
     def _drain(self) -> None:
         assert self.proc.stderr is not None
@@ -261,10 +270,15 @@ class _Environment:
         """The runner process itself (inside the sandbox: bwrap's child's child)."""
         if not self.owner.sandbox.isolated:
             return self.proc.pid
+        chain = self._chain
+        # The same two processes as last time (each still the other's child): no scan of /proc.
+        if chain is not None and _parent(chain[1]) == chain[0] and _parent(chain[0]) == self.proc.pid:
+            return chain[1]
         from testgenie.orchestrator.phases.containment import descendants
 
         found = descendants(self.proc.pid)
-        return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
+        self._chain = (found[0], found[1]) if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
+        return self._chain[1] if self._chain else None
 
     def sweep(self, since: PidWindow | None = None) -> None:
         """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox).

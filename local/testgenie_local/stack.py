@@ -290,7 +290,7 @@ class LocalStack:
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
-        from testgenie.orchestrator.run.workspace import DIGEST_METADATA
+        from testgenie.orchestrator.sources.base import DIGEST_METADATA
         from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 
         s3 = self.aws.s3()

@@ -143,7 +143,7 @@ def coordinator_deps() -> CoordinatorDeps:
         from testgenie.artifacts import artifact_store_from_settings
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.errors import ConfigurationError
-        from testgenie.orchestrator.run.workspace import scenario_source_from_settings
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
         settings = get_settings()
         if not settings.runner_function_name:

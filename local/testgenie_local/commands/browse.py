@@ -111,8 +111,11 @@ def _suite_request_or_none(api: ApiClient, ident: str) -> dict[str, Any] | None:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log)."""
-    text = client(args).request("GET", f"/executions/{args.execution}/phases/{args.phase}/log").text
+    """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log[?shard=K])."""
+    path = f"/executions/{args.execution}/phases/{args.phase}/log"
+    if args.shard is not None:
+        path += f"?shard={args.shard}"
+    text = client(args).request("GET", path).text
     sys.stdout.write(printable(text if text.endswith("\n") or not text else text + "\n"))
     sys.stdout.flush()
     return EXIT_OK
@@ -201,6 +204,7 @@ def configure_log(sub: Subparsers) -> None:
     log = sub.add_parser("log", help="print a phase's full log")
     log.add_argument("execution", help="the execution id (see `history`)")
     log.add_argument("phase", help="the phase name, e.g. unit")
+    log.add_argument("--shard", type=int, help="a sharded phase: this shard's log (0 … N-1)")
     log.set_defaults(func=cmd_log)
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from testgenie.artifacts import ArtifactStore
     from testgenie.db import Database
-    from testgenie.orchestrator.run.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
 T = TypeVar("T")

@@ -321,3 +321,22 @@ def test_an_invocation_that_dies_is_replayed_without_repeating_checkpointed_phas
     assert runner.calls == {"structure": 1, "lint": 1, "standards": 1}  # no phase ran twice
     assert counting.counts["claim_durable"] == 1
     assert len(_executions(db, request_id)) == 1
+
+
+def test_no_database_connection_is_held_while_a_phase_runs(
+    database_url: str, requests: SuiteRequestService, deps: Any
+) -> None:
+    coordinator_db = Database(database_url)  # the coordinator's own, as in its Lambda environment
+    own = replace(deps, db=coordinator_db, requests=suite_requests(coordinator_db))
+    request_id = _queue(requests, "e2e-slow", ["structure", "lint", "standards"])
+    held: list[bool] = []
+
+    def behave(event: dict[str, Any]) -> Any:
+        held.append(coordinator_db.holds_connection)
+        return _answer(event)
+
+    result = _run(own, StandInRunner(behave), request_id)
+
+    assert json.loads(result.result)["outcome"] == "passed"
+    assert held == [False, False, False]
+    assert not coordinator_db.holds_connection

@@ -22,7 +22,7 @@ from testgenie.coordinator.control import LambdaDurableControl
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
 from testgenie.entrypoints.sqs import DurableStartRecordHandler, process_batch
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import execution_id_for

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testgenie.orchestrator.phases.containment import PidWindow, created_since, pid_window
+from testgenie.orchestrator.phases.containment import PidWindow, created_since, descendants, pid_window
 
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
@@ -288,6 +288,13 @@ class _Environment:
         if not self.owner.sandbox.isolated:
             _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
 
+    def kill_tree(self) -> None:
+        """Everything this environment started (the runner is their subreaper, so even a setsid'ed
+        command stays its descendant), then the environment itself."""
+        for pid in reversed([self.proc.pid, *descendants(self.proc.pid)]):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
     def close(self) -> None:
         if self.owner.sandbox.isolated:
             with contextlib.suppress(ProcessLookupError):
@@ -314,6 +321,15 @@ def _fetch_bytes(url: str, limit: int) -> bytes:
     from testgenie.orchestrator.sources.bundles import _download
 
     return _download(url, limit)
+
+
+def _execution_of(payload: bytes) -> str:
+    """The execution an invocation belongs to (its `executionId`; "" when it names none)."""
+    try:
+        found = json.loads(payload).get("executionId")
+    except (ValueError, AttributeError):
+        return ""
+    return str(found) if found else ""
 
 
 DEFAULT_RUNNER_CONCURRENCY = 8
@@ -358,6 +374,7 @@ class LocalRunnerFunction:
         self.max_idle = max_idle
         self.per_tenant = spec.tenant_isolation == "PER_TENANT"
         self._idle: list[_Environment] = []
+        self._busy: dict[str, list[_Environment]] = {}  # execution id -> environments serving it now
         self._lock = threading.Lock()
         parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"{spec.logical_id.lower()}-", dir=parent))
@@ -477,6 +494,29 @@ class LocalRunnerFunction:
     def _invoke(self, payload: bytes, tenant: str | None) -> tuple[str | None, bytes]:
         window = pid_window()  # what this invocation starts is created from here on
         environment = self._take_environment(tenant)
+        owner = _execution_of(payload)
+        with self._lock:
+            self._busy.setdefault(owner, []).append(environment)
+        try:
+            return self._run(environment, payload, window)
+        finally:
+            with self._lock:
+                self._busy[owner].remove(environment)
+                if not self._busy[owner]:
+                    del self._busy[owner]
+
+    def abandon(self, execution_id: str) -> int:
+        """End the invocations in flight for `execution_id` (its durable execution was stopped): their
+        processes are killed, as a Lambda environment is when its invocation is abandoned."""
+        with self._lock:
+            victims = list(self._busy.get(execution_id, []))
+        for environment in victims:
+            environment.kill_tree()
+        return len(victims)
+
+    def _run(
+        self, environment: _Environment, payload: bytes, window: PidWindow | None
+    ) -> tuple[str | None, bytes]:
         original: dict[str, Any] | None = None
         if self.sandbox.offline:
             # Not an invocation: the runner itself answers that it is malformed.
@@ -590,6 +630,10 @@ class LocalRunner:
             "ARTIFACTS_UPLOAD_URL": self.endpoint.upload_url if uploads else None,
             "ARTIFACTS_UPLOAD_SECRET": self.upload_secret if uploads else None,
         }
+
+    def abandon(self, execution_id: str) -> int:
+        """Kill the runner processes serving `execution_id` now (how many there were)."""
+        return sum(function.abandon(execution_id) for function in self.functions.values())
 
     def stop(self) -> None:
         if self.endpoint is not None:

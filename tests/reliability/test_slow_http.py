@@ -18,7 +18,7 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuitePlan
 from testgenie.orchestrator.phases.http import Unreachable, http_request
 from testgenie.orchestrator.run.engine import SuiteOrchestrator
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.drills import make_scenario
 

@@ -243,7 +243,7 @@ def real_plans(env: Queues, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     from testgenie.artifacts import LocalArtifactStore
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.orchestrator.run.engine import SuiteOrchestrator
-    from testgenie.orchestrator.run.workspace import LocalScenarioSource
+    from testgenie.orchestrator.sources.local import LocalScenarioSource
 
     engine = SuiteOrchestrator(
         LocalScenarioSource(REPO_ROOT / "examples" / "scenarios"), LocalArtifactStore(tmp_path / "a"), 60

@@ -16,7 +16,7 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps
 from testgenie.coordinator.shards import ShardSettings
 from testgenie.db import Database
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.service import SuiteRequestService
 from testgenie.shards.store import DatabaseShardStore

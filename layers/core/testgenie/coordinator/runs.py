@@ -63,8 +63,20 @@ class DurableRuns:
         self._sleep = sleep
 
     def start(self, suite_request_id: UUID) -> bool:
-        """Start the request's execution; False when it was started before (a duplicate)."""
-        return self._control.start(suite_request_id) is not None
+        """Start the request's execution; False when it was started before (a duplicate).
+
+        A request still queued whose execution has already ended can never run (its name is taken):
+        its execution ended before it claimed the request (it failed, timed out or was stopped). Such a
+        request is failed with a reason here, when a delivery (or the reaper's re-publish) finds it.
+        """
+        if self._control.start(suite_request_id) is not None:
+            return True
+        status = self._control.ended(suite_request_id)
+        if status is not None:
+            reason = f"interrupted: its durable execution ended ({status}) before it claimed the request"
+            if self._requests.fail_unstarted(suite_request_id, reason):
+                logger.warning("a request whose execution ended unclaimed failed", extra={"status": status})
+        return False
 
     def run_now(self, run: SuiteExecutionInput, wait_seconds: float) -> str | ExecutionAccepted:
         """The result document when the run ends within `wait_seconds`, else where to follow it.

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from testgenie.history.service import ExecutionHistoryService
     from testgenie.queue.service import SuiteRequestService
 
-_POLL_SECONDS = 0.25
+_POLL_SECONDS = 0.1
 _FIRST_POLL_SECONDS = 0.005
 CANCEL_REASON = "cancelled while it ran: its durable execution was stopped"
 

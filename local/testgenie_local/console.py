@@ -99,7 +99,7 @@ class ProgressView:
         width = 24
         filled = int(width * done / total) if total else 0
         bar = "█" * filled + "░" * (width - filled)
-        status = request.get("status", "?")
+        status = shown_status(request)
         header = f"{request.get('scenarioName', '')} [{bar}] {done}/{total or '?'} phases · {status}"
         lines = [header]
         for phase in progress.get("phases") or []:
@@ -107,7 +107,7 @@ class ProgressView:
             lines.append(
                 f"  {mark} {phase.get('name', '?'):<14} {phase.get('status', '?'):<8} {ms(phase.get('durationMs'))}"
             )
-        if current and status not in TERMINAL:
+        if current and request.get("status") not in TERMINAL:
             elapsed = time.monotonic() - self._started
             lines.append(f"  {STATUS_MARK['running']} {current:<14} running  ({elapsed:.0f}s)")
         return lines
@@ -223,3 +223,9 @@ def failure_lines(phases: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{phase.get('name')}: {error}")
         lines.extend(f"  {text}" for text in tests)
     return lines
+
+
+def shown_status(request: dict[str, Any]) -> str:
+    """A request's status as people read it: a running one whose cancel is under way is "cancelling"."""
+    status = str(request.get("status", "?"))
+    return "cancelling" if status == "running" and request.get("cancelRequested") else status

@@ -22,6 +22,7 @@ from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from testgenie.coordinator.flow import CoordinatorDeps
+    from testgenie.coordinator.runs import DurableRuns
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
@@ -158,3 +159,21 @@ def coordinator_deps() -> CoordinatorDeps:
         )
 
     return _built("coordinator_deps", build)
+
+
+def durable_runs() -> DurableRuns | None:
+    """Runs as durable executions of COORDINATOR_FUNCTION_NAME; None when it is not set (the direct path)."""
+    settings = get_settings()
+    if not settings.coordinator_function_name:
+        return None
+    name = settings.coordinator_function_name
+
+    def build() -> DurableRuns:
+        from testgenie.coordinator.control import LambdaDurableControl
+        from testgenie.coordinator.runs import DurableRuns
+
+        return DurableRuns(
+            suite_request_service(), execution_service(), history_service(), LambdaDurableControl(name)
+        )
+
+    return _built("durable_runs", build)

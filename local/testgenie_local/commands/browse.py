@@ -19,6 +19,7 @@ from testgenie_local.console import (
     print_page,
     print_result,
     printable,
+    shown_status,
     when,
 )
 
@@ -83,7 +84,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.json:
             print_json(request)
             return EXIT_OK
-        out(f"suite request {args.id}: {request.get('status')} ({request.get('scenarioName')})")
+        out(f"suite request {args.id}: {shown_status(request)} ({request.get('scenarioName')})")
         if request.get("progress"):
             out("\n".join(ProgressView().render(request)[1:]))
         if not request.get("executionId"):
@@ -146,7 +147,7 @@ def cmd_requests(args: argparse.Namespace) -> int:
         return [
             str(item.get("id")),
             str(item.get("scenarioName")),
-            str(item.get("status")),
+            shown_status(item),
             str(item.get("preset") or "-"),
             done,
             str(item.get("attempts", 0)),
@@ -164,10 +165,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if args.json:
         print_json(request)
     elif request.get("status") == "cancelled":
-        out(f"suite request {args.id} cancelled")
+        reason = f" ({request['reason']})" if request.get("reason") else ""
+        out(f"suite request {args.id} cancelled{reason}")
     else:
         out(
-            f"suite request {args.id}: cancel requested; it stops after its current phase ({request.get('status')})"
+            f"suite request {args.id}: cancelling; it stops after its current phase ({request.get('status')})"
         )
     return EXIT_OK
 

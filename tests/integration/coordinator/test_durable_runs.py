@@ -152,3 +152,30 @@ def test_a_cancel_whose_stop_fails_leaves_the_request_cancelling(
 
     assert answer.status is SuiteRequestStatus.RUNNING
     assert answer.cancel_requested  # shown "cancelling"; the coordinator stops after its phase
+
+
+def test_a_short_run_is_answered_soon_after_it_ends(db: Database, requests: SuiteRequestService) -> None:
+    control = ScriptedControl(requests, runs=False)
+    clock = FakeClock()
+    ends_at = 0.4
+    sleep = clock.sleep
+
+    def sleep_then_maybe_end(seconds: float) -> None:
+        sleep(seconds)
+        if clock.now >= ends_at and control.started:  # the run records itself at 0.4 s
+            started = control.started[0]
+            if requests.get(started).status is SuiteRequestStatus.RUNNING:
+                requests.record_stopped(started, "stand-in record", SuiteRequestStatus.FAILED)
+
+    runs = DurableRuns(
+        requests,
+        SuiteExecutionService(FakeEngine(), db, requests),
+        ExecutionHistoryService(db),
+        control,
+        clock=clock,
+        sleep=sleep_then_maybe_end,
+    )
+    answer = runs.run_now(_run_now(), wait_seconds=25)
+
+    assert isinstance(answer, str)
+    assert ends_at <= clock.now <= ends_at + 0.02  # polled at most 20 ms apart in its first second

@@ -189,3 +189,30 @@ def test_a_duplicate_of_a_running_execution_changes_nothing(
 
     assert _runs(db, control, FakeClock()).start(queued.id) is False
     assert requests.get(queued.id).status is SuiteRequestStatus.QUEUED
+
+
+def test_a_short_run_is_answered_soon_after_it_ends(db: Database, requests: SuiteRequestService) -> None:
+    control = ScriptedControl(requests, runs=False)
+    clock = FakeClock()
+    ends_at = 0.4
+    sleep = clock.sleep
+
+    def sleep_then_maybe_end(seconds: float) -> None:
+        sleep(seconds)
+        if clock.now >= ends_at and control.started:  # the run records itself at 0.4 s
+            started = control.started[0]
+            if requests.get(started).status is SuiteRequestStatus.RUNNING:
+                requests.record_stopped(started, "stand-in record", SuiteRequestStatus.FAILED)
+
+    runs = DurableRuns(
+        requests,
+        SuiteExecutionService(FakeEngine(), db, requests),
+        ExecutionHistoryService(db),
+        control,
+        clock=clock,
+        sleep=sleep_then_maybe_end,
+    )
+    answer = runs.run_now(_run_now(), wait_seconds=25)
+
+    assert isinstance(answer, str)
+    assert ends_at <= clock.now <= ends_at + 0.02  # polled at most 20 ms apart in its first second

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 _POLL_SECONDS = 0.1
 _FIRST_POLL_SECONDS = 0.005
-# For its first second a run is polled at most this far apart: with the pause doubling up to 0.25 s
+# For its first second a run is polled at most this far apart: with the pause doubling up to its cap
 # straight away, a run that ended at 0.4 s was answered at 0.6 s (docs/performance.md).
 _SHORT_RUN_SECONDS = 1.0
 _SHORT_RUN_POLL_SECONDS = 0.02

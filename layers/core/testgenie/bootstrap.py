@@ -142,8 +142,10 @@ def coordinator_deps() -> CoordinatorDeps:
     def build() -> CoordinatorDeps:
         from testgenie.artifacts import artifact_store_from_settings
         from testgenie.coordinator.flow import CoordinatorDeps
+        from testgenie.coordinator.shards import ShardSettings
         from testgenie.errors import ConfigurationError
         from testgenie.orchestrator.sources.factory import scenario_source_from_settings
+        from testgenie.shards.store import DatabaseShardStore
 
         settings = get_settings()
         if not settings.runner_function_name:
@@ -156,6 +158,9 @@ def coordinator_deps() -> CoordinatorDeps:
             runner_function=settings.runner_function_name,
             default_phase_timeout=settings.phase_timeout_seconds,
             execution_timeout_seconds=settings.execution_timeout_seconds,
+            shards=ShardSettings(
+                DatabaseShardStore(database()), settings.max_shards, settings.shard_target_seconds
+            ),
         )
 
     return _built("coordinator_deps", build)

@@ -125,13 +125,14 @@ def requests(db: Database) -> SuiteRequestService:
 
 
 @pytest.fixture
-def stack(db: Database, requests: SuiteRequestService, tmp_path: Path) -> Iterator[DurableStack]:
+def stack(database_url: str, tmp_path: Path) -> Iterator[DurableStack]:
     runner = StandInRunner()
     endpoint = LambdaEndpoint({"RunnerFunction": runner}, artifacts_dir=None, upload_secret="s" * 64)
     endpoint.start()
+    coordinator_db = Database(database_url)  # the coordinator's environment's own connection
     deps = CoordinatorDeps(
-        requests=requests,
-        db=db,
+        requests=suite_requests(coordinator_db),
+        db=coordinator_db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
         artifacts=LocalArtifactStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
         runner_function="RunnerFunction",
@@ -196,6 +197,8 @@ def test_fifty_concurrent_deliveries_start_one_durable_execution(
     assert [(r["id"], r["outcome"]) for r in rows] == [(execution_id_for(queued.id), "passed")]
     assert stack.runner.calls == {"structure": 1, "lint": 1}
     assert requests.get(queued.id).status is SuiteRequestStatus.COMPLETED
+    # The record is the execution's last step; the durable service then closes the execution.
+    assert wait_for(lambda: controls[0].ended(queued.id), 60, "the execution to close") == "SUCCEEDED"
 
 
 @pytest.mark.timeout(240)
@@ -219,5 +222,7 @@ def test_a_restart_fails_what_the_last_service_left_running_as_interrupted(
     assert ended.status is SuiteRequestStatus.FAILED
     assert [p["name"] for p in (ended.progress or {})["phases"]] == ["structure"]
     assert second.interrupted("again") == []  # stopped: a second restart finds nothing left
-    # The name stays taken: a late duplicate delivery never starts the request again.
+    # The name stays taken: a late duplicate delivery never starts the request again, and Lambda's
+    # list by name says how the execution ended.
     assert control.start(queued.id) is None
+    assert control.ended(queued.id) == "STOPPED"

@@ -29,9 +29,9 @@ if TYPE_CHECKING:
     from testgenie.history.service import ExecutionHistoryService
     from testgenie.queue.service import SuiteRequestService
 
-_POLL_SECONDS = 0.25
+_POLL_SECONDS = 0.1
 _FIRST_POLL_SECONDS = 0.005
-# For its first second a run is polled at most this far apart: with the pause doubling up to 0.25 s
+# For its first second a run is polled at most this far apart: with the pause doubling up to its cap
 # straight away, a run that ended at 0.4 s was answered at 0.6 s (docs/performance.md).
 _SHORT_RUN_SECONDS = 1.0
 _SHORT_RUN_POLL_SECONDS = 0.02
@@ -67,8 +67,20 @@ class DurableRuns:
         self._sleep = sleep
 
     def start(self, suite_request_id: UUID) -> bool:
-        """Start the request's execution; False when it was started before (a duplicate)."""
-        return self._control.start(suite_request_id) is not None
+        """Start the request's execution; False when it was started before (a duplicate).
+
+        A request still queued whose execution has already ended can never run (its name is taken):
+        its execution ended before it claimed the request (it failed, timed out or was stopped). Such a
+        request is failed with a reason here, when a delivery (or the reaper's re-publish) finds it.
+        """
+        if self._control.start(suite_request_id) is not None:
+            return True
+        status = self._control.ended(suite_request_id)
+        if status is not None:
+            reason = f"interrupted: its durable execution ended ({status}) before it claimed the request"
+            if self._requests.fail_unstarted(suite_request_id, reason):
+                logger.warning("a request whose execution ended unclaimed failed", extra={"status": status})
+        return False
 
     def run_now(self, run: SuiteExecutionInput, wait_seconds: float) -> str | ExecutionAccepted:
         """The result document when the run ends within `wait_seconds`, else where to follow it.

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.catalog import PHASE_NAMES
-from testgenie.orchestrator.engine import SuiteOrchestrator
+from testgenie.orchestrator.engine import InProcessPhases, SuiteOrchestrator
 from testgenie.orchestrator.models import SuiteExecutionRequest
 from testgenie.orchestrator.workspace import LocalScenarioSource
 
@@ -65,11 +65,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="testgenie-bench-") as tmp:
         root = Path(tmp)
         make_scenario(root / "scenarios")
-        engine = SuiteOrchestrator(
-            LocalScenarioSource(root / "scenarios"),
-            LocalArtifactStore(root / "artifacts"),
-            workspace_parent=root,
-        )
+        scenarios, artifacts = LocalScenarioSource(root / "scenarios"), LocalArtifactStore(root / "artifacts")
+        executor = InProcessPhases(scenarios, artifacts, workspace_parent=root)
+        engine = SuiteOrchestrator(scenarios, artifacts, executor=executor)
         orchestrated(engine)  # warm-up: imports, page cache
         bare(len(PHASE_NAMES))
         engine_times, bare_times = [], []

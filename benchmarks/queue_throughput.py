@@ -37,15 +37,14 @@ for _name, _value in (
     os.environ.setdefault(_name, _value)
 
 import psycopg  # noqa: E402
+from testgenie import bootstrap  # noqa: E402
 from testgenie.db import Database  # noqa: E402
-from testgenie.execution.service import SuiteExecutionService  # noqa: E402
 from testgenie.orchestrator.engine import in_process_orchestrator  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
-from tests.support import suite_requests  # noqa: E402
 
 TARGET_RATIO = 1.3
 SCENARIO = "bench-trivial"
@@ -98,8 +97,8 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        queue = suite_requests(db)
-        environments.append((db, queue, SuiteExecutionService(in_process_orchestrator(settings), db, queue)))
+        services = bootstrap.build(settings, database=db, engine=in_process_orchestrator(settings))
+        environments.append((db, services.suite_requests, services.execution))
     barrier = threading.Barrier(concurrency + 1)
     failures: list[BaseException] = []
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
@@ -31,9 +31,13 @@ from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
-from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.runtime import FunctionRuntime, Handler, load_handler
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
-from testgenie_local.template import Resolver, Template, read_template
+from testgenie_local.template import FunctionSpec, Resolver, Template, read_template
+
+if TYPE_CHECKING:
+    from testgenie import bootstrap
+    from testgenie.settings import Settings
 
 log = logging.getLogger("testgenie.local")
 LOCAL_DATABASE = "testgenie"
@@ -114,6 +118,7 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        self._environments: list[bootstrap.Environment] = []  # of the loaded handlers, closed at stop
         # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
         self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
 
@@ -144,10 +149,6 @@ class LocalStack:
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
-
-        import testgenie.bootstrap
-
-        testgenie.bootstrap.reset()
         self._load_functions(template)
         self.gateway = self._make_gateway(template)
         self._start_pollers(template)
@@ -332,20 +333,43 @@ class LocalStack:
                 os.environ[key] = value
 
     def _load_functions(self, template: Template) -> None:
+        # The settings of this stack, read once from the environment just applied, for every environment.
+        from testgenie.errors import ConfigurationError
+        from testgenie.settings import Settings
+
+        try:
+            settings = Settings.from_env()
+        except ConfigurationError as exc:
+            raise StackError(str(exc)) from None
         for fn in template.functions.values():
             if not (fn.routes or fn.sqs_sources or fn.schedules):
                 continue  # e.g. the migration custom resource: the stack migrates by itself
             try:
-                handler = load_handler(fn)
+                handler = self._configured(load_handler(fn), settings)
             except Exception as exc:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
             # As many warm environments (so connections) as the template reserves, as on AWS; each
             # gets its own copy of the handler module, as in Lambda.
+            load = partial(self._load_environment, fn, settings)
             self.runtimes[fn.logical_id] = FunctionRuntime(
-                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+                fn, handler, fn.reserved_concurrency or 8, load=load
             )
+
+    def _load_environment(self, fn: FunctionSpec, settings: Settings, index: int) -> Handler:
+        return self._configured(load_handler(fn, index), settings)
+
+    def _configured(self, handler: Handler, settings: Settings) -> Handler:
+        """A handler whose module keeps a `bootstrap.Environment` builds its services through
+        bootstrap with this stack's settings (not by reading the process's environment again)."""
+        from testgenie import bootstrap
+
+        environment = getattr(sys.modules.get(handler.__module__), "environment", None)
+        if isinstance(environment, bootstrap.Environment):
+            environment.configure(partial(bootstrap.build, settings))
+            self._environments.append(environment)
+        return handler
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None
@@ -409,13 +433,9 @@ class LocalStack:
         for thread in threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if not self.options.end_child_processes:
-            try:
-                import testgenie.bootstrap
-
-                testgenie.bootstrap.database().close()
-                testgenie.bootstrap.reset()
-            except Exception:  # noqa: S110 - best effort on the way out
-                pass
+            for environment in self._environments:
+                with contextlib.suppress(Exception):  # best effort on the way out
+                    environment.close()
         if self.runner is not None:
             self.runner.stop()
         if self.aws is not None:

@@ -18,7 +18,7 @@ from testgenie.models_base import wire_names
 from testgenie_local.cli import build_parser
 from testgenie_local.commands.common import plan_body
 
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 DOCUMENT: dict[str, Any] = json.loads((REPO_ROOT / "openapi.json").read_text())
 BODIES: dict[tuple[str, str], type[BaseModel]] = {

@@ -3,7 +3,7 @@ And the CLI, given every option it has, sends nothing the server refuses."""
 
 from __future__ import annotations
 
-from tests.e2e.conftest import RunningStack, run_cli
+from tests.support.stack import RunningStack, run_cli
 
 # POST /executions' fields as openapi.json documents them (no field is close to 'shards').
 EXECUTION_FIELDS = "failFast, phases, preset, scenarioName, skip, suiteRequestId"

@@ -13,9 +13,12 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
-from tests.integration.handlers.conftest import Client, Queues
-from tests.integration.handlers.events import FakeLambdaContext, sqs_event, sqs_record
-from tests.support import FakeEngine, run_record, suite_requests
+from tests.support.context import FakeLambdaContext
+from tests.support.engine import FakeEngine
+from tests.support.events import sqs_event, sqs_record
+from tests.support.handlers import Client, Queues
+from tests.support.records import run_record
+from tests.support.services import suite_requests
 
 API = "/api/v1"
 

@@ -15,6 +15,7 @@ from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import SCENARIOS_CURSOR
+from testgenie.history.repository import HistoryRepository
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
 
@@ -87,7 +88,7 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
     for thread in threads:
         thread.join()
 
-    page = json.loads(ExecutionHistoryService(db).scenarios())
+    page = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())
     got = {item["scenarioName"]: item for item in page["items"]}
     assert set(got) == {r.scenario_name for r in runs}
     for scenario, item in got.items():
@@ -101,15 +102,15 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
 def test_rebuild_equals_the_incremental_summary(db: Database) -> None:
     runs = _random_runs(random.Random(8), 80)
     _store(db, runs)
-    before = json.loads(ExecutionHistoryService(db).scenarios())
+    before = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())
     for scenario in ("s1", "s2", "s3"):
         db.run(lambda conn, s=scenario: SuiteExecutionRepository().rebuild_summary(conn, s))
-    assert json.loads(ExecutionHistoryService(db).scenarios()) == before
+    assert json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios()) == before
 
 
 def test_scenarios_page_with_a_cursor(db: Database) -> None:
     _store(db, [run_record(f"sc{i}", BASE + timedelta(minutes=i), {"unit": "passed"}) for i in range(5)])
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     first = json.loads(history.scenarios(Keyset(limit=3)))
     rest = json.loads(history.scenarios(parse_keyset(SCENARIOS_CURSOR, 3, 0, first["nextCursor"])))
     names = [item["scenarioName"] for item in [*first["items"], *rest["items"]]]
@@ -135,7 +136,7 @@ def test_same_digest_passing_and_failing_is_flaky(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("crafted")
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("crafted")
     unit = next(p for p in stats["phases"] if p["name"] == "unit")
     lint = next(p for p in stats["phases"] if p["name"] == "lint")
 
@@ -145,7 +146,10 @@ def test_same_digest_passing_and_failing_is_flaky(db: Database) -> None:
     assert stats["flakyTests"] == [
         {"phase": "unit", "name": "tests/test_a.py::test_race", "passed": 2, "failed": 1}
     ]
-    assert json.loads(ExecutionHistoryService(db).scenarios())["items"][0]["flakyPhases"] == 1
+    assert (
+        json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())["items"][0]["flakyPhases"]
+        == 1
+    )
 
 
 def test_a_failure_after_a_digest_change_is_not_flaky(db: Database) -> None:
@@ -162,12 +166,15 @@ def test_a_failure_after_a_digest_change_is_not_flaky(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("regressed")
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("regressed")
     unit = stats["phases"][0]
 
     assert (unit["flaky"], unit["flakiness"], stats["flakyTests"]) == (False, 0.0, [])
     assert unit["flipRate"] == 0.5  # reported beside flakiness, not instead of it
-    assert json.loads(ExecutionHistoryService(db).scenarios())["items"][0]["flakyPhases"] == 0
+    assert (
+        json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())["items"][0]["flakyPhases"]
+        == 0
+    )
 
 
 def test_stats_figures_over_the_window(db: Database) -> None:
@@ -182,7 +189,9 @@ def test_stats_figures_over_the_window(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("figures", window=5)  # the newest five: runs 1..5
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats(
+        "figures", window=5
+    )  # the newest five: runs 1..5
 
     assert stats["runs"] == 5
     unit = next(p for p in stats["phases"] if p["name"] == "unit")
@@ -206,9 +215,9 @@ def test_stats_figures_over_the_window(db: Database) -> None:
 
 def test_stats_of_an_unknown_scenario_and_a_bad_window(db: Database) -> None:
     with pytest.raises(NotFoundError):
-        ExecutionHistoryService(db).stats("nobody")
+        ExecutionHistoryService(db, HistoryRepository()).stats("nobody")
     with pytest.raises(ValidationError, match="window must be 1 to 500"):
-        ExecutionHistoryService(db).stats("nobody", window=0)
+        ExecutionHistoryService(db, HistoryRepository()).stats("nobody", window=0)
 
 
 def test_compare_with_previous_and_with_an_id(db: Database) -> None:
@@ -227,7 +236,7 @@ def test_compare_with_previous_and_with_an_id(db: Database) -> None:
         failing={"unit": ["t_still", "t_new"], "lint": ["ruff"]},
     )
     _store(db, [older, newer])
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
 
     diff = history.compare(newer.id, None)
 

@@ -23,6 +23,8 @@ from testgenie.orchestrator.workspace import (
 )
 from testgenie.settings import Settings
 
+from tests.support.orchestrator import in_process_engine
+
 BUCKET = "scenarios"
 
 
@@ -189,7 +191,6 @@ def test_s3_source_refuses_a_malicious_bundle(s3: Any, tmp_path: Path) -> None:
 
 def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
     from testgenie.artifacts import LocalArtifactStore
-    from testgenie.orchestrator.engine import SuiteOrchestrator
     from testgenie.orchestrator.models import SuiteExecutionRequest
 
     config = b'{"phases": {"lint": {"commands": ["test -f README.md"]}}}'
@@ -198,7 +199,7 @@ def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
         Key="p/demo.tar.gz",
         Body=tarball([("README.md", b"# demo"), (".testgenie/testing.json", config)]),
     )
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         S3ScenarioSource(BUCKET, "p", cache_dir=tmp_path / "cache", client=s3),
         LocalArtifactStore(tmp_path / "a"),
     )

@@ -13,12 +13,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
-from testgenie.errors import ConfigurationError
-from testgenie.orchestrator.engine import PhaseSession, SuiteOrchestrator, plan_scenario
+from testgenie.artifacts import ArtifactStore
+from testgenie.orchestrator.engine import PhaseSession, plan_scenario
 from testgenie.orchestrator.models import (
     Classification,
     Outcome,
@@ -31,12 +29,9 @@ from testgenie.orchestrator.models import (
 from testgenie.orchestrator.planning import validate_scenario_name
 from testgenie.orchestrator.runners.base import TestCase
 from testgenie.orchestrator.runners.junit import measured_timings
-from testgenie.orchestrator.workspace import ScenarioSource, scenario_source_from_settings
-from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
+from testgenie.orchestrator.workspace import ScenarioSource
+from testgenie.runner.client import RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseInvocation, PriorTest
-
-if TYPE_CHECKING:
-    from testgenie.settings import Settings
 
 # The runner is told to stop this long before the run's deadline, so its answer (and the log upload)
 # arrives before the coordinator stops waiting.
@@ -149,17 +144,3 @@ class RunnerPhases:
         bundle, folder = self.bundles.snapshot(name, URL_LIFETIME_SECONDS)
         plan, _config = plan_scenario(request, folder, self.default_phase_timeout)
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
-
-
-def runner_orchestrator(settings: Settings) -> SuiteOrchestrator:
-    if not settings.runner_function_name:
-        raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
-    scenarios = scenario_source_from_settings(settings)
-    artifacts = artifact_store_from_settings(settings)
-    executor = RunnerPhases(
-        scenarios,
-        artifacts,
-        LambdaRunnerClient(settings.runner_function_name, settings.runner_timeout_seconds),
-        settings.phase_timeout_seconds,
-    )
-    return SuiteOrchestrator(scenarios, artifacts, settings.phase_timeout_seconds, executor=executor)

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .venv-tools
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-busy lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv
+.PHONY: run test test-busy lint fmt build python3.13 validate bench openapi rds-ca clean runner-venv sandbox
 
 $(STAMP): pyproject.toml layers/core/requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,19 @@ $(TOOLS)/.installed: requirements-tools.txt
 runner-venv: $(STAMP)
 	$(BIN)/python -m testgenie_local.runner_venv >/dev/null
 
+# The runner's sandbox (docs/architecture.md, "The runner"): Debian's bubblewrap. As root a missing
+# one is installed here; otherwise `testgenie serve` refuses to start and says why (unless it is given
+# --unsafe-shared-runner).
+BWRAP := /usr/bin/bwrap
+sandbox:
+	@if [ -x $(BWRAP) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing bubblewrap (apt-get) for the runner's sandbox"; \
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends bubblewrap >/dev/null; \
+	else echo "note: $(BWRAP) is missing and this is not root: install bubblewrap (or serve with --unsafe-shared-runner)"; fi
+
 # make run PORT=3001 when 3000 is taken; RUN_ARGS passes more quickstart options.
-run: $(STAMP) runner-venv
+run: $(STAMP) runner-venv sandbox
 	$(BIN)/testgenie quickstart $(if $(PORT),--port $(PORT)) $(RUN_ARGS)
 
 # The browser tests (tests/browser) drive Debian's Chromium, never a `playwright install` download.
@@ -43,11 +54,11 @@ browser:
 screenshots: $(STAMP) browser
 	TESTGENIE_SCREENSHOTS=docs/images $(BIN)/python -m pytest -q tests/browser/test_pages.py
 
-test: $(STAMP) $(TOOLS)/.installed browser runner-venv
+test: $(STAMP) $(TOOLS)/.installed browser runner-venv sandbox
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The whole suite beside two CPU-burning processes (.ci/busy): no test may depend on the machine's speed.
-test-busy: $(STAMP) $(TOOLS)/.installed browser runner-venv
+test-busy: $(STAMP) $(TOOLS)/.installed browser runner-venv sandbox
 	.ci/busy $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

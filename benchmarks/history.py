@@ -86,7 +86,7 @@ def _routes(raw: Any, scenarios: int) -> list[Route]:
     from testgenie.queue.repository import suite_requests_page_sql
 
     sr_sql, sr_params = suite_requests_page_sql(SuiteRequestFilter(), Keyset())
-    scen_sql, scen_params = history_sql.SCENARIOS_SQL, [51]
+    scen_sql, scen_params = history_sql.QUERIES["scenarios"], {"limit": 51}
     get = f"/api/v1/executions/{execution_id}"
     path = {"executionId": execution_id}
     return [
@@ -134,22 +134,22 @@ def _routes(raw: Any, scenarios: int) -> list[Route]:
                 "GET /api/v1/scenarios/{name}/stats",
                 path_params={"name": scenario},
             ),
-            history_sql.STATS_WINDOW_SQL,
-            [scenario, 30],
+            history_sql.QUERIES["stats_window"],
+            {"scenario": scenario, "window": 30},
         ),
         Route(
             "get by id",
             "single",
             http_event("GET", get, "GET /api/v1/executions/{executionId}", path_params=path),
-            history_sql.GET_EXECUTION_SQL,
-            [execution_id],
+            history_sql.QUERIES["get_execution"],
+            {"id": execution_id},
         ),
         Route(
             "latest",
             "single",
             http_event("GET", "/api/v1/executions/latest", "GET /api/v1/executions/latest"),
-            history_sql.LATEST_SQL,
-            [],
+            history_sql.QUERIES["latest_execution"],
+            {},
         ),
         Route(
             "compare ?with=previous",
@@ -157,8 +157,8 @@ def _routes(raw: Any, scenarios: int) -> list[Route]:
             http_event(
                 "GET", f"{get}/compare", "GET /api/v1/executions/{executionId}/compare", path_params=path
             ),
-            history_sql.PREVIOUS_ID_SQL,
-            [execution_id],
+            history_sql.QUERIES["previous_execution_id"],
+            {"id": execution_id},
         ),
     ]
 
@@ -208,13 +208,15 @@ def _server_ms(raw: Any, sql: str, params: list[Any], repeats: int = 15) -> floa
 def _pk_fetch(raw: Any, route: Route) -> tuple[str, list[Any]]:
     """The same rows' columns by primary key: what any query must at least do for this answer."""
     from testgenie.history import repository as history_sql
-    from testgenie.queue.repository import _COLUMNS as REQUEST_COLUMNS
+    from testgenie.queue.repository import QUERIES as REQUEST_QUERIES
 
     keys = list(dict.fromkeys(row[0] for row in raw.execute(route.sql, route.params).fetchall()))
     if route.key_table.startswith("suite_requests"):
-        return f"SELECT {REQUEST_COLUMNS} FROM suite_requests r WHERE r.id = ANY(%s)", [keys]
+        return f"SELECT {REQUEST_QUERIES['request_columns']} FROM suite_requests r WHERE r.id = ANY(%s)", [
+            keys
+        ]
     if route.key_table.startswith("scenario_summaries"):
-        columns = history_sql.SCENARIO_COLUMNS
+        columns = history_sql.QUERIES["scenario_columns"]
         return f"SELECT {columns} FROM scenario_summaries s WHERE s.scenario_name = ANY(%s)", [keys]
     if route.name.startswith("scenario stats"):
         return (
@@ -223,7 +225,7 @@ def _pk_fetch(raw: Any, route: Route) -> tuple[str, list[Any]]:
             "ON p.execution_id = w.id WHERE w.id = ANY(%s)",
             [keys],
         )
-    columns = history_sql.RESULT_COLUMNS if route.kind == "single" else history_sql.SUMMARY_COLUMNS
+    columns = history_sql.QUERIES["result_columns" if route.kind == "single" else "summary_columns"]
     return f"SELECT {columns} FROM suite_executions e WHERE e.id = ANY(%s)", [keys]
 
 

@@ -42,7 +42,7 @@ from testgenie.errors import ValidationError
 from testgenie.history.models import PinState, RerunBody
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.queue.models import SuiteRequest
+from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
 from testgenie.records import Trigger
 
 app = build_resolver()
@@ -54,8 +54,10 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
-        description="the same key returns the first request again (200) instead of queueing another",
+        description=(
+            f"1 to {MAX_IDEMPOTENCY_KEY_LENGTH} printable characters; the same key returns the first request again (200) "
+            "instead of queueing another"
+        ),
     ),
 ]
 
@@ -66,7 +68,7 @@ IdempotencyKey = Annotated[
     tags=["executions"],
     responses={
         200: model_doc("the execution result", SuiteExecutionResult),
-        404: error_doc("suite request not found"),
+        404: error_doc(REQUEST_NOT_FOUND),
         409: error_doc("the linked suite request cannot be claimed"),
         **_ERRORS,
     },
@@ -92,8 +94,6 @@ def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonRespon
 def queue_suite_request(
     body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
-    if idempotency_key is not None and not idempotency_key.isprintable():
-        raise ValidationError("Idempotency-Key must be printable text")
     request, created = environment.services().suite_requests.queue(body, Trigger.API, idempotency_key)
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())
 

@@ -20,7 +20,6 @@ from testgenie.entrypoints.http import (
     UNAVAILABLE_DOC,
     JsonResponse,
     build_resolver,
-    error_response,
     json_document_response,
     json_response,
     model_doc,
@@ -51,14 +50,14 @@ from testgenie.errors import TestGenieError, ValidationError
 from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
-from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.paging import parse_keyset
+from testgenie.paging import MAX_PAGE, parse_keyset
 from testgenie.queue.models import (
     SUITE_REQUESTS_CURSOR,
     SuiteRequest,
     SuiteRequestStatus,
     suite_request_filter,
 )
+from testgenie.records import StoredExecution
 
 app = build_resolver()
 # This execution environment's services, built on the first event (testgenie/bootstrap.py).
@@ -81,7 +80,7 @@ def list_executions(
     until: UntilQuery = None,
     phase: PhaseQuery = None,
     phaseStatus: PhaseStatusQuery = None,
-    limit: LimitQuery = 50,
+    limit: LimitQuery = MAX_PAGE,
     offset: OffsetQuery = 0,
     cursor: CursorQuery = None,
     includeTotal: IncludeTotalQuery = False,
@@ -106,7 +105,7 @@ def list_executions(
     summary="The latest execution",
     tags=["executions"],
     responses={
-        200: model_doc("the latest execution", SuiteExecutionResult),
+        200: model_doc("the latest execution", StoredExecution),
         404: NOT_FOUND_DOC,
         **_ERRORS,
     },
@@ -120,7 +119,7 @@ def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
     f"{API_PREFIX}/executions/<executionId>",
     summary="One execution with its phases",
     tags=["executions"],
-    responses={200: model_doc("the execution", SuiteExecutionResult), 404: NOT_FOUND_DOC, **_ERRORS},
+    responses={200: model_doc("the execution", StoredExecution), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def get_execution(executionId: str) -> Response[str]:
     document = environment.services().history.get(parse_uuid(executionId, "execution id"))
@@ -145,7 +144,7 @@ def compare_execution(executionId: str, with_: WithQuery = "previous") -> JsonRe
     tags=["scenarios"],
     responses={200: model_doc("a page of scenarios", ScenarioPage), **_ERRORS},
 )
-def list_scenarios(limit: LimitQuery = 50, cursor: CursorQuery = None) -> Response[str]:
+def list_scenarios(limit: LimitQuery = MAX_PAGE, cursor: CursorQuery = None) -> Response[str]:
     keyset = parse_keyset(SCENARIOS_CURSOR, limit, 0, cursor)
     return json_document_response(HTTPStatus.OK, environment.services().history.scenarios(keyset))
 
@@ -176,9 +175,10 @@ def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
 def get_phase_log(executionId: str, phase: str) -> Response[Any]:
     services = environment.services()
     execution = parse_uuid(executionId, "execution id")
-    text = services.artifacts.read_log(execution, phase.strip().lower(), services.settings.log_tail_bytes)
+    name = phase.strip().lower()
+    text = services.artifacts.read_log(execution, name, services.settings.log_tail_bytes)
     if text is None:
-        return error_response(HTTPStatus.NOT_FOUND, "phase log not found")
+        raise services.history.missing_log(execution, name)
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
 
 
@@ -192,7 +192,7 @@ def list_suite_requests(
     status: SuiteRequestStatus | None = None,
     scenario: ScenarioQuery = None,
     since: SinceQuery = None,
-    limit: LimitQuery = 50,
+    limit: LimitQuery = MAX_PAGE,
     cursor: CursorQuery = None,
 ) -> JsonResponse:
     query = suite_request_filter(

@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie.observability import logger
 from testgenie.orchestrator.runners.containment import become_runner_process
+from testgenie.runner.bounds import bound_answer
 from testgenie.runner.phase import run_invocation
 from testgenie.runner.protocol import PhaseInvocation
 
@@ -24,5 +25,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     invocation = PhaseInvocation.model_validate(event)
     logger.append_keys(execution_id=str(invocation.execution_id), phase=invocation.phase)
     answer = run_invocation(invocation, time_left_ms=context.get_remaining_time_in_millis())
+    # Under a durable checkpoint's limit, with a note when observations or tests were cut.
+    answer = bound_answer(answer)
     logger.info("phase ran", extra={"status": answer.result.status.value, "log_stored": answer.log_stored})
     return answer.model_dump(mode="json", by_alias=True)

@@ -10,9 +10,7 @@ wheels are platform-specific and one vendored tree cannot serve both.
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,10 +20,12 @@ from typing import Any
 
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.bundles import bundle_digest, pack_folder
+from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_RULE
 from testgenie.orchestrator.testing_config import CONFIG_RELPATH, load_testing_config
 from testgenie.orchestrator.workspace import DIGEST_METADATA, VENDOR_RELPATH
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+from testgenie_local.stack_state import running_stack
+
 PIP_TIMEOUT_SECONDS = 600
 # The local runner's interpreter (local/testgenie_local/runner_venv.py builds its venv from it).
 LOCAL_RUNNER_PYTHON = os.environ.get("TESTGENIE_RUNNER_PYTHON", "/usr/bin/python3")
@@ -138,7 +138,7 @@ def upload_scenarios(root: Path, client: Any, bucket: str, prefix: str, target: 
     """Every scenario folder under `root` as a bundle (what `serve --scenarios DIR` does at start)."""
     names = []
     for folder in sorted(root.iterdir()):
-        if folder.is_dir() and _NAME_RE.match(folder.name) and (folder / CONFIG_RELPATH).is_file():
+        if folder.is_dir() and SCENARIO_NAME_RE.match(folder.name) and (folder / CONFIG_RELPATH).is_file():
             upload(client, bucket, bundle_key(prefix, folder.name), build_bundle(folder, target))
             names.append(folder.name)
     return names
@@ -152,21 +152,10 @@ class Destination:
     local: bool
 
 
-def _local_stack(data_dir: Path) -> dict[str, Any] | None:
-    state = data_dir / "stack.json"
-    if not state.is_file():
-        return None
-    try:
-        info: dict[str, Any] = json.loads(state.read_text())
-    except ValueError:
-        return None
-    return info
-
-
 def _destination(bucket: str | None, data_dir: Path, platform: str | None) -> Destination:
     import boto3
 
-    info = _local_stack(data_dir)
+    info = running_stack(data_dir)
     local_buckets = [str(b) for b in (info or {}).get("buckets", {}).values()]
     if bucket is None and not local_buckets:
         raise BundleError("no --bucket given and no local stack found (set TESTGENIE_SCENARIOS_BUCKET)")
@@ -198,8 +187,8 @@ def push_scenario(
     platform: str | None = None,
 ) -> str:
     """Bundle `folder` (its Python dependencies vendored) and upload it as `<prefix>/<scenario>.tar.gz`."""
-    if not _NAME_RE.match(scenario):
-        raise BundleError("--scenario must contain only letters, digits, '-' and '_'")
+    if not SCENARIO_NAME_RE.match(scenario):
+        raise BundleError(f"--scenario {SCENARIO_NAME_RULE}")
     from botocore.exceptions import BotoCoreError, ClientError
 
     where = _destination(bucket, data_dir or Path(".testgenie-data"), platform)

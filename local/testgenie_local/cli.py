@@ -14,7 +14,15 @@ from collections.abc import Callable, Sequence
 
 from testgenie_local.client import ApiError
 from testgenie_local.commands import browse, insights, serving, suites, tools, ui
-from testgenie_local.commands.common import DEFAULT_API_URL, EXIT_ERROR, CliError, Subparsers
+from testgenie_local.commands.common import (
+    DEFAULT_API_URL,
+    EXIT_ERROR,
+    CliError,
+    Subparsers,
+    api_target,
+    in_cli_words,
+    unreachable_hint,
+)
 from testgenie_local.console import err
 from testgenie_local.follow import FollowTimeout
 
@@ -44,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--api-url",
-        default=os.environ.get("TESTGENIE_API_URL", DEFAULT_API_URL),
-        help="the API (default $TESTGENIE_API_URL or %(default)s); a deployed API is signed with SigV4",
+        help="the API (default $TESTGENIE_API_URL, else the local stack started in this folder, else "
+        f"{DEFAULT_API_URL}); a deployed API is signed with SigV4",
     )
     parser.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
     parser.add_argument("--timeout-http", type=float, default=60.0, help=argparse.SUPPRESS)
@@ -65,7 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except ApiError as exc:
-        err(f"error: {exc.message}")
+        if exc.status == 0 and exc.message.startswith("cannot reach"):
+            err(f"error: {exc.message}; {unreachable_hint(api_target(args))}")
+        else:
+            err(f"error: {in_cli_words(exc.message)}")
     except (CliError, FollowTimeout) as exc:
         err(f"error: {exc}")
     except KeyboardInterrupt:

@@ -202,7 +202,7 @@ class ApiClient:
 
 def _reason(reason: object) -> str:
     if isinstance(reason, ConnectionRefusedError):
-        return "connection refused (is `testgenie serve` running?)"
+        return "connection refused"
     if isinstance(reason, socket.gaierror):
         return "unknown host"
     return str(reason)

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
+from testgenie.queue.models import TERMINAL
+
 STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "-", "running": "…", "pending": " "}
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from testgenie.queue.models import TERMINAL
+
 from testgenie_local.client import ApiClient
-from testgenie_local.console import TERMINAL, ProgressView
+from testgenie_local.console import ProgressView
 from testgenie_local.polling import wait_for
 
 

@@ -3,7 +3,8 @@
 The coordinator calls `lambda:Invoke` with boto3 exactly as on AWS; the stack points it here with
 AWS_ENDPOINT_URL_LAMBDA (moto's Lambda needs Docker). `POST /2015-03-31/functions/<name>/invocations`
 answers as Lambda does: 200 with the payload, plus `X-Amz-Function-Error: Unhandled` when the
-function raised, crashed or ran out of its Timeout.
+function raised, crashed or ran out of its Timeout. A function with `TenancyConfig: PER_TENANT` needs
+the invoke's TenantId (`X-Amz-Tenant-Id`), and an environment serves one tenant only.
 
 The same server takes the runner's phase logs: `PUT /_artifacts/<key>?expires=&signature=` writes
 into ARTIFACTS_DIR when the HMAC signature (testgenie.artifacts.upload_signature) holds, which is
@@ -34,7 +35,9 @@ MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 
 
 class Invocable(Protocol):
-    def invoke(self, payload: bytes) -> tuple[str | None, bytes]: ...
+    per_tenant: bool
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]: ...
 
 
 class _Server(ThreadingHTTPServer):
@@ -97,10 +100,17 @@ class _Handler(BaseHTTPRequestHandler):
                 400, "InvalidParameterValueException", f"only RequestResponse is served here, not {kind}"
             )
             return
+        tenant = self.headers.get("x-amz-tenant-id") or None
+        if getattr(function, "per_tenant", False) and tenant is None:
+            # As Lambda answers a function with TenancyConfig PER_TENANT invoked without a TenantId.
+            self._error(
+                400, "InvalidParameterValueException", f"{name} is multi-tenant: the invoke needs a TenantId"
+            )
+            return
         payload = self._body(MAX_PAYLOAD_BYTES)
         if payload is None:
             return
-        error, answer = function.invoke(payload)
+        error, answer = function.invoke(payload, tenant)
         headers = {"X-Amz-Executed-Version": "$LATEST"}
         if error:
             headers["X-Amz-Function-Error"] = error

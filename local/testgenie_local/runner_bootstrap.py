@@ -5,7 +5,9 @@ Lambda environment: it imports the handler named by _HANDLER once, then serves i
 time from stdin, each a header line `INVOKE <bytes> <timeout seconds>` and the event JSON, and
 answers on the original stdout with `OK <bytes>` or `ERROR <bytes>` and the payload (Lambda's error
 shape). Anything the handler or a phase prints goes to stderr, and the answer's file descriptor is
-not inherited by the phase's commands, so nothing else can write an answer. Standard library only.
+not inherited by the phase's commands, so nothing else can write an answer. In a sandbox without
+network the phase log goes out on one more pipe (TESTGENIE_LOG_FD), not inherited either; the
+handler makes this process non-dumpable, so a command cannot copy these pipes. Standard library only.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def _handle(handler: Any, event: bytes, timeout: float) -> tuple[str, Any]:
 def main() -> int:
     answer_fd = os.dup(1)  # not inheritable (PEP 446): the phase's commands never get it
     os.dup2(2, 1)
+    log_fd = os.environ.pop("TESTGENIE_LOG_FD", "")
+    if log_fd.isdigit():
+        os.set_inheritable(int(log_fd), False)
     requests = sys.stdin.buffer
     module_name, _, attr = os.environ["_HANDLER"].rpartition(".")
     failure: dict[str, Any] = {}

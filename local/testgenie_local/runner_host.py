@@ -3,9 +3,12 @@
 The process runs the runner venv's interpreter (runner_venv.py, only the runner's declared
 packages), gets no variable of this stack (no DATABASE_URL, no AWS keys: the environment is built,
 not filtered), and reads the function's code from a staged copy, as Lambda reads /var/task and
-/opt/python. Run as root (CI), it runs as `nobody`, so it cannot read /proc/<pid>/environ of the
-stack or any other process, nor the stack's private files. When privileges cannot be dropped the
-stack says once that local runs are not isolated (docs/architecture.md, "The runner").
+/opt/python. Each warm environment lives in a bubblewrap sandbox of its own (sandbox.py: its own
+pid, network and mount namespaces and uid); one serves a single tenant (the scenario named by the
+invoke's TenantId), and one that misbehaved — a malformed or extra answer, a runner that died or
+was stopped — is discarded, never reused. With no network of its own, the sandbox gets its bundle
+and hands out its log through this host. Without a sandbox (--unsafe-shared-runner) the runner runs
+as `nobody` when the stack is root (docs/architecture.md, "The runner").
 """
 
 from __future__ import annotations
@@ -24,14 +27,18 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
 
-from testgenie_local.lambda_endpoint import LambdaEndpoint
+from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
+from testgenie_local.sandbox import Sandbox, limit_resources
 from testgenie_local.template import FunctionSpec
 
 log = logging.getLogger("testgenie.local.runner")
@@ -97,36 +104,77 @@ def _kill_session(sid: int, keep: int | None = None, since: PidWindow | None = N
                 os.kill(pid, signal.SIGKILL)
 
 
-def _exit_error(returncode: int, stderr: bytes) -> bytes:
+def _exit_error(returncode: int, stderr: bytes, sandboxed: bool = False) -> bytes:
+    if sandboxed and returncode > 128:
+        returncode = 128 - returncode  # bwrap answers a child's death by signal N as 128 + N
     how = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
     tail = stderr[-_STDERR_TAIL:].decode("utf-8", "replace").strip()
     message = f"Runtime exited with error: {how}" + (f": {tail}" if tail else "")
     return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message}).encode()
 
 
-class _Environment:
-    """One warm runner process (a Lambda execution environment): serves invocations one at a time."""
+def _state(pid: int) -> str | None:
+    """A process's state letter (R, S, T, Z, ...), None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
 
-    def __init__(self, owner: LocalRunnerFunction) -> None:
-        self.work = Path(tempfile.mkdtemp(dir=owner.root / "work", prefix="environment-"))
+
+class Misbehaved(Exception):
+    """The environment cannot be trusted with another invocation (it is discarded)."""
+
+
+class _Environment:
+    """One warm runner process (a Lambda execution environment): serves invocations one at a time,
+    of one tenant only."""
+
+    def __init__(self, owner: LocalRunnerFunction, tenant: str | None) -> None:
+        self.owner = owner
+        self.tenant = tenant
+        sandbox = owner.sandbox
+        self.uid = sandbox.take_uid()
         ident = owner.identity
-        if ident.uid is not None:
-            os.chown(self.work, ident.uid, ident.gid or 0)
-        self.proc = subprocess.Popen(
-            [str(owner.python), "-P", str(owner.root / "bootstrap.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            bufsize=0,
-            cwd=self.work,
-            env=owner.environment_for(self.work),
-            start_new_session=True,
-            user=ident.uid,
-            group=ident.gid,
-            extra_groups=[] if ident.uid is not None else None,  # none of root's groups
-        )
+        uid = self.uid if sandbox.isolated else ident.uid
+        gid = self.uid if sandbox.isolated else ident.gid
+        self.work = Path(tempfile.mkdtemp(dir=owner.root / "work", prefix="environment-"))
+        self.inbox = self.work / "in"  # the bundle, written here by the host, read-only inside
+        self.inbox.mkdir()
+        os.chmod(self.work, 0o755)  # noqa: S103 - holds only the bundle of this environment's tenant
+        if not sandbox.isolated and uid is not None:
+            os.chown(self.work, uid, gid or 0)
+        self._log_read, log_write = os.pipe()
+        os.set_blocking(self._log_read, False)
+        self.log_fd = log_write
+        argv = [str(owner.python), "-P", str(owner.root / "bootstrap.py")]
+        if sandbox.isolated:
+            argv = sandbox.command(
+                argv,
+                read_only=[owner.python.parent.parent, *owner.code_paths(), self.inbox],
+                hostname="runner",
+            )
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=self.work,
+                env=owner.environment_for(self.work, log_write),
+                start_new_session=True,
+                pass_fds=(log_write,),
+                user=uid,
+                group=gid,
+                extra_groups=[] if uid is not None else None,  # none of root's groups
+                preexec_fn=limit_resources if sandbox.isolated else None,
+            )
+        finally:
+            os.close(log_write)
         self.stderr: collections.deque[bytes] = collections.deque(maxlen=200)
         self._buffer = bytearray()
+        self._log = bytearray()
+        self._log_overflow = False
         self._reader = threading.Thread(
             target=self._drain, name=f"{owner.spec.logical_id}-stderr", daemon=True
         )
@@ -139,13 +187,32 @@ class _Environment:
             self.stderr.append(line)
             log.debug("%s: %s", self.name, line.decode("utf-8", "replace").rstrip())
 
+    def _take_log(self) -> None:
+        """What the runner wrote on its log pipe so far (kept up to MAX_UPLOAD_BYTES)."""
+        while True:
+            try:
+                chunk = os.read(self._log_read, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            if len(self._log) + len(chunk) > MAX_UPLOAD_BYTES:
+                self._log_overflow = True
+            else:
+                self._log += chunk
+
     def _fill(self, deadline: float) -> None:
         """More of the answer pipe; TimeoutError at the deadline, EOFError when the process died."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
-        ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
-            raise TimeoutError
+        while True:
+            ready, _, _ = select.select([fd, self._log_read], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError
+            if self._log_read in ready:
+                self._take_log()
+            if fd in ready:
+                break
         chunk = os.read(fd, 65536)
         if not chunk:
             raise EOFError
@@ -167,27 +234,70 @@ class _Environment:
     def invoke(self, payload: bytes, timeout: float) -> tuple[str | None, bytes]:
         assert self.proc.stdin is not None
         deadline = time.monotonic() + timeout
+        self._log.clear()
+        self._log_overflow = False
         frame = memoryview(f"INVOKE {len(payload)} {timeout:.3f}\n".encode() + payload)
         while frame:
             frame = frame[self.proc.stdin.write(frame) or 0 :]
         kind, answer = self._answer(deadline)
+        self._take_log()
         return (None if kind == b"OK" else "Unhandled"), answer
 
+    def carried_log(self) -> bytes | None:
+        """The log the runner handed over its pipe in this invocation (None: too big to carry)."""
+        return None if self._log_overflow else bytes(self._log)
+
+    def check_clean(self) -> None:
+        """Misbehaved when anything is left over: bytes after the answer, a runner stopped or gone."""
+        assert self.proc.stdout is not None
+        if self._buffer or select.select([self.proc.stdout.fileno()], [], [], 0)[0]:
+            raise Misbehaved("the runner wrote more than one answer")
+        runner = self.runner_pid()
+        state = _state(runner) if runner is not None else None
+        if state is None or state in {"T", "t", "Z", "X"}:
+            raise Misbehaved(f"the runner process is {'gone' if state is None else 'stopped'}")
+
+    def runner_pid(self) -> int | None:
+        """The runner process itself (inside the sandbox: bwrap's child's child)."""
+        if not self.owner.sandbox.isolated:
+            return self.proc.pid
+        from testgenie.orchestrator.runners.containment import descendants
+
+        found = descendants(self.proc.pid)
+        return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
+
     def sweep(self, since: PidWindow | None = None) -> None:
-        """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox)."""
-        _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
+        """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox).
+        In a sandbox the runner ended everything itself (its pid namespace is its own)."""
+        if not self.owner.sandbox.isolated:
+            _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
 
     def close(self) -> None:
+        if self.owner.sandbox.isolated:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()  # the sandbox's init dies with it (--die-with-parent), then all in it
         _kill_session(self.proc.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
+        with contextlib.suppress(OSError):
+            os.close(self._log_read)
         shutil.rmtree(self.work, ignore_errors=True)
+        self.owner.sandbox.give_back_uid(self.uid)
+        self.uid = None
 
     def exit_error(self) -> bytes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         self._reader.join(timeout=1)
-        return _exit_error(self.proc.returncode or 0, b"".join(self.stderr))
+        return _exit_error(
+            self.proc.returncode or 0, b"".join(self.stderr), sandboxed=self.owner.sandbox.isolated
+        )
+
+
+def _fetch_bytes(url: str, limit: int) -> bytes:
+    from testgenie.orchestrator.bundles import _download
+
+    return _download(url, limit)
 
 
 class LocalRunnerFunction:
@@ -201,13 +311,16 @@ class LocalRunnerFunction:
         parent: Path = VENV_PARENT,
         environment: dict[str, str] | None = None,
         max_idle: int = 4,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.spec = spec
         self.python = python
         self.identity = identity or runner_identity()
+        self.sandbox = sandbox or Sandbox("shared", network="host")
         self.timeout = float(spec.timeout_seconds)
         self.environment = {**_QUIET, **(environment or {})}
         self.max_idle = max_idle
+        self.per_tenant = spec.tenant_isolation == "PER_TENANT"
         self._idle: list[_Environment] = []
         self._lock = threading.Lock()
         parent.mkdir(parents=True, exist_ok=True)
@@ -222,35 +335,107 @@ class LocalRunnerFunction:
         shutil.copy(_BOOTSTRAP, self.root / "bootstrap.py")
         (self.root / "work").mkdir()
         _readable_by_all(self.root)
+        os.chmod(self.root / "work", 0o711)  # noqa: S103 - each environment's folder, not the list of them
         cache = self.root / "cache"  # the runner's bundle cache, writable by the runner user only
         cache.mkdir(mode=0o700)
         if self.identity.uid is not None:
             os.chown(cache, self.identity.uid, self.identity.gid or 0)
 
-    def environment_for(self, work: Path) -> dict[str, str]:
+    def code_paths(self) -> list[Path]:
+        return [self.root / "task", self.root / "opt", self.root / "bootstrap.py"]
+
+    def environment_for(self, work: Path, log_fd: int) -> dict[str, str]:
+        sandboxed = self.sandbox.isolated
+        scratch = "/tmp" if sandboxed else str(work)
         return {
             **self.environment,
             "PATH": os.pathsep.join([str(self.python.parent), "/usr/local/bin", "/usr/bin", "/bin"]),
             "LANG": "C.UTF-8",
-            "HOME": str(work),
-            "TMPDIR": str(work),
+            "HOME": scratch,
+            "TMPDIR": scratch,
             "PYTHONPATH": os.pathsep.join([str(self.root / "task"), str(self.root / "opt" / "python")]),
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONUNBUFFERED": "1",
             "_HANDLER": self.spec.handler,
             "AWS_LAMBDA_FUNCTION_NAME": self.spec.logical_id,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(self.timeout)),
-            "TESTGENIE_BUNDLE_CACHE": str(self.root / "cache"),
+            "TESTGENIE_BUNDLE_CACHE": f"{scratch}/.bundles" if sandboxed else str(self.root / "cache"),
+            "TESTGENIE_RUNNER_SCRATCH": scratch,
+            "TESTGENIE_LOG_FD": str(log_fd),
+            **({"TESTGENIE_RUNNER_SANDBOX": "pid-namespace"} if sandboxed else {}),
         }
 
-    def invoke(self, payload: bytes) -> tuple[str | None, bytes]:
+    def _stage_invocation(self, environment: _Environment, payload: bytes) -> tuple[bytes, dict[str, Any]]:
+        """For a sandbox without network: the bundle fetched here into its inbox, the log URL swapped
+        for its log pipe. Returns the payload to send and the invocation's original log target."""
+        event = json.loads(payload)
+        bundle, upload = event["bundle"], event["logUpload"]
+        for old in environment.inbox.iterdir():
+            old.unlink()
+        target = environment.inbox / "bundle.tar.gz"
+        try:
+            data = _fetch_bytes(str(bundle["url"]), int(bundle.get("sizeBytes") or 0) or _MAX_BUNDLE)
+        except Exception as exc:  # the runner says the bundle could not be fetched, and why
+            log.warning("%s: the bundle could not be fetched for the sandbox: %s", self.spec.logical_id, exc)
+        else:
+            target.write_bytes(data)  # the runner checks its digest, as with any download
+            os.chmod(target, 0o644)
+        bundle["url"] = target.as_uri()
+        original = dict(upload)
+        upload["url"] = f"fd:{environment.log_fd}"
+        return json.dumps(event).encode(), original
+
+    def _carry_log(self, environment: _Environment, answer: bytes, target: dict[str, Any]) -> bytes:
+        """PUT the log the sandbox handed over where the coordinator asked; the answer says if it was."""
+        try:
+            body = json.loads(answer)
+        except ValueError:
+            return answer
+        if not isinstance(body, dict) or not body.get("logStored"):
+            return answer
+        data = environment.carried_log()
+        problem = "the phase log is larger than the runner may upload" if data is None else None
+        if data is not None:
+            request = urllib.request.Request(  # noqa: S310 - the coordinator's pre-signed PUT
+                str(target["url"]), data=data, method="PUT", headers=dict(target.get("headers") or {})
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=60) as done:  # noqa: S310
+                    done.read()
+            except (urllib.error.URLError, OSError) as exc:
+                problem = f"the phase log could not be uploaded: {exc}"
+        if problem is not None:
+            body["logStored"] = False
+            body["warnings"] = [*(body.get("warnings") or []), problem]
+        return json.dumps(body).encode()
+
+    def _take_environment(self, tenant: str | None) -> _Environment:
+        """An idle environment of this tenant that is still sound (else a new one)."""
+        while True:
+            with self._lock:
+                index = next((i for i, env in enumerate(self._idle) if env.tenant == tenant), None)
+                environment = self._idle.pop(index) if index is not None else None
+            if environment is None:
+                return _Environment(self, tenant)
+            try:
+                environment.check_clean()  # stopped, gone or talking while idle: never reused
+            except Misbehaved as exc:
+                log.warning("%s: idle environment discarded: %s", self.spec.logical_id, exc)
+                environment.close()
+                continue
+            return environment
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
         window = pid_window()  # what this invocation starts is created from here on
-        with self._lock:
-            environment = self._idle.pop() if self._idle else None
-        environment = environment or _Environment(self)
+        environment = self._take_environment(tenant)
+        original: dict[str, Any] | None = None
+        if self.sandbox.offline:
+            # Not an invocation: the runner itself answers that it is malformed.
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
+                payload, original = self._stage_invocation(environment, payload)
         try:
-            answer = environment.invoke(payload, self.timeout)
+            error, answer = environment.invoke(payload, self.timeout)
         except TimeoutError:
             environment.close()  # Lambda ends a timed-out environment
             message = f"Task timed out after {self.timeout:.2f} seconds"
@@ -258,17 +443,26 @@ class LocalRunnerFunction:
                 {"errorType": "Sandbox.Timedout", "errorMessage": message}
             ).encode()
         except (EOFError, OSError, ValueError):
-            answer = ("Unhandled", environment.exit_error())
+            answer = environment.exit_error()
             environment.close()
-            return answer
+            return "Unhandled", answer
+        if original is not None and error is None:
+            answer = self._carry_log(environment, answer, original)
         environment.sweep(since=window)
+        try:
+            environment.check_clean()
+            _check_answers(payload, answer, error)
+        except Misbehaved as exc:
+            log.warning("%s: environment discarded: %s", self.spec.logical_id, exc)
+            environment.close()
+            return error, answer
         with self._lock:
             keep = len(self._idle) < self.max_idle
             if keep:
                 self._idle.append(environment)
         if not keep:
             environment.close()
-        return answer
+        return error, answer
 
     def close(self) -> None:
         with self._lock:
@@ -276,6 +470,24 @@ class LocalRunnerFunction:
         for environment in idle:
             environment.close()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+_MAX_BUNDLE = 64 * 1024 * 1024
+
+
+def _check_answers(payload: bytes, answer: bytes, error: str | None) -> None:
+    """Misbehaved when a successful answer is not about this invocation (a forged or stale one)."""
+    if error is not None:
+        return
+    try:
+        asked, said = json.loads(payload), json.loads(answer)
+    except ValueError:
+        raise Misbehaved("the answer is not JSON") from None
+    if not isinstance(asked, dict) or not isinstance(said, dict):
+        return
+    for key in ("executionId", "phase"):
+        if key in asked and said.get(key) != asked[key]:
+            raise Misbehaved(f"the answer is for another {key}")
 
 
 class LocalRunner:
@@ -291,7 +503,9 @@ class LocalRunner:
         identity: RunnerIdentity | None = None,
         host: str = "127.0.0.1",
         say: Callable[[str], None] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
+        self.sandbox = sandbox
         self.specs = specs
         self.artifacts_dir = artifacts_dir
         self.upload_secret = upload_secret
@@ -304,7 +518,9 @@ class LocalRunner:
     def start(self) -> dict[str, str | None]:
         for spec in self.specs:
             python = ensure_runner_venv(spec.layers, say=self.say)  # RunnerVenvError: the caller says why
-            self.functions[spec.logical_id] = LocalRunnerFunction(spec, python, self.identity)
+            self.functions[spec.logical_id] = LocalRunnerFunction(
+                spec, python, self.identity, sandbox=self.sandbox
+            )
         self.endpoint = LambdaEndpoint(
             self.functions, artifacts_dir=self.artifacts_dir, upload_secret=self.upload_secret, host=self.host
         )

@@ -56,6 +56,7 @@ def stack_options(args: argparse.Namespace, say: Callable[[str], None]) -> Stack
         scenarios=args.scenarios,
         port=args.port,
         artifacts=args.artifacts,
+        unsafe_shared_runner=bool(getattr(args, "unsafe_shared_runner", False)),
         say=say,
         end_child_processes=True,
         mount=PagesApp(),  # the dashboard at `/`; the API stays under /api/v1

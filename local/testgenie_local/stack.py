@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -32,7 +31,9 @@ from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
 from testgenie_local.runtime import FunctionRuntime, Handler, load_handler
+from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
+from testgenie_local.stack_state import DataDirInUse, DataDirLock
 from testgenie_local.template import FunctionSpec, Resolver, Template, read_template
 
 if TYPE_CHECKING:
@@ -80,6 +81,8 @@ class StackOptions:
     database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
     artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # Run scenarios without the bubblewrap sandbox when it cannot run (else the stack refuses to start).
+    unsafe_shared_runner: bool = False
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
     end_child_processes: bool = False
     # A WSGI app for the paths no API route takes (pages at `/`; see gateway.GatewayApp).
@@ -113,12 +116,14 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
+        self._sandbox: Sandbox | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
         self._environments: list[bootstrap.Environment] = []  # of the loaded handlers, closed at stop
+        self._lock: DataDirLock | None = None
         # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
         self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
 
@@ -127,7 +132,7 @@ class LocalStack:
     def start(self) -> StackInfo:
         try:
             return self._start()
-        except PortInUse as exc:
+        except (PortInUse, DataDirInUse) as exc:
             self.stop()
             raise StackError(str(exc)) from None
         except BaseException:
@@ -137,14 +142,21 @@ class LocalStack:
     def _start(self) -> StackInfo:
         opts = self.options
         self._quiet_powertools()
+        data_dir = opts.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
+        # First: a second stack on this data dir would share its PostgreSQL and its stack.json.
+        self._lock = DataDirLock(data_dir)
+        self._lock.acquire()
         ensure_port_free(opts.host, opts.port, _PORT_HINT)  # at once, not after PostgreSQL started
+        try:  # also at once: where scenarios cannot be sandboxed the stack does not start
+            self._sandbox = choose_sandbox(unsafe_shared=opts.unsafe_shared_runner, say=opts.say)
+        except SandboxUnavailable as exc:
+            raise StackError(str(exc)) from None
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
         if not scenarios.is_dir():
             raise StackError(f"scenarios folder not found: {scenarios}")
-        data_dir = opts.data_dir.resolve()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir.chmod(0o700)  # the database, every execution's logs: nothing for the runner user to read
         self._start_database(data_dir)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
@@ -165,7 +177,7 @@ class LocalStack:
             data_dir=str(data_dir),
             pid=os.getpid(),
         )
-        (data_dir / "stack.json").write_text(json.dumps(self.info.to_json(), indent=2) + "\n")
+        self._lock.write_state(self.info.to_json())
         return self.info
 
     def _quiet_powertools(self) -> None:
@@ -286,7 +298,8 @@ class LocalStack:
                     Metadata={DIGEST_METADATA: bundle_digest(data)},
                 )
                 names.append(scenario.name)
-        self.options.say(f"scenarios: {len(names)} bundles from {folder} in {declared}")
+        count = f"{len(names)} bundle" + ("" if len(names) == 1 else "s")
+        self.options.say(f"scenarios: {count} from {folder} in {declared}")
         return declared
 
     def _start_invocables(
@@ -302,8 +315,10 @@ class LocalStack:
         )
         if not names:
             return {}
+        assert self._sandbox is not None  # chosen first thing in _start
+        sandbox = self._sandbox
         identity = runner_identity()
-        if not identity.isolated:
+        if not sandbox.isolated and not identity.isolated:
             self.options.say(NOT_ISOLATED.format(user=identity.user))
         # TESTGENIE_RUNNER_TIMEOUT_SECONDS: a shorter Timeout for the runner (drills of a hung runner).
         timeout = int(os.environ.get("TESTGENIE_RUNNER_TIMEOUT_SECONDS", "0") or 0)
@@ -317,6 +332,7 @@ class LocalStack:
             identity=identity,
             host=self.options.host,
             say=self.options.say,
+            sandbox=sandbox,
         )
         try:
             return self.runner.start()
@@ -442,6 +458,8 @@ class LocalStack:
             self.aws.stop()
         if self.postgres is not None:
             self.postgres.stop()
+        if self._lock is not None:
+            self._lock.release()
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

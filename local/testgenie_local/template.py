@@ -147,6 +147,7 @@ class FunctionSpec:
     schedules: list[Schedule] = field(default_factory=list)
     layers: list[Path] = field(default_factory=list)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions (the connection budget)
+    tenant_isolation: str | None = None  # TenancyConfig.TenantIsolationMode (PER_TENANT)
 
     @property
     def module_name(self) -> str:
@@ -519,7 +520,13 @@ def _function(
         schedules=schedules,
         layers=[p.resolve() for p in layer_paths],
         reserved_concurrency=int(reserved) if reserved is not None else None,
+        tenant_isolation=_tenant_isolation(props.get("TenancyConfig")),
     )
+
+
+def _tenant_isolation(config: Any) -> str | None:
+    mode = config.get("TenantIsolationMode") if isinstance(config, dict) else None
+    return str(mode) if mode else None
 
 
 def _http_route(event_name: str, eprops: Mapping[str, Any], resolver: Resolver) -> HttpRoute:

@@ -86,9 +86,20 @@ def test_only_the_coordinator_may_invoke_the_runner_and_nothing_else_of_lambda(
         for statement in _role_statements(translated, logical):
             if any(a == "*" or a.lower().startswith("lambda:") for a in _actions(statement)):
                 lambda_grants.setdefault(logical, []).append(statement)
-    (grant,) = lambda_grants.pop("ExecuteFunctionRole")
+    grant, durable = lambda_grants.pop("ExecuteFunctionRole")
     assert _actions(grant) == ["lambda:InvokeFunction"]
     assert grant["Resource"] == {"Fn::GetAtt": ["RunnerFunction", "Arn"]}
+    # ExecuteFunction starts and stops durable executions of the coordinator, and of nothing else.
+    assert all("-coordinator" in json.dumps(r) for r in durable["Resource"]), durable
+    # The coordinator checkpoints its own executions and invokes the runner, nothing else of Lambda.
+    checkpoints, invoke = lambda_grants.pop("CoordinatorRole")
+    assert sorted(_actions(checkpoints)) == [
+        "lambda:CheckpointDurableExecution",
+        "lambda:GetDurableExecutionState",
+    ]
+    assert "-coordinator:*" in json.dumps(checkpoints["Resource"])
+    assert _actions(invoke) == ["lambda:InvokeFunction"]
+    assert all("RunnerFunction" in json.dumps(r) for r in invoke["Resource"]), invoke
     # The schedules' roles invoke ExecuteFunction, never the runner.
     for logical, grants in lambda_grants.items():
         for statement in grants:
@@ -132,3 +143,8 @@ def test_the_coordinator_consumes_its_two_queues_without_a_managed_sqs_policy(
     # A function with its own role ignores SAM `Policies`: a policy added there would silently not apply.
     assert "Policies" not in template["Resources"]["ExecuteFunction"]["Properties"]
     assert "Policies" not in template["Resources"]["RunnerFunction"]["Properties"]
+
+
+def test_runner_function_gives_each_tenant_its_own_environments(translated: dict[str, Any]) -> None:
+    props = translated["Resources"]["RunnerFunction"]["Properties"]
+    assert props.get("TenancyConfig") == {"TenantIsolationMode": "PER_TENANT"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -44,9 +45,15 @@ def test_quickstart_runs_the_example_and_exits_after_the_first_suite(tmp_path: P
     assert "PASSED  hello-python" in done.stdout
     assert "4/4 phases · completed" in done.stdout
     assert "/api/v1/executions/" in done.stdout
-    # "Browse it" lists every phase's log, and the CLI hints speak to the port it served on.
+    # It ends with the run's dashboard page, then every phase's log; the CLI hints need no URL from
+    # here (the CLI finds the stack by its data dir).
+    page = re.search(
+        rf"See it in the dashboard: http://127\.0\.0\.1:{port}/#/executions/([0-9a-f-]{{36}})\n", done.stdout
+    )
+    assert page is not None, done.stdout
+    assert f"/api/v1/executions/{page.group(1)}\n" in done.stdout
     assert done.stdout.count("/log\n") == 4, done.stdout
-    assert f"testgenie --api-url http://127.0.0.1:{port} history" in done.stdout
+    assert "\n  testgenie history\n" in done.stdout
     # The embedded (or machine) PostgreSQL kept its data in the clean folder, and was stopped again.
     assert "DATABASE_URL" not in done.stderr
     assert "embedded PostgreSQL" in done.stderr or "PostgreSQL binaries" in done.stderr

@@ -5,6 +5,9 @@ can read, its parent chain and every key-looking line of the files it can read (
 the stack's data folder, /tmp, /var/tmp, root's home). The judge here knows the secrets (it reads
 the stack's own environment as root) and looks for them in the spy's report. Run as root, as CI
 does: a stack started by another user cannot drop privileges and says so (docs/architecture.md).
+
+In the bubblewrap sandbox (the default) the spy sees only its own processes and no file of the
+host; with --unsafe-shared-runner it runs as `nobody` and sees the machine, but still no key.
 """
 
 from __future__ import annotations
@@ -85,9 +88,12 @@ def _spy_scenario(root: Path, roots: list[str]) -> None:
     (spy / "roots.json").write_text(json.dumps(roots))
 
 
+@pytest.mark.parametrize("sandbox", ["bubblewrap", "shared"])
 def test_the_spy_finds_no_key_of_the_service(
-    tmp_path: Path, fresh_database: Callable[[], str], canary: str
+    tmp_path: Path, fresh_database: Callable[[], str], canary: str, sandbox: str
 ) -> None:
+    if sandbox == "bubblewrap" and shutil.which("bwrap") is None:
+        pytest.skip("bubblewrap is not installed (make sandbox)")
     data = tmp_path / "data"
     _spy_scenario(tmp_path / "scenarios", [str(REPO_ROOT), str(data), "/tmp", "/var/tmp", "/root"])
     password = f"spy{uuid.uuid4().hex}"
@@ -98,7 +104,10 @@ def test_the_spy_finds_no_key_of_the_service(
         tmp_path / "scenarios",
         database_url,
         data_dir=data,
+        args=("--unsafe-shared-runner",) if sandbox == "shared" else (),
         ARTIFACTS_UPLOAD_SECRET=upload_key,
+        # "shared": as on a machine without bubblewrap.
+        TESTGENIE_BWRAP="/nonexistent/bwrap" if sandbox == "shared" else "bwrap",
     )
     try:
         service_env = _environ(int(stack.info["pid"]))  # what the stack was started with
@@ -124,11 +133,21 @@ def test_the_spy_finds_no_key_of_the_service(
     environs += [link["environ"] for link in report["parents"] if link["environ"] is not None]
     assert not [sorted(SECRET_NAMES & set(env)) for env in environs if SECRET_NAMES & set(env)]
 
-    # The spy really looked: as nobody, from a runner it could read, up to a stack it could not.
     assert report["uid"] not in (0, os.getuid())
     unreadable = [link for link in report["parents"] if link["environ"] is None]
-    assert [link["pid"] for link in unreadable][:1] == [str(stack.info["pid"])]
     assert report["processes"] > len(report["readable_environs"]) > 0
     assert report["files_checked"] > 100
-    assert any(canary in hit for hit in report["file_hits"])
-    assert any(hit.startswith(str(REPO_ROOT / "layers" / "core")) for hit in report["file_hits"])
+    if sandbox == "shared":
+        # The spy really looked: from its non-dumpable runner up to a stack it could not read.
+        assert str(stack.info["pid"]) in [link["pid"] for link in unreadable]
+        assert any(canary in hit for hit in report["file_hits"])
+        assert any(hit.startswith(str(REPO_ROOT / "layers" / "core")) for hit in report["file_hits"])
+        return
+    # In its sandbox: only its own pid namespace (the runner, non-dumpable, and bwrap's init as pid 1),
+    # no file of the host (the world-readable canary is out of reach), only the runner's staged code.
+    assert report["parents"][-1]["pid"] == "1"
+    assert report["processes"] < 10
+    assert "bootstrap.py" in unreadable[0]["cmdline"]
+    assert not any(canary in hit for hit in report["file_hits"])
+    assert not any(hit.startswith((str(REPO_ROOT), str(data))) for hit in report["file_hits"])
+    assert any("/opt/python/testgenie/" in hit for hit in report["file_hits"])

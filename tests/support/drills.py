@@ -12,11 +12,12 @@ from typing import Any
 import boto3
 import psycopg
 from psycopg.rows import dict_row
+from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
 
 from tests.support.paths import RELIABILITY_SCENARIOS, REPO_ROOT
 from tests.support.stack import RunningStack
 
-TERMINAL = ("completed", "failed", "cancelled")
+TERMINAL = tuple(str(status) for status in TERMINAL_STATUSES)
 # Tables whose content a fingerprint covers (every table the service writes).
 TABLES = ("suite_requests", "suite_executions", "schema_migrations")
 

@@ -162,6 +162,7 @@ class MemoryQueueStore:
             claim_id=None,
             lease_expires_at=None,
             dead_letters=0,
+            durable_execution_arn=None,
             idempotency_key=idempotency_key,
             created_at=now,
             updated_at=now,
@@ -202,6 +203,32 @@ class MemoryQueueStore:
             updated_at=now,
         )
         return self._claim(row)
+
+    def claim_durable(
+        self, conn: object, request_id: UUID, lease_seconds: int, claim_id: UUID, execution_arn: str
+    ) -> Claim | None:
+        row = self._rows.get(request_id)
+        if row is None:
+            return None
+        again = row["status"] == SuiteRequestStatus.RUNNING.value and row["claim_id"] == claim_id
+        if not again and (row["status"] not in _CLAIMABLE or row["cancel_requested"]):
+            return None
+        now = self.clock()
+        row.update(
+            status=SuiteRequestStatus.RUNNING.value,
+            attempts=row["attempts"] if again else row["attempts"] + 1,
+            claim_id=claim_id,
+            durable_execution_arn=execution_arn,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            progress=row["progress"] if again else None,
+            reason=None,
+            updated_at=now,
+        )
+        return self._claim(row)
+
+    def durable_execution_arn(self, conn: object, request_id: UUID) -> str | None:
+        row = self._rows.get(request_id)
+        return row["durable_execution_arn"] if row else None
 
     def claimed(self, conn: object, request_id: UUID, claim_id: UUID) -> Claim | None:
         row = self._rows.get(request_id)
@@ -266,7 +293,7 @@ class MemoryQueueStore:
         ]
         expired.sort(key=lambda row: row["lease_expires_at"])
         keys = ("id", "scenario_name", "attempts", "progress", "preset", "phases", "skip", "fail_fast")
-        extra = ("trigger", "cancel_requested", "created_at")
+        extra = ("trigger", "cancel_requested", "created_at", "durable_execution_arn")
         return [{k: copy.deepcopy(row[k]) for k in (*keys, *extra)} for row in expired[:limit]]
 
     def release(

@@ -45,12 +45,13 @@ def run_record(
     *,
     digest: str | None = "sha256:one",
     failing: dict[str, list[str]] | None = None,
+    errors: dict[str, str] | None = None,
     trigger: Trigger = Trigger.API,
     preset: str | None = "quick",
     outcome: Outcome | None = None,
     duration_ms: int = 3000,
 ) -> SuiteExecutionRecord:
-    """A record with named phases ({name: status}), failing tests per phase and a source digest."""
+    """A record with named phases ({name: status}), failing tests and errors per phase, a source digest."""
     results = [
         PhaseResult(
             name=name,
@@ -58,6 +59,7 @@ def run_record(
             duration_seconds=1,
             duration_ms=100 * (index + 1),
             classification=Classification.TEST_FAILURE if status == "failed" else None,
+            error=(errors or {}).get(name),
             failing_tests=[
                 FailingTest(name=test, signature=f"AssertionError: {test}")
                 for test in (failing or {}).get(name, [])

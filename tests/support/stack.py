@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
 from testgenie_local.polling import wait_for
 
 from tests.support.paths import TEMPLATE as REPO_TEMPLATE
@@ -21,7 +22,7 @@ from tests.support.paths import TEMPLATE as REPO_TEMPLATE
 # TESTGENIE_E2E_TEMPLATE: run the stack tests against another template.
 TEMPLATE = Path(os.environ.get("TESTGENIE_E2E_TEMPLATE", REPO_TEMPLATE))
 START_TIMEOUT = 180.0
-TERMINAL = {"completed", "failed", "cancelled"}
+TERMINAL = {str(status) for status in TERMINAL_STATUSES}
 
 
 @dataclass
@@ -107,8 +108,9 @@ class RunningStack:
             raise AssertionError(f"the stack did not stop within {timeout:.0f}s: {self.tail()}") from None
 
 
-def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """`testgenie …` as a user types it (without TESTGENIE_API_URL from the test's environment)."""
+def run_cli(*args: str, timeout: float = 180, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`testgenie …` as a user types it (without TESTGENIE_API_URL from the test's environment), in
+    `cwd` (where the CLI looks for a running stack's .testgenie-data/stack.json)."""
     env = {k: v for k, v in os.environ.items() if k != "TESTGENIE_API_URL"}
     return subprocess.run(
         [sys.executable, "-m", "testgenie_local.cli", *args],
@@ -117,6 +119,7 @@ def run_cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str
         timeout=timeout,
         env=env,
         check=False,
+        cwd=cwd,
     )
 
 
@@ -136,10 +139,11 @@ def start_stack(
     data_dir: Path | None = None,
     own_group: bool = False,
     template: Path | None = None,
+    args: tuple[str, ...] = (),
     **extra_env: str,
 ) -> RunningStack:
     """`own_group`: the stack leads its own process group, as a command typed in a terminal does;
-    `template`: another template than TEMPLATE."""
+    `template`: another template than TEMPLATE; `args`: more options of `testgenie serve`."""
     workdir.mkdir(parents=True, exist_ok=True)
     ready = workdir / f"ready-{time.monotonic_ns()}.json"
     data = data_dir or workdir / "data"
@@ -160,6 +164,7 @@ def start_stack(
         "--ready-file",
         str(ready),
         "--verbose",
+        *args,
     ]
     with log.open("wb") as sink:
         process = subprocess.Popen(

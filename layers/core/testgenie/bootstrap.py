@@ -29,6 +29,7 @@ from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from testgenie.artifacts import ArtifactStore
+    from testgenie.coordinator.flow import CoordinatorDeps
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService, TimingPruner
     from testgenie.execution.service import SuiteExecutionService
@@ -100,7 +101,9 @@ class Services:
         runner = self.runner  # first: no runner configured fails before anything else is built
         scenarios = scenario_source_from_settings(self.settings)
         executor = RunnerPhases(scenarios, self.artifacts, runner, timeout)
-        return SuiteOrchestrator(scenarios, self.artifacts, timeout, executor=executor)
+        return SuiteOrchestrator(
+            scenarios, self.artifacts, timeout, executor=executor, max_shards=self.settings.max_shards
+        )
 
     @cached_property
     def timing_store(self) -> TimingPruner:
@@ -157,6 +160,26 @@ class Services:
             self.settings.retention_days,
             timings=self.timing_store,
             clock=self.clock,
+        )
+
+    @cached_property
+    def coordinator(self) -> CoordinatorDeps:
+        """What the durable coordinator works with (functions/coordinator)."""
+        from testgenie.coordinator.flow import CoordinatorDeps
+        from testgenie.errors import ConfigurationError
+        from testgenie.orchestrator.workspace import scenario_source_from_settings
+
+        settings = self.settings
+        if not settings.runner_function_name:
+            raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
+        return CoordinatorDeps(
+            requests=self.suite_requests,
+            db=self.database,
+            bundles=scenario_source_from_settings(settings),
+            artifacts=self.artifacts,
+            runner_function=settings.runner_function_name,
+            default_phase_timeout=settings.phase_timeout_seconds,
+            execution_timeout_seconds=settings.execution_timeout_seconds,
         )
 
     def close(self) -> None:

@@ -15,6 +15,14 @@ class ValidationError(TestGenieError):
     """The caller's input is wrong (HTTP 400). The message names the field or file."""
 
 
+class ScenarioNotFoundError(ValidationError):
+    """The scenario source holds no scenario of that name (HTTP 400: the request names it)."""
+
+    def __init__(self, message: str, scenario: str) -> None:
+        super().__init__(message)
+        self.scenario = scenario
+
+
 class NotFoundError(TestGenieError):
     """The thing asked for does not exist (HTTP 404)."""
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from testgenie.errors import ConfigurationError, TestGenieError
 from testgenie.observability import logger
@@ -81,10 +82,9 @@ def migrate(database_url: str, directory: Path | None = None) -> list[str]:
                 " version TEXT PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL,"
                 " applied_at TIMESTAMPTZ NOT NULL DEFAULT NOW())"
             )
-            done = {
-                row[0]: (row[1], row[2])
-                for row in conn.execute("SELECT version, name, checksum FROM schema_migrations")
-            }
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
+            done = {row["version"]: (row["name"], row["checksum"]) for row in rows}
             for migration in migrations:
                 if migration.version in done:
                     name, checksum = done[migration.version]

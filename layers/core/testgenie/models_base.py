@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -10,6 +9,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
+
+from testgenie.suggest import closest
 
 # Every timestamp the API answers looks like 2026-01-09T10:15:00.000000Z, whether pydantic or
 # the history documents (history/documents.py: timestamp) wrote it.
@@ -54,8 +55,8 @@ UNKNOWN_FIELD_ERROR = "unknown_field"
 def closest_hint(key: str, known: Iterable[str], noun: str = "fields") -> str:
     """`did you mean 'phases'?` (difflib's closest name), else the list of known names."""
     names = sorted(known)
-    close = difflib.get_close_matches(key, names, n=1)
-    return f"did you mean '{close[0]}'?" if close else f"known {noun}: " + ", ".join(names)
+    close = closest(key, names)
+    return f"did you mean '{close}'?" if close else f"known {noun}: " + ", ".join(names)
 
 
 def unknown_field_message(key: str, known: Iterable[str]) -> str:

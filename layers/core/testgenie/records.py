@@ -30,6 +30,13 @@ class Trigger(StrEnum):
     RERUN = "rerun"
 
 
+class StoredExecution(SuiteExecutionResult):
+    """GET /executions/{id} and /executions/latest: the result as recorded, with what started it (as
+    each item of the list carries)."""
+
+    trigger: Trigger
+
+
 class SuiteExecutionRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -105,9 +112,13 @@ class SuiteExecutionRecord(BaseModel):
             source_digest=self.source_digest,
         )
 
+    def to_stored_execution(self) -> StoredExecution:
+        return StoredExecution(**dict(self.to_execution_result()), trigger=self.trigger)
+
 
 # No stored execution exceeds 1 MB of JSON: GET /executions/{id} and /latest stay far below Lambda's
 # 6 MB response limit whatever a scenario prints (docs/database.md, "What can go wrong").
+EXECUTION_NOT_FOUND = "execution not found"
 MAX_RECORD_BYTES = 1024 * 1024
 MAX_WARNINGS = 50
 MAX_OBSERVATIONS_PER_PHASE = 200

@@ -31,8 +31,12 @@ _ENV_FIELDS: dict[str, str] = {
     "RETENTION_DAYS": "retention_days",
     "RUNNER_FUNCTION_NAME": "runner_function_name",
     "RUNNER_TIMEOUT_SECONDS": "runner_timeout_seconds",
+    "COORDINATOR_FUNCTION_NAME": "coordinator_function_name",
+    "EXECUTION_TIMEOUT_SECONDS": "execution_timeout_seconds",
     "ARTIFACTS_UPLOAD_URL": "artifacts_upload_url",
     "ARTIFACTS_UPLOAD_SECRET": "artifacts_upload_secret",
+    "MAX_SHARDS": "max_shards",
+    "SHARD_TARGET_SECONDS": "shard_target_seconds",
 }
 
 
@@ -65,9 +69,18 @@ class Settings(BaseModel):
     # The runner (docs/architecture.md, "The runner"): the function every phase runs in, and its Timeout.
     runner_function_name: str | None = None
     runner_timeout_seconds: int = Field(default=900, ge=1, le=900)
+    # The durable coordinator (docs/architecture.md, "Durable executions"): set, runs start as durable
+    # executions of this function (a qualified ARN or alias); unset, ExecuteFunction runs them itself.
+    coordinator_function_name: str | None = None
+    # The coordinator's DurableConfig.ExecutionTimeout: how long one execution may last in all.
+    execution_timeout_seconds: int = Field(default=7200, ge=60, le=31_622_400)
     # One machine only: the local stack's signed upload route into ARTIFACTS_DIR (for the runner's logs).
     artifacts_upload_url: str | None = None
     artifacts_upload_secret: str | None = None
+    # Shards (docs/scenarios.md, "Shards"): at most MAX_SHARDS runner invocations per phase (the
+    # template's MaxShards, within the runner's reserved concurrency); "auto" aims at this per shard.
+    max_shards: int = Field(default=16, ge=1, le=1000)
+    shard_target_seconds: int = Field(default=60, ge=1, le=86_400)
 
     @model_validator(mode="after")
     def _one_artifact_store(self) -> Settings:

@@ -6,6 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from testgenie.paging import MAX_PAGE
+from testgenie.queue.models import SuiteRequestStatus
+
 from testgenie_local.client import ApiClient, ApiError
 from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers, client
 from testgenie_local.console import ProgressView, ms, out, print_json, print_page, print_result, when
@@ -21,7 +24,7 @@ def _history_query(args: argparse.Namespace) -> dict[str, Any]:
         "until": args.until,
         "phase": args.phase,
         "phaseStatus": args.phase_status,
-        "limit": min(args.limit, 50) if not args.all else 50,
+        "limit": min(args.limit, MAX_PAGE) if not args.all else MAX_PAGE,
     }
 
 
@@ -171,7 +174,7 @@ def configure_history(sub: Subparsers) -> None:
     history.add_argument("--until", help="ISO 8601, on completedAt")
     history.add_argument("--phase", help="only runs with this phase (with --phase-status: in that status)")
     history.add_argument("--phase-status", help="passed|failed|skipped (needs --phase)")
-    history.add_argument("--limit", type=int, default=20, help="rows to show (at most 50 a page)")
+    history.add_argument("--limit", type=int, default=20, help=f"rows to show (at most {MAX_PAGE} a page)")
     history.add_argument("--all", action="store_true", help="follow nextCursor through every matching run")
     history.set_defaults(func=cmd_history)
 
@@ -192,9 +195,7 @@ def configure_log(sub: Subparsers) -> None:
 
 def configure_requests(sub: Subparsers) -> None:
     requests = sub.add_parser("requests", help="recent suite requests")
-    requests.add_argument(
-        "--status", choices=["queued", "delegated", "running", "completed", "failed", "cancelled"]
-    )
+    requests.add_argument("--status", choices=[status.value for status in SuiteRequestStatus])
     requests.add_argument("--limit", type=int, default=20)
     requests.set_defaults(func=cmd_requests)
 

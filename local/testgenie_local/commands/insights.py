@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from testgenie.paging import MAX_PAGE
+
 from testgenie_local.commands.common import EXIT_OK, Subparsers, client
 from testgenie_local.commands.suites import finish
 from testgenie_local.console import ProgressView, err, ms, out, print_json, print_page, table, when
@@ -113,7 +115,7 @@ def configure_scenarios(sub: Subparsers) -> None:
     parser = sub.add_parser(
         "scenarios", help="every scenario: last run, pass rate, median time, flaky phases"
     )
-    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--limit", type=int, default=MAX_PAGE)
     parser.set_defaults(func=cmd_scenarios)
 
 

@@ -7,7 +7,7 @@ import argparse
 import sys
 
 from testgenie_local.client import ApiClient
-from testgenie_local.commands.common import EXIT_OK, EXIT_SUITE_FAILED
+from testgenie_local.commands.common import DEFAULT_DATA_DIR, EXIT_OK, EXIT_SUITE_FAILED
 from testgenie_local.console import ProgressView, print_result
 from testgenie_local.follow import follow_request
 from testgenie_local.serve import describe, run_with_stack
@@ -45,9 +45,12 @@ def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:
         print_result(result)
     else:
         print(f"suite request {request_id} ended {final.get('status')} without an execution", flush=True)
+    page = f"#/executions/{execution_id}" if execution_id else "#/queue"
     lines = [
         "",
-        "Browse it:",
+        f"See it in the dashboard: {client.base_url}/{page}",
+        "",
+        "The API's JSON:",
         f"  {client.url(f'/suite-requests/{request_id}')}",
     ]
     if execution_id and result is not None:
@@ -55,13 +58,14 @@ def _first_suite(client: ApiClient, args: argparse.Namespace) -> int:
         for phase in result.get("phases") or []:
             name = phase.get("name")
             lines.append(f"  {client.url(f'/executions/{execution_id}/phases/{name}/log')}")
+    # From this folder the CLI finds the stack by its data dir; from elsewhere it needs the URL.
+    cli = "testgenie" if args.data_dir == DEFAULT_DATA_DIR else f"testgenie --api-url {client.base_url}"
     lines += [
-        f"  {client.url('/executions')}?limit=10",
         "",
-        "Or with the CLI (another terminal):",
-        f"  .venv/bin/testgenie --api-url {client.base_url} history",
-        f"  .venv/bin/testgenie --api-url {client.base_url} show {execution_id or request_id}",
-        f"  .venv/bin/testgenie --api-url {client.base_url} execute {args.scenario} --preset smoke --wait",
+        "Or with the CLI, in another terminal (after `source .venv/bin/activate`):",
+        f"  {cli} history",
+        f"  {cli} show {execution_id or request_id}",
+        f"  {cli} execute {args.scenario} --preset smoke --wait",
     ]
     print("\n".join(lines), flush=True)
     ok = final.get("status") == "completed" and result is not None and bool(result.get("success"))

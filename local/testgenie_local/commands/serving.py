@@ -45,6 +45,11 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = DEF
     )
     parser.add_argument("--ready-file", type=Path, help="write the stack's URLs as JSON here once it serves")
     parser.add_argument(
+        "--unsafe-shared-runner",
+        action="store_true",
+        help="run scenarios without the bubblewrap sandbox when it cannot run here (trusted scenarios only)",
+    )
+    parser.add_argument(
         "--verbose", "-v", action="store_true", help="log every request and the handlers' own logs"
     )
 

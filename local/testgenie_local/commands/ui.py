@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from testgenie_local.client import ApiClient, ApiError
-from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers
+from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers, api_target
 from testgenie_local.console import err
 
 DEFAULT_UI_PORT = 3100
@@ -17,7 +17,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from testgenie_local.ui.server import UiServer
 
     try:
-        client = ApiClient(args.api_url, timeout=args.timeout_http, sign=True if args.sign else None)
+        client = ApiClient(api_target(args).url, timeout=args.timeout_http, sign=True if args.sign else None)
     except ApiError as exc:
         raise CliError(exc.message) from None
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -12,15 +13,12 @@ from testgenie.errors import NotFoundError
 from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter
-from testgenie.history.repository import (
-    LATEST_OF_SCENARIO_SQL,
-    LATEST_SQL,
-    HistoryRepository,
-    executions_page_sql,
-)
+from testgenie.history.repository import QUERIES as HISTORY_QUERIES
+from testgenie.history.repository import HistoryRepository, executions_page_sql
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.paging import Keyset, clamp_limit
-from testgenie.queue.repository import _COLUMNS as _REQUEST_COLUMNS
+from testgenie.queue.models import SuiteRequestFilter
+from testgenie.queue.repository import suite_requests_page_sql
 from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
 
 from benchmarks.history_data import generate_history, plan_nodes
@@ -132,8 +130,8 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
     def latest(scenario: str | None = None) -> object:
         return json.loads(ExecutionHistoryService(db, HistoryRepository()).latest(scenario))
 
-    assert latest() == newer.to_execution_result().to_json_dict()
-    assert latest("demo") == older.to_execution_result().to_json_dict()
+    assert latest() == newer.to_stored_execution().to_json_dict()
+    assert latest("demo") == older.to_stored_execution().to_json_dict()
     with pytest.raises(NotFoundError):
         latest("missing")
 
@@ -154,12 +152,11 @@ def _summaries(db: Database, scenario: str | None, limit: int, offset: int) -> l
     return [SuiteExecutionSummary.model_validate(item) for item in page["items"]]
 
 
-def _page(query: ExecutionFilter, offset: int = 0) -> tuple[str, tuple[object, ...]]:
-    sql, params = executions_page_sql(query, Keyset(offset=offset))
-    return sql, tuple(params)
+def _page(query: ExecutionFilter, offset: int = 0) -> tuple[str, Any]:
+    return executions_page_sql(query, Keyset(offset=offset))
 
 
-LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
+LIST_QUERIES: list[tuple[str, Any]] = [
     _page(ExecutionFilter()),
     _page(ExecutionFilter(scenario="scenario-0007"), 100),
     _page(ExecutionFilter(outcomes=("failed",))),
@@ -167,16 +164,10 @@ LIST_QUERIES: list[tuple[str, tuple[object, ...]]] = [
     _page(ExecutionFilter(scenario="scenario-0007", outcomes=("failed", "passed"))),
     _page(ExecutionFilter(phase="unit", phase_statuses=("failed",))),
     _page(ExecutionFilter(scenario="scenario-0007", phase="unit")),
-    (LATEST_SQL, ()),
-    (LATEST_OF_SCENARIO_SQL, ("scenario-0007",)),
-    (
-        f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
-        (50,),
-    ),
-    (
-        f"SELECT {_REQUEST_COLUMNS} FROM suite_requests r WHERE r.status = %s ORDER BY r.created_at DESC, r.id DESC LIMIT %s",
-        ("queued", 50),
-    ),
+    (HISTORY_QUERIES["latest_execution"], {}),
+    (HISTORY_QUERIES["latest_execution_of_scenario"], {"scenario": "scenario-0007"}),
+    suite_requests_page_sql(SuiteRequestFilter(), Keyset()),
+    suite_requests_page_sql(SuiteRequestFilter(status="queued"), Keyset()),
 ]
 
 

@@ -287,3 +287,43 @@ def test_oversized_lists_deep_nesting_and_huge_bodies_are_4xx(
         assert (status, answer["error"]) == (413, "request body is larger than 1048576 bytes")
     assert _executions(db) == 0
     assert env.drain() == []
+
+
+@pytest.mark.parametrize(
+    ("shards", "message"),
+    [
+        (17, "shards must be between 1 and 16 (MaxShards), not 17"),
+        (0, "shards must be between 1 and 16 (MaxShards), not 0"),
+        (-3, "shards must be between 1 and 16 (MaxShards), not -3"),
+        (True, 'shards: must be a whole number of shards (1 … MaxShards) or "auto"'),
+        (2.5, 'shards: must be a whole number of shards (1 … MaxShards) or "auto"'),
+        ("many", 'shards: must be a whole number of shards (1 … MaxShards) or "auto"'),
+    ],
+)
+def test_shards_outside_one_to_max_shards_are_400_naming_the_limit(
+    execute: Client, env: Queues, db: Database, real_plans: None, shards: object, message: str
+) -> None:
+    before = _requests(db)
+    for path in ("/suite-requests", "/executions"):
+        status, answer, _ = execute.call(
+            "POST", f"{API}{path}", body={"scenarioName": "hello-python", "shards": shards}
+        )
+        assert (status, answer) == (400, {"error": message}), path
+    assert env.drain() == []
+    assert _requests(db) == before
+    assert _executions(db) == 0
+
+
+@pytest.mark.parametrize("shards", [4, "auto", "3"])
+def test_a_queued_request_keeps_its_shards_for_the_run(
+    execute: Client, env: Queues, db: Database, real_plans: None, shards: object
+) -> None:
+    status, body, _ = execute.call(
+        "POST", f"{API}/suite-requests", body={"scenarioName": "hello-python", "shards": shards}
+    )
+    assert status == 201
+    expected = 3 if shards == "3" else shards
+    assert body["shards"] == expected
+    stored = suite_requests(db).get(UUID(body["id"]))
+    assert stored.execution_request().shards == expected
+    assert len(env.drain()) == 1

@@ -18,6 +18,7 @@ from testgenie import bootstrap
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie_local.runtime import load_handler
 from testgenie_local.template import read_template
@@ -141,12 +142,40 @@ def test_phase_log_is_a_tail_capped_text(
 
     assert history.call("GET", f"{API}/executions/{execution_id}/phases/lint/log")[:2] == (
         404,
-        {"error": "phase log not found"},
+        {"error": f"execution {execution_id} not found"},
     )
     assert history.call("GET", f"{API}/executions/{execution_id}/phases/..%2F..%2Fetc/log")[0] == 404
     assert history.call("GET", f"{API}/executions/nope/phases/unit/log")[:2] == (
         400,
         {"error": "execution id must be a valid UUID"},
+    )
+
+
+def test_a_missing_log_says_which_part_was_not_found(history: Client, db: Database, tmp_path: Path) -> None:
+    record = make_record(statuses=(PhaseStatus.PASSED, PhaseStatus.SKIPPED))
+    record = record.model_copy(
+        update={
+            "phases": [
+                p.model_copy(update={"name": n}) for p, n in zip(record.phases, ["unit", "lint"], strict=True)
+            ]
+        }
+    )
+    _store(db, record)
+    LocalArtifactStore(tmp_path / "artifacts").put_log(record.id, "unit", b"ok\n")
+    base = f"{API}/executions/{record.id}/phases"
+
+    assert history.call("GET", f"{base}/unit/log")[:2] == (200, "ok\n")
+    cases = {
+        "unti": f"phase 'unti' is unknown; did you mean 'unit'? (execution {record.id} ran: unit, lint)",
+        "docs": f"phase 'docs' did not run in execution {record.id} (it ran: unit, lint)",
+        "lint": f"phase 'lint' of execution {record.id} has no log (skipped)",
+    }
+    for phase, message in cases.items():
+        assert history.call("GET", f"{base}/{phase}/log")[:2] == (404, {"error": message}), phase
+    unknown = uuid4()
+    assert history.call("GET", f"{API}/executions/{unknown}/phases/unit/log")[:2] == (
+        404,
+        {"error": f"execution {unknown} not found"},
     )
 
 

@@ -10,8 +10,7 @@ import pytest
 from testgenie.db import Connection, Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
-from testgenie.orchestrator.models import SuiteExecutionResult
-from testgenie.records import SuiteExecutionRecord, SuiteExecutionSummary
+from testgenie.records import StoredExecution, SuiteExecutionRecord, SuiteExecutionSummary
 
 from tests.support.handlers import Client
 from tests.support.records import run_record
@@ -66,8 +65,8 @@ def test_filters_cursor_and_total_over_http(history: Client, runs: list[SuiteExe
 def test_get_carries_the_digest_and_failing_tests(history: Client, runs: list[SuiteExecutionRecord]) -> None:
     status, body, _ = history.call("GET", f"{API}/executions/{runs[0].id}")
     assert status == 200
-    assert body == runs[0].to_execution_result().to_json_dict()
-    assert SuiteExecutionResult.model_validate(body).to_json_dict() == body
+    assert body == runs[0].to_stored_execution().to_json_dict()
+    assert StoredExecution.model_validate(body).to_json_dict() == body
     assert body["sourceDigest"] == "sha256:0"
     assert body["phases"][1]["failingTests"] == [
         {"name": "tests/test_x.py::test_y", "signature": "AssertionError: tests/test_x.py::test_y"}

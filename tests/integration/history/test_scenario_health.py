@@ -204,6 +204,7 @@ def test_stats_figures_over_the_window(db: Database) -> None:
         "executionId": str(runs[4].id),
         "completedAt": runs[4].completed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "signature": "AssertionError: t4",
+        "error": None,
     }
     assert (docs["runs"], docs["passRate"], docs["lastFailure"]) == (5, 0.0, None)
     assert stats["days"] == [
@@ -267,3 +268,24 @@ def test_compare_with_previous_and_with_an_id(db: Database) -> None:
         history.compare(older.id, None)
     with pytest.raises(NotFoundError, match="execution not found"):
         history.compare(run_record("x", BASE, {}).id, older.id)
+
+
+def test_a_phase_that_failed_without_a_failing_test_names_its_error(db: Database) -> None:
+    failed = run_record(
+        "standards-only",
+        BASE + timedelta(minutes=2),
+        {"standards": "failed", "unit": "passed"},
+        errors={"standards": "command `ruff check .` exited with 1"},
+    )
+    _store(db, [run_record("standards-only", BASE, {"standards": "failed", "unit": "passed"}), failed])
+
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("standards-only")
+    standards = next(p for p in stats["phases"] if p["name"] == "standards")
+
+    assert standards["lastFailure"] == {
+        "executionId": str(failed.id),
+        "completedAt": failed.completed_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "signature": None,
+        "error": "command `ruff check .` exited with 1",
+    }
+    assert next(p for p in stats["phases"] if p["name"] == "unit")["lastFailure"] is None

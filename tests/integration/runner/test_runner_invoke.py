@@ -48,6 +48,50 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaE
     function.close()
 
 
+@pytest.fixture(scope="module")
+def tenant_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaEndpoint]:
+    """The fake runner as a multi-tenant function (TenancyConfig PER_TENANT)."""
+    code = tmp_path_factory.mktemp("fake-tenant-runner")
+    (code / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
+    spec = FunctionSpec(
+        logical_id="RunnerFunction",
+        code_uri=code,
+        handler="fake_runner.lambda_handler",
+        timeout_seconds=3,
+        environment={},
+        tenant_isolation="PER_TENANT",
+    )
+    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    server = LambdaEndpoint({"RunnerFunction": function}, artifacts_dir=None, upload_secret=SECRET)
+    server.start()
+    yield server
+    server.stop()
+    function.close()
+
+
+def test_an_environment_serves_one_tenant_only(tenant_endpoint: LambdaEndpoint) -> None:
+    client = _client(tenant_endpoint)
+    pids = {
+        name: [client.run_phase(_invocation(name), 30).warnings[0] for _ in range(2)]
+        for name in ("pid-a", "pid-b")
+    }
+    assert pids["pid-a"][0] == pids["pid-a"][1]  # warm, and its own
+    assert pids["pid-b"][0] == pids["pid-b"][1]
+    assert pids["pid-a"][0] != pids["pid-b"][0]
+
+
+def test_a_multi_tenant_function_refuses_an_invoke_without_a_tenant(tenant_endpoint: LambdaEndpoint) -> None:
+    request = urllib.request.Request(  # noqa: S310 - a local http URL
+        f"{tenant_endpoint.url}/2015-03-31/functions/RunnerFunction/invocations",
+        data=_invocation("ok").model_dump_json(by_alias=True).encode(),
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    assert refused.value.code == 400
+    assert "needs a TenantId" in refused.value.read().decode()
+
+
 def _client(endpoint: LambdaEndpoint) -> LambdaRunnerClient:
     lambda_client = boto3.client(
         "lambda",
@@ -92,6 +136,7 @@ def test_a_valid_answer_comes_back_typed(endpoint: tuple[LambdaEndpoint, Path]) 
         ("junk", False, "malformed runner answer:"),
         ("other-phase", False, "malformed runner answer: answer is for phase 'lint', not 'unit'"),
         ("other-bundle", False, "malformed runner answer: answer ran another bundle than the one planned"),
+        ("no-digest", False, "malformed runner answer: a passed answer without the verified bundle digest"),
     ],
 )
 def test_every_way_the_runner_fails_is_a_runner_failure(

@@ -377,7 +377,7 @@ def test_plan_validates_scenario_and_config(
 ) -> None:
     with pytest.raises(ValidationError, match="scenario 'ghost' was not found"):
         orchestrator.plan(request("ghost"))
-    with pytest.raises(ValidationError, match="scenarioName may only contain"):
+    with pytest.raises(ValidationError, match="scenarioName must contain only"):
         orchestrator.plan(request("../etc"))
     folder = make_scenario("demo")
     (folder / ".testgenie").mkdir()

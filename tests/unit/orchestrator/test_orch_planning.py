@@ -53,13 +53,15 @@ def test_selection(
 @pytest.mark.parametrize(
     ("request_fields", "message"),
     [
-        ({"preset": "nope"}, "preset 'nope' is not defined"),
-        ({"phases": ["unit", "e2e"]}, "phase 'e2e' is not defined"),
+        ({"preset": "nope"}, r"preset 'nope' is not defined \(known: "),
+        ({"phases": ["unit", "e2e"]}, r"phase 'e2e' is not defined \(known: "),
+        ({"preset": "smok"}, r"preset 'smok' is not defined; did you mean 'smoke'\? \(known: "),
+        ({"phases": ["unti"]}, r"phase 'unti' is not defined; did you mean 'unit'\? \(known: "),
         ({"phases": ["unit"], "skip": ["unit"]}, "no phases selected for execution"),
         ({"preset": "quick", "skip": ["structure", "standards", "docs", "unit"]}, "no phases selected"),
         ({"scenario": ""}, "scenarioName is required"),
-        ({"scenario": "../bad"}, "scenarioName may only contain"),
-        ({"scenario": "a b"}, "scenarioName may only contain"),
+        ({"scenario": "../bad"}, "scenarioName must contain only"),
+        ({"scenario": "a b"}, "scenarioName must contain only"),
     ],
 )
 def test_invalid_requests_are_validation_errors(request_fields: dict[str, Any], message: str) -> None:

@@ -11,7 +11,7 @@ from uuid import uuid4
 import boto3
 import pytest
 from moto import mock_aws
-from testgenie.errors import ValidationError
+from testgenie.errors import ScenarioNotFoundError, ValidationError
 from testgenie.orchestrator.workspace import (
     LocalScenarioSource,
     S3ScenarioSource,
@@ -144,6 +144,9 @@ class CountingClient:
         self.downloads += 1
         return self.client.get_object(**kwargs)
 
+    def list_objects_v2(self, **kwargs: Any) -> Any:
+        return self.client.list_objects_v2(**kwargs)
+
 
 def test_s3_source_downloads_once_per_etag(s3: Any, tmp_path: Path) -> None:
     s3.put_object(Bucket=BUCKET, Key="team/demo.tar.gz", Body=tarball([("demo/README.md", b"v1")]))
@@ -162,6 +165,22 @@ def test_s3_source_downloads_once_per_etag(s3: Any, tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError, match=r"^scenario 'ghost' was not found$"):
         source.locate("ghost")
+    with pytest.raises(ValidationError, match=r"^scenario 'dmeo' was not found; did you mean 'demo'\?$"):
+        source.locate("dmeo")
+
+
+def test_local_source_suggests_the_closest_scenario(tmp_path: Path) -> None:
+    for name in ("hello-python", "hello-node", "shop"):
+        (tmp_path / name / ".testgenie").mkdir(parents=True)
+        (tmp_path / name / ".testgenie" / "testing.json").write_text("{}")
+    source = LocalScenarioSource(tmp_path)
+    with pytest.raises(
+        ScenarioNotFoundError, match=r"^scenario 'helo-python' was not found; did you mean 'hello-python'\?$"
+    ) as caught:
+        source.locate("helo-python")
+    assert caught.value.scenario == "helo-python"
+    with pytest.raises(ValidationError, match=r"^scenario 'payments' was not found$"):
+        source.locate("payments")  # nothing close: no guess
 
 
 def test_an_s3_snapshot_is_one_look_up_of_one_version(s3: Any, tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
@@ -10,13 +9,14 @@ from pydantic import ConfigDict, Field, field_validator
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, StrictBody
+from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_REQUIRED, SCENARIO_NAME_RULE
+from testgenie.orchestrator.models import ShardsSetting, parse_shards
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionInput
 
-_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 _TEXT_FIELDS = ("scenario_name", "preset", "phases", "skip", "notes", "priority", "requested_types")
 
 
@@ -38,8 +38,8 @@ def check_text(value: Any) -> Any:
 
 def check_scenario_name(value: str) -> str:
     name = value.strip()
-    if name and not _SCENARIO_RE.match(name):
-        raise ValueError("must contain only letters, digits, '-' and '_'")
+    if name and not SCENARIO_NAME_RE.match(name):
+        raise ValueError(SCENARIO_NAME_RULE)
     return value
 
 
@@ -54,6 +54,15 @@ class SuiteExecutionHttpBody(StrictBody):
     )
     skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
+    shards: ShardsSetting | None = Field(
+        default=None,
+        description='run the sharded phases (else unit) as this many shards (1 … MaxShards), or "auto"',
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards(cls, value: Any) -> Any:
+        return parse_shards(value)
 
     @field_validator("scenario_name", "suite_request_id", "preset", "phases", "skip")
     @classmethod
@@ -71,7 +80,7 @@ class SuiteExecutionHttpBody(StrictBody):
 
         scenario = self.scenario_name.strip()
         if not scenario:
-            raise ValidationError("scenarioName is required")
+            raise ValidationError(SCENARIO_NAME_REQUIRED)
         link: UUID | None = None
         if self.suite_request_id and self.suite_request_id.strip():
             try:
@@ -84,6 +93,7 @@ class SuiteExecutionHttpBody(StrictBody):
             phases=self.phases,
             skip=self.skip,
             fail_fast=self.fail_fast,
+            shards=self.shards,
         )
         return SuiteExecutionInput(request=request, suite_request_id=link)
 

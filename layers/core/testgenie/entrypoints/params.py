@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 from uuid import UUID
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from testgenie.errors import ValidationError
+from testgenie.orchestrator.catalog import MAX_SCENARIO_NAME_LENGTH, SCENARIO_NAME_RE, SCENARIO_NAME_RULE
+from testgenie.paging import MAX_PAGE
 
-MAX_PAGE = 50
 MAX_OFFSET = 1_000_000
-# The orchestrator's SCENARIO_NAME_RE: a name that cannot exist is refused, not searched for.
-_SCENARIO_RE = re.compile(r"^[A-Za-z0-9_-]{1,200}$")
 
 # No upper bound on purpose: larger values are clamped to MAX_PAGE (docs/api.md; existing clients
 # send limit=100), never refused.
@@ -23,7 +21,8 @@ LimitQuery = Annotated[
 ]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (default 0)")]
 ScenarioQuery = Annotated[
-    str | None, Query(max_length=200, description="only executions of this scenario (exact name)")
+    str | None,
+    Query(max_length=MAX_SCENARIO_NAME_LENGTH, description="only executions of this scenario (exact name)"),
 ]
 
 
@@ -43,8 +42,9 @@ def parse_scenario(raw: str | None, field: str = "scenario") -> str | None:
     value = (raw or "").strip()
     if not value:
         return None
-    if not _SCENARIO_RE.match(value):
-        raise ValidationError(f"{field} must contain only letters, digits, '-' and '_'")
+    # A name that cannot exist is refused, not searched for.
+    if len(value) > MAX_SCENARIO_NAME_LENGTH or not SCENARIO_NAME_RE.match(value):
+        raise ValidationError(f"{field} {SCENARIO_NAME_RULE}")
     return value
 
 

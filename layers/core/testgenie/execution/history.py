@@ -6,6 +6,8 @@ in the function (history/documents.py, docs/performance.md).
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
@@ -17,9 +19,11 @@ from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, Execu
 from testgenie.history.repository import HistoryRepository
 from testgenie.history.stats import scenario_stats
 from testgenie.history.window import SUMMARY_WINDOW
+from testgenie.orchestrator.catalog import PHASES_BY_NAME
 from testgenie.paging import Keyset, encode_cursor
+from testgenie.records import EXECUTION_NOT_FOUND
+from testgenie.suggest import did_you_mean
 
-EXECUTION_NOT_FOUND = "execution not found"
 MAX_STATS_WINDOW = 500
 Row = dict[str, Any]
 
@@ -36,7 +40,7 @@ class ExecutionHistoryService:
         query, keyset = query or ExecutionFilter(), keyset or Keyset()
         rows = self._db.run_statement(lambda conn: self._history.executions_page(conn, query, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
-        next_cursor = encode_cursor(EXECUTIONS_CURSOR, page[-1][-2], page[-1][-1]) if more else None
+        next_cursor = encode_cursor(EXECUTIONS_CURSOR, page[-1]["k_at"], page[-1]["k_id"]) if more else None
         total = None
         if include_total:
             total = self._db.run_statement(lambda conn: self._history.executions_total(conn, query))
@@ -48,6 +52,24 @@ class ExecutionHistoryService:
         if row is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         return result_document(row)
+
+    def missing_log(self, execution_id: UUID, phase: str) -> NotFoundError:
+        """Why there is no log of `phase`: no such execution, no such phase, or a phase that did not run
+        (or ran without writing one)."""
+        row = self._db.run_statement(lambda conn: self._history.execution(conn, execution_id))
+        if row is None:
+            return NotFoundError(f"execution {execution_id} not found")
+        ran = {str(p.get("name")): str(p.get("status")) for p in json.loads(row["phases"] or "[]")}
+        listed = ", ".join(ran) or "no phase"
+        if phase in ran:
+            return NotFoundError(f"phase '{phase}' of execution {execution_id} has no log ({ran[phase]})")
+        if phase not in PHASES_BY_NAME:
+            hint = did_you_mean(phase, [*ran, *PHASES_BY_NAME])
+            return NotFoundError(f"phase '{phase}' is unknown{hint} (execution {execution_id} ran: {listed})")
+        return NotFoundError(
+            f"phase '{phase}' did not run in execution {execution_id}{did_you_mean(phase, ran)} "
+            f"(it ran: {listed})"
+        )
 
     def latest(self, scenario: str | None = None) -> str:
         """The most recently completed execution (JSON), optionally of one scenario."""
@@ -63,7 +85,11 @@ class ExecutionHistoryService:
         keyset = keyset or Keyset()
         rows = self._db.run_statement(lambda conn: self._history.scenarios_page(conn, keyset))
         page, more = rows[: keyset.limit], len(rows) > keyset.limit
-        next_cursor = encode_cursor(SCENARIOS_CURSOR, page[-1][3], page[-1][0]) if more else None
+        next_cursor = (
+            encode_cursor(SCENARIOS_CURSOR, page[-1]["last_completed_at"], page[-1]["scenario_name"])
+            if more
+            else None
+        )
         return page_document([_scenario_item(row) for row in page], next_cursor)
 
     def stats(self, scenario: str, window: int = SUMMARY_WINDOW) -> dict[str, Any]:
@@ -72,7 +98,21 @@ class ExecutionHistoryService:
         rows = self._db.run_statement(lambda conn: self._history.stats_window(conn, scenario, window))
         if not rows:
             raise NotFoundError(f"no execution of '{scenario}' recorded")
-        return scenario_stats(scenario, window, rows)
+        stats = scenario_stats(scenario, window, rows)
+        self._add_failure_errors(stats["phases"])
+        return stats
+
+    def _add_failure_errors(self, phases: Iterable[dict[str, Any]]) -> None:
+        """Each last failure's phase error: what went wrong when no failing test says it (a standards
+        command, a missing dependency). Read from the few last failures' records only."""
+        wanted = {(p["lastFailure"]["executionId"], p["name"]) for p in phases if p["lastFailure"]}
+        if not wanted:
+            return
+        errors = self._db.run_statement(lambda conn: self._history.phase_errors(conn, wanted))
+        for phase in phases:
+            if phase["lastFailure"]:
+                key = (phase["lastFailure"]["executionId"], phase["name"])
+                phase["lastFailure"]["error"] = errors.get(key)
 
     def compare(self, execution_id: UUID, base: UUID | None) -> dict[str, Any]:
         """What changed from `base` (None: the scenario's previous run) to `execution_id`."""
@@ -94,15 +134,19 @@ class ExecutionHistoryService:
         return compare_executions(this, before)
 
 
-def _scenario_item(row: tuple[Any, ...]) -> dict[str, Any]:
-    runs = row[4]
+def _scenario_item(row: Row) -> dict[str, Any]:
+    runs = row["runs"]
     return {
-        "scenarioName": row[0],
-        "lastExecution": {"executionId": str(row[1]), "outcome": row[2], "completedAt": timestamp(row[3])},
+        "scenarioName": row["scenario_name"],
+        "lastExecution": {
+            "executionId": str(row["last_execution_id"]),
+            "outcome": row["last_outcome"],
+            "completedAt": timestamp(row["last_completed_at"]),
+        },
         "window": SUMMARY_WINDOW,
         "runs": runs,
-        "passRate": row[5] / runs if runs else 0.0,
-        "medianDurationMs": row[6],
-        "recentOutcomes": row[7],
-        "flakyPhases": row[8],
+        "passRate": row["passed_runs"] / runs if runs else 0.0,
+        "medianDurationMs": row["median_duration_ms"],
+        "recentOutcomes": row["recent_outcomes"],
+        "flakyPhases": row["flaky_phases"],
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -15,59 +16,9 @@ from testgenie.models_base import iso_utc
 from testgenie.orchestrator.models import PhaseResult
 from testgenie.records import SuiteExecutionRecord
 from testgenie.shards.repository import TestTimingRepository
+from testgenie.sql import load_queries
 
-MAX_EXECUTION_HISTORY = 50
-
-_RECORD_COLUMNS = (
-    "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
-    "outcome, trigger, requested, warnings, source_digest"
-)
-_INSERT_COLUMNS = (
-    "id, suite_request_id, scenario_name, preset_used, success, phases, started_at, completed_at, "
-    "outcome, trigger, requested, warnings, total, passed, failed, skipped, duration_seconds, "
-    "observation_count, duration_ms, source_digest"
-)
-INSERT_EXECUTION_SQL = f"INSERT INTO suite_executions ({_INSERT_COLUMNS}) VALUES ({', '.join(['%s'] * 20)})"
-# The per-phase rows behind ?phase= and the statistics (docs/database.md), in one statement.
-INSERT_PHASES_SQL = (
-    "INSERT INTO suite_execution_phases (execution_id, name, scenario_name, completed_at, status, "
-    "duration_ms, classification, failing_tests) "
-    "SELECT %s, x.name, %s, %s, x.status, x.ms, x.cls, x.failing FROM jsonb_to_recordset(%s::jsonb) "
-    "AS x(name TEXT, status TEXT, ms BIGINT, cls TEXT, failing JSONB) ON CONFLICT DO NOTHING"
-)
-# The scenario summary row is locked for the rest of the recording transaction, so concurrent
-# recordings of one scenario merge one after the other and none is lost.
-LOCK_SUMMARY_SQL = "SELECT recent FROM scenario_summaries WHERE scenario_name = %s FOR UPDATE"
-_SUMMARY_VALUES = (
-    "last_execution_id = %(last_id)s, last_outcome = %(last_outcome)s, last_completed_at = %(last_at)s, "
-    "recent = %(recent)s, runs = %(runs)s, passed_runs = %(passed_runs)s, "
-    "median_duration_ms = %(median)s, flaky_phases = %(flaky)s, recent_outcomes = %(outcomes)s"
-)
-INSERT_SUMMARY_SQL = (
-    "INSERT INTO scenario_summaries (scenario_name, last_execution_id, last_outcome, last_completed_at, "
-    "recent, runs, passed_runs, median_duration_ms, flaky_phases, recent_outcomes) VALUES "
-    "(%(scenario)s, %(last_id)s, %(last_outcome)s, %(last_at)s, %(recent)s, %(runs)s, %(passed_runs)s, "
-    "%(median)s, %(flaky)s, %(outcomes)s) ON CONFLICT (scenario_name) DO NOTHING RETURNING 1"
-)
-UPDATE_SUMMARY_SQL = f"UPDATE scenario_summaries SET {_SUMMARY_VALUES} WHERE scenario_name = %(scenario)s"
-UPSERT_SUMMARY_SQL = INSERT_SUMMARY_SQL.replace("DO NOTHING RETURNING 1", f"DO UPDATE SET {_SUMMARY_VALUES}")
-DELETE_SUMMARY_SQL = "DELETE FROM scenario_summaries WHERE scenario_name = %s"
-# A from-scratch window of one scenario (retention uses it after deleting runs).
-WINDOW_ENTRIES_SQL = (
-    "SELECT e.id, e.completed_at, e.outcome, e.duration_ms, e.source_digest, "
-    "ARRAY(SELECT p.name || '=' || p.status FROM suite_execution_phases p WHERE p.execution_id = e.id) "
-    "AS phases FROM suite_executions e WHERE e.scenario_name = %s "
-    "ORDER BY e.completed_at DESC, e.id DESC LIMIT %s"
-)
-# Retention: the oldest unpinned executions, a bounded batch at a time; SKIP LOCKED so it never waits
-# on (or blocks) a recording. Served by idx_suite_executions_completed read backwards.
-DELETE_EXPIRED_SQL = (
-    "DELETE FROM suite_executions WHERE id IN (SELECT id FROM suite_executions "
-    "WHERE completed_at < %s AND NOT pinned ORDER BY completed_at, id LIMIT %s FOR UPDATE SKIP LOCKED) "
-    "RETURNING id, scenario_name, ARRAY(SELECT p->>'logPath' FROM jsonb_array_elements(phases) AS p "
-    "WHERE COALESCE(p->>'logPath', '') <> '') AS logs"
-)
-SET_PINNED_SQL = "UPDATE suite_executions SET pinned = %s WHERE id = %s RETURNING id"
+QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 
 @dataclass(frozen=True)
@@ -80,11 +31,16 @@ class ExpiredExecution:
 class SuiteExecutionRepository:
     def create(self, conn: Connection, record: SuiteExecutionRecord) -> None:
         """The execution, its phase rows and its scenario's summary, in the caller's transaction."""
-        conn.execute(INSERT_EXECUTION_SQL, _insert_params(record))
+        conn.execute(QUERIES["insert_execution"], _insert_params(record))
         if record.phases:
             conn.execute(
-                INSERT_PHASES_SQL,
-                (record.id, record.scenario_name, record.completed_at, Jsonb(_phase_rows(record))),
+                QUERIES["insert_phases"],
+                {
+                    "execution_id": record.id,
+                    "scenario_name": record.scenario_name,
+                    "completed_at": record.completed_at,
+                    "phases": Jsonb(_phase_rows(record)),
+                },
             )
         entry = summary_entry(
             str(record.id),
@@ -99,21 +55,25 @@ class SuiteExecutionRepository:
         self._merge_summary(conn, record.scenario_name, [entry])
 
     def _merge_summary(self, conn: Connection, scenario: str, entries: list[dict[str, Any]]) -> None:
-        row = conn.execute(LOCK_SUMMARY_SQL, (scenario,)).fetchone()
+        row = conn.execute(QUERIES["lock_summary"], {"scenario": scenario}).fetchone()
         if row is None:
             params = _summary_params(scenario, newest_first(entries))
-            if conn.execute(INSERT_SUMMARY_SQL, params).fetchone() is not None:
+            if conn.execute(QUERIES["insert_summary"], params).fetchone() is not None:
                 return
-            row = conn.execute(LOCK_SUMMARY_SQL, (scenario,)).fetchone()  # a concurrent first run won
+            # a concurrent first run won
+            row = conn.execute(QUERIES["lock_summary"], {"scenario": scenario}).fetchone()
             assert row is not None
-        conn.execute(UPDATE_SUMMARY_SQL, _summary_params(scenario, newest_first([*row["recent"], *entries])))
+        recent = newest_first([*row["recent"], *entries])
+        conn.execute(QUERIES["update_summary"], _summary_params(scenario, recent))
 
     def rebuild_summary(self, conn: Connection, scenario: str) -> None:
         """Recompute one scenario's summary from its newest executions (none left: no summary)."""
-        conn.execute(LOCK_SUMMARY_SQL, (scenario,))  # then read the window in a newer snapshot
-        rows = conn.execute(WINDOW_ENTRIES_SQL, (scenario, SUMMARY_WINDOW)).fetchall()
+        conn.execute(QUERIES["lock_summary"], {"scenario": scenario})  # then read in a newer snapshot
+        rows = conn.execute(
+            QUERIES["window_entries"], {"scenario": scenario, "window": SUMMARY_WINDOW}
+        ).fetchall()
         if not rows:
-            conn.execute(DELETE_SUMMARY_SQL, (scenario,))
+            conn.execute(QUERIES["delete_summary"], {"scenario": scenario})
             return
         entries = [
             summary_entry(
@@ -126,33 +86,32 @@ class SuiteExecutionRepository:
             )
             for row in rows
         ]
-        conn.execute(UPSERT_SUMMARY_SQL, _summary_params(scenario, entries))
+        conn.execute(QUERIES["upsert_summary"], _summary_params(scenario, entries))
 
     def delete_expired(self, conn: Connection, older_than: datetime, batch: int) -> list[ExpiredExecution]:
         """Delete up to `batch` unpinned executions completed before `older_than` (their phase rows go
         with them); what was deleted, with its log paths."""
-        rows = conn.execute(DELETE_EXPIRED_SQL, (older_than, batch)).fetchall()
+        rows = conn.execute(QUERIES["delete_expired"], {"older_than": older_than, "batch": batch}).fetchall()
         return [ExpiredExecution(row["id"], row["scenario_name"], list(row["logs"] or [])) for row in rows]
 
     def set_pinned(self, conn: Connection, execution_id: UUID, pinned: bool) -> bool:
         """False when there is no such execution."""
-        return conn.execute(SET_PINNED_SQL, (pinned, execution_id)).fetchone() is not None
+        return (
+            conn.execute(QUERIES["set_pinned"], {"pinned": pinned, "id": execution_id}).fetchone() is not None
+        )
 
     def get_by_id(self, conn: Connection, execution_id: UUID) -> SuiteExecutionRecord | None:
-        row = conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM suite_executions WHERE id = %s", (execution_id,)
-        ).fetchone()
+        row = conn.execute(QUERIES["get_execution_record"], {"id": execution_id}).fetchone()
         return _record_from_row(row) if row else None
 
     def get_by_request(self, conn: Connection, suite_request_id: UUID) -> SuiteExecutionRecord | None:
         row = conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM suite_executions WHERE suite_request_id = %s",
-            (suite_request_id,),
+            QUERIES["get_execution_record_by_request"], {"suite_request_id": suite_request_id}
         ).fetchone()
         return _record_from_row(row) if row else None
 
     def count(self, conn: Connection) -> int:
-        row = conn.execute("SELECT COUNT(*) AS n FROM suite_executions").fetchone()
+        row = conn.execute(QUERIES["count_executions"]).fetchone()
         return int(row["n"]) if row else 0
 
 
@@ -186,30 +145,30 @@ def _summary_params(scenario: str, recent: list[dict[str, Any]]) -> dict[str, An
     }
 
 
-def _insert_params(record: SuiteExecutionRecord) -> tuple[Any, ...]:
+def _insert_params(record: SuiteExecutionRecord) -> dict[str, Any]:
     summary = record.summary
-    return (
-        record.id,
-        record.suite_request_id,
-        record.scenario_name,
-        record.preset_used or None,
-        record.success,
-        Jsonb([phase.to_json_dict() for phase in record.phases]),
-        record.started_at,
-        record.completed_at,
-        record.outcome.value,
-        record.trigger.value,
-        Jsonb(record.requested) if record.requested is not None else None,
-        Jsonb(record.warnings) if record.warnings else None,
-        summary.total,
-        summary.passed,
-        summary.failed,
-        summary.skipped,
-        summary.duration_seconds,
-        summary.observation_count,
-        record.duration_ms,
-        record.source_digest,
-    )
+    return {
+        "id": record.id,
+        "suite_request_id": record.suite_request_id,
+        "scenario_name": record.scenario_name,
+        "preset_used": record.preset_used or None,
+        "success": record.success,
+        "phases": Jsonb([phase.to_json_dict() for phase in record.phases]),
+        "started_at": record.started_at,
+        "completed_at": record.completed_at,
+        "outcome": record.outcome.value,
+        "trigger": record.trigger.value,
+        "requested": Jsonb(record.requested) if record.requested is not None else None,
+        "warnings": Jsonb(record.warnings) if record.warnings else None,
+        "total": summary.total,
+        "passed": summary.passed,
+        "failed": summary.failed,
+        "skipped": summary.skipped,
+        "duration_seconds": summary.duration_seconds,
+        "observation_count": summary.observation_count,
+        "duration_ms": record.duration_ms,
+        "source_digest": record.source_digest,
+    }
 
 
 def _record_from_row(row: dict[str, Any]) -> SuiteExecutionRecord:

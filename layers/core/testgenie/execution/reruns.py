@@ -9,14 +9,12 @@ from __future__ import annotations
 from uuid import UUID
 
 from testgenie.db import Transactions
-from testgenie.errors import NotFoundError, ValidationError
+from testgenie.errors import NotFoundError, ScenarioNotFoundError, ValidationError
 from testgenie.execution.store import ExecutionStore
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
-from testgenie.records import SuiteExecutionRecord, Trigger
-
-EXECUTION_NOT_FOUND = "execution not found"
+from testgenie.records import EXECUTION_NOT_FOUND, SuiteExecutionRecord, Trigger
 
 
 class RerunService:
@@ -36,7 +34,15 @@ class RerunService:
         if record is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         payload = rerun_payload(record, failed_only)
-        request, _ = self._suite_requests.queue(payload, Trigger.RERUN, rerun_of=execution_id)
+        try:
+            request, _ = self._suite_requests.queue(payload, Trigger.RERUN, rerun_of=execution_id)
+        except ScenarioNotFoundError as exc:
+            # E.g. a local stack restarted on another scenarios folder: say why an old run cannot rerun.
+            raise ScenarioNotFoundError(
+                f"execution {execution_id} ran scenario '{exc.scenario}', which the service no longer "
+                f"has ({exc.message}): push that scenario again, or serve a scenarios folder that holds it",
+                exc.scenario,
+            ) from None
         return request
 
 
@@ -55,4 +61,5 @@ def rerun_payload(record: SuiteExecutionRecord, failed_only: bool) -> QueueSuite
         phases=phases,
         skip=skip,
         fail_fast=bool(asked.get("failFast", False)),
+        shards=asked.get("shards"),
     )

@@ -16,11 +16,11 @@ from uuid import UUID
 from testgenie.artifacts import ArtifactStore
 from testgenie.db import Connection, Transactions
 from testgenie.errors import NotFoundError
-from testgenie.execution.history import EXECUTION_NOT_FOUND
 from testgenie.execution.repository import ExpiredExecution
 from testgenie.execution.store import ExecutionStore
 from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
+from testgenie.records import EXECUTION_NOT_FOUND
 
 DEFAULT_BATCH = 500
 # One invocation deletes at most this many batches; the next scheduled run takes the rest.

@@ -22,8 +22,8 @@ from testgenie.orchestrator.models import (
     SuiteExecutionRequest,
     SuiteExecutionResult,
 )
-from testgenie.queue.models import Claim, SuiteRequest
-from testgenie.queue.service import REQUEST_NOT_FOUND, SuiteRequestService
+from testgenie.queue.models import REQUEST_NOT_FOUND, Claim, SuiteRequest
+from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
 

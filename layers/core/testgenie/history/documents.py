@@ -1,6 +1,6 @@
 """The history answers' JSON, built in the function from plain rows (history/repository.py) with
 pydantic-core's serializer: formatting scales out with the functions instead of loading the one
-shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and SuiteExecutionResult
+shared database (docs/performance.md). Shapes equal SuiteExecutionSummary and StoredExecution
 (tests/integration/core/test_history.py holds them equal)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-Row = tuple[Any, ...]
+Row = dict[str, Any]  # a row read with psycopg's dict_row (db.py)
 
 
 def timestamp(value: datetime) -> str:
@@ -21,54 +21,53 @@ def timestamp(value: datetime) -> str:
 
 
 def _common(row: Row) -> dict[str, Any]:
-    item: dict[str, Any] = {"executionId": str(row[0])}
-    if row[1] is not None:
-        item["suiteRequestId"] = str(row[1])
-    item["scenarioName"] = row[2]
-    item["startedAt"] = timestamp(row[3])
-    item["completedAt"] = timestamp(row[4])
-    item["success"] = row[5]
-    if row[6] is not None:
-        item["preset"] = row[6]
-    item["outcome"] = row[7]
+    item: dict[str, Any] = {"executionId": str(row["id"])}
+    if row["suite_request_id"] is not None:
+        item["suiteRequestId"] = str(row["suite_request_id"])
+    item["scenarioName"] = row["scenario_name"]
+    item["startedAt"] = timestamp(row["started_at"])
+    item["completedAt"] = timestamp(row["completed_at"])
+    item["success"] = row["success"]
+    if row["preset_used"] is not None:
+        item["preset"] = row["preset_used"]
+    item["outcome"] = row["outcome"]
     return item
 
 
-def summary_item(row: Row) -> dict[str, Any]:
-    """A list item from SUMMARY_COLUMNS."""
-    item = _common(row)
-    item["trigger"] = row[8]
-    item["durationMs"] = row[9]
-    item["phaseSummary"] = {
-        "total": row[10],
-        "passed": row[11],
-        "failed": row[12],
-        "skipped": row[13],
-        "durationSeconds": row[14],
-        "observationCount": row[15],
+def _phase_summary(row: Row) -> dict[str, Any]:
+    return {
+        "total": row["total"],
+        "passed": row["passed"],
+        "failed": row["failed"],
+        "skipped": row["skipped"],
+        "durationSeconds": row["duration_seconds"],
+        "observationCount": row["observation_count"],
     }
-    if row[16] is not None:
-        item["sourceDigest"] = row[16]
+
+
+def summary_item(row: Row) -> dict[str, Any]:
+    """A list item from history/queries.sql: summary_columns."""
+    item = _common(row)
+    item["trigger"] = row["trigger"]
+    item["durationMs"] = row["duration_ms"]
+    item["phaseSummary"] = _phase_summary(row)
+    if row["source_digest"] is not None:
+        item["sourceDigest"] = row["source_digest"]
     return item
 
 
 def result_document(row: Row) -> str:
-    """One execution from RESULT_COLUMNS; its phases JSON text is spliced in, never parsed."""
+    """One execution from history/queries.sql: result_columns; its phases JSON text is spliced in,
+    never parsed."""
     item = _common(row)
-    item["phaseSummary"] = {
-        "total": row[8],
-        "passed": row[9],
-        "failed": row[10],
-        "skipped": row[11],
-        "durationSeconds": row[12],
-        "observationCount": row[13],
-    }
-    if row[14] is not None:
-        item["warnings"] = row[14]
-    if row[15] is not None:
-        item["sourceDigest"] = row[15]
+    item["phaseSummary"] = _phase_summary(row)
+    if row["warnings"] is not None:
+        item["warnings"] = row["warnings"]
+    if row["source_digest"] is not None:
+        item["sourceDigest"] = row["source_digest"]
+    item["trigger"] = row["trigger"]
     head = to_json(item).decode()
-    return f'{head[:-1]},"phases":{row[16]}}}'  # the object's last key, appended as the text it is
+    return f'{head[:-1]},"phases":{row["phases"]}}}'  # the object's last key, appended as the text it is
 
 
 def page_document(items: list[dict[str, Any]], next_cursor: str | None, total: int | None = None) -> str:

@@ -36,7 +36,10 @@ class ScenarioPage(CamelModel):
 class LastFailure(CamelModel):
     execution_id: UUID
     completed_at: UtcDateTime
-    signature: str | None
+    signature: str | None = Field(description="the first failing test's signature, when tests failed")
+    error: str | None = Field(
+        default=None, description="the phase's error (what failed when no test did, e.g. a command)"
+    )
 
 
 class PhaseStats(CamelModel):

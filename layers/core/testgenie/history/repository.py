@@ -1,70 +1,26 @@
 """HistoryRepository: the read side's SQL. PostgreSQL only finds rows (index scans over a page or a
-window, docs/performance.md); the answers' JSON is built by the caller (history/documents.py)."""
+window, docs/performance.md); the answers' JSON is built by the caller (history/documents.py).
+
+The fixed statements are in queries.sql. The executions page is the one statement built here: its
+shape follows the filter (one index range per outcome or phase status, merged), so it is composed
+from the page's parts, with the columns from queries.sql."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
-
-from psycopg.rows import tuple_row
 
 from testgenie.db import Connection
 from testgenie.history.filters import ExecutionFilter
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.paging import Keyset, uuid_key
+from testgenie.sql import load_queries
 
-Row = tuple[Any, ...]
-
-# The columns of a list item, in the order history/documents.py reads them.
-SUMMARY_COLUMNS = (
-    "e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used, "
-    "e.outcome, e.trigger, e.duration_ms, e.total, e.passed, e.failed, e.skipped, e.duration_seconds, "
-    "e.observation_count, e.source_digest"
-)
-# ... and of one execution with its phases (the phases JSON arrives as text, never parsed here).
-RESULT_COLUMNS = (
-    "e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used, "
-    "e.outcome, e.total, e.passed, e.failed, e.skipped, e.duration_seconds, e.observation_count, "
-    "e.warnings, e.source_digest, e.phases::text"
-)
-_NEWEST_FIRST = "ORDER BY e.completed_at DESC, e.id DESC"
-GET_EXECUTION_SQL = f"SELECT {RESULT_COLUMNS} FROM suite_executions e WHERE e.id = %s"
-LATEST_SQL = f"SELECT {RESULT_COLUMNS} FROM suite_executions e {_NEWEST_FIRST} LIMIT 1"
-LATEST_OF_SCENARIO_SQL = (
-    f"SELECT {RESULT_COLUMNS} FROM suite_executions e WHERE e.scenario_name = %s {_NEWEST_FIRST} LIMIT 1"
-)
-# The run of the same scenario just before one execution (compare ?with=previous).
-PREVIOUS_ID_SQL = (
-    "SELECT p.id FROM suite_executions e JOIN LATERAL (SELECT x.id FROM suite_executions x "
-    "WHERE x.scenario_name = e.scenario_name AND (x.completed_at, x.id) < (e.completed_at, e.id) "
-    "ORDER BY x.completed_at DESC, x.id DESC LIMIT 1) AS p ON TRUE WHERE e.id = %s"
-)
-COMPARE_SQL = (
-    "SELECT e.id, e.scenario_name, e.source_digest, e.phases FROM suite_executions e WHERE e.id = ANY(%s)"
-)
-SCENARIO_COLUMNS = (
-    "s.scenario_name, s.last_execution_id, s.last_outcome, s.last_completed_at, s.runs, s.passed_runs, "
-    "s.median_duration_ms, s.recent_outcomes, s.flaky_phases"
-)
-SCENARIOS_SQL = (
-    f"SELECT {SCENARIO_COLUMNS} FROM scenario_summaries s "
-    "ORDER BY s.last_completed_at DESC, s.scenario_name DESC LIMIT %s"
-)
-SCENARIOS_AFTER_SQL = (
-    f"SELECT {SCENARIO_COLUMNS} FROM scenario_summaries s "
-    "WHERE (s.last_completed_at, s.scenario_name) < (%s, %s) "
-    "ORDER BY s.last_completed_at DESC, s.scenario_name DESC LIMIT %s"
-)
-# The statistics window: the newest N runs of a scenario and their phase rows (one index range and
-# N primary-key lookups; never more than the window).
-STATS_WINDOW_SQL = (
-    "SELECT w.id, w.completed_at, w.outcome, w.source_digest, p.name, p.status, p.duration_ms, "
-    "p.classification, p.failing_tests FROM (SELECT e.id, e.completed_at, e.outcome, e.source_digest "
-    "FROM suite_executions e WHERE e.scenario_name = %s ORDER BY e.completed_at DESC, e.id DESC LIMIT %s) "
-    "AS w LEFT JOIN suite_execution_phases p ON p.execution_id = w.id "
-    "ORDER BY w.completed_at, w.id"
-)
+Row = dict[str, Any]
+QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
+SUMMARY_COLUMNS = QUERIES["summary_columns"]
 _ALL_PHASE_STATUSES = tuple(status.value for status in PhaseStatus)
 
 
@@ -124,7 +80,7 @@ def executions_total_sql(query: ExecutionFilter) -> tuple[str, list[Any]]:
         if by_phase
         else ("suite_executions e")
     )
-    return f"SELECT count(*) FROM {source} WHERE {' AND '.join(conditions) or 'TRUE'}", params
+    return f"SELECT count(*) AS n FROM {source} WHERE {' AND '.join(conditions) or 'TRUE'}", params
 
 
 def _leading_conditions(query: ExecutionFilter, by_phase: bool) -> list[tuple[list[str], list[Any]]]:
@@ -165,44 +121,50 @@ class HistoryRepository:
     def executions_page(self, conn: Connection, query: ExecutionFilter, keyset: Keyset) -> list[Row]:
         """Up to limit + 1 rows (the extra one says whether there is a next page)."""
         sql, params = executions_page_sql(query, keyset)
-        with conn.cursor(row_factory=tuple_row) as cur:
-            return cur.execute(sql, params).fetchall()
+        return conn.execute(sql, params).fetchall()
 
     def executions_total(self, conn: Connection, query: ExecutionFilter) -> int:
         sql, params = executions_total_sql(query)
-        with conn.cursor(row_factory=tuple_row) as cur:
-            row = cur.execute(sql, params).fetchone()
-        return int(row[0]) if row else 0
+        row = conn.execute(sql, params).fetchone()
+        return int(row["n"]) if row else 0
 
     def execution(self, conn: Connection, execution_id: UUID) -> Row | None:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            return cur.execute(GET_EXECUTION_SQL, (execution_id,)).fetchone()
+        return conn.execute(QUERIES["get_execution"], {"id": execution_id}).fetchone()
 
     def latest(self, conn: Connection, scenario: str | None) -> Row | None:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            if scenario:
-                return cur.execute(LATEST_OF_SCENARIO_SQL, (scenario,)).fetchone()
-            return cur.execute(LATEST_SQL).fetchone()
+        if scenario:
+            return conn.execute(QUERIES["latest_execution_of_scenario"], {"scenario": scenario}).fetchone()
+        return conn.execute(QUERIES["latest_execution"]).fetchone()
 
     def previous_id(self, conn: Connection, execution_id: UUID) -> UUID | None:
-        row = conn.execute(PREVIOUS_ID_SQL, (execution_id,)).fetchone()
+        row = conn.execute(QUERIES["previous_execution_id"], {"id": execution_id}).fetchone()
         return row["id"] if row else None
 
-    def executions_for_compare(self, conn: Connection, ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
-        return {row["id"]: row for row in conn.execute(COMPARE_SQL, (ids,)).fetchall()}
+    def executions_for_compare(self, conn: Connection, ids: list[UUID]) -> dict[UUID, Row]:
+        return {
+            row["id"]: row for row in conn.execute(QUERIES["executions_to_compare"], {"ids": ids}).fetchall()
+        }
 
     def scenarios_page(self, conn: Connection, keyset: Keyset) -> list[Row]:
-        with conn.cursor(row_factory=tuple_row) as cur:
-            if keyset.after is None:
-                return cur.execute(SCENARIOS_SQL, (keyset.limit + 1,)).fetchall()
-            at, name = keyset.after
-            return cur.execute(SCENARIOS_AFTER_SQL, (at, name, keyset.limit + 1)).fetchall()
+        if keyset.after is None:
+            return conn.execute(QUERIES["scenarios"], {"limit": keyset.limit + 1}).fetchall()
+        at, name = keyset.after
+        return conn.execute(
+            QUERIES["scenarios_after"], {"after_at": at, "after_name": name, "limit": keyset.limit + 1}
+        ).fetchall()
 
-    def stats_window(self, conn: Connection, scenario: str, window: int) -> list[dict[str, Any]]:
-        return conn.execute(STATS_WINDOW_SQL, (scenario, window)).fetchall()
+    def stats_window(self, conn: Connection, scenario: str, window: int) -> list[Row]:
+        return conn.execute(QUERIES["stats_window"], {"scenario": scenario, "window": window}).fetchall()
+
+    def phase_errors(
+        self, conn: Connection, pairs: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], str | None]:
+        """{(execution id, phase): its error} for these (execution id, phase) pairs."""
+        ids = sorted({execution for execution, _ in pairs})
+        names = sorted({name for _, name in pairs})
+        rows = conn.execute(QUERIES["phase_errors"], {"ids": ids, "names": names}).fetchall()
+        return {(r["id"], r["name"]): r["error"] for r in rows if (r["id"], r["name"]) in pairs}
 
     def last_activity(self, conn: Connection, scenario: str) -> datetime | None:
-        row = conn.execute(
-            "SELECT last_completed_at FROM scenario_summaries WHERE scenario_name = %s", (scenario,)
-        ).fetchone()
+        row = conn.execute(QUERIES["last_activity"], {"scenario": scenario}).fetchone()
         return row["last_completed_at"] if row else None

@@ -1,5 +1,5 @@
 """GET /scenarios/{name}/stats: per-phase figures and a per-day chart over a window of runs,
-computed from the window's rows only (history/repository.py: STATS_WINDOW_SQL)."""
+computed from the window's rows only (history/queries.sql: stats_window)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,11 @@ DEFAULT_PHASE_TIMEOUT_SECONDS = 900
 CUSTOM_PHASE_WEIGHT = 1000
 
 PHASE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# What a scenario may be called: its folder, its bundle key and every API that names it (docs/api.md).
 SCENARIO_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+SCENARIO_NAME_RULE = "must contain only letters, digits, '-' and '_'"
+MAX_SCENARIO_NAME_LENGTH = 200
+SCENARIO_NAME_REQUIRED = "scenarioName is required"
 
 
 @dataclass(frozen=True)

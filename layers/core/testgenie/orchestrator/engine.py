@@ -23,6 +23,7 @@ from testgenie.observability import logger
 from testgenie.orchestrator.catalog import DEFAULT_PHASE_TIMEOUT_SECONDS
 from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
+    DEFAULT_MAX_SHARDS,
     Outcome,
     PhasePlan,
     PhaseResult,
@@ -56,11 +57,16 @@ if TYPE_CHECKING:
 
 
 def plan_scenario(
-    request: SuiteExecutionRequest, scenario_dir: Path, default_timeout: int
+    request: SuiteExecutionRequest,
+    scenario_dir: Path,
+    default_timeout: int,
+    *,
+    max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> tuple[PhasePlan, TestingConfig]:
     """The plan of `request` over one scenario folder (ValidationError when it does not fit)."""
     config = load_testing_config(scenario_dir)
-    return build_plan(request, config, discover_phase_scripts(scenario_dir), default_timeout), config
+    scripts = discover_phase_scripts(scenario_dir)
+    return build_plan(request, config, scripts, default_timeout, max_shards=max_shards), config
 
 
 class PhaseSession(Protocol):
@@ -98,6 +104,7 @@ class SuiteOrchestrator:
         *,
         executor: PhaseExecutor,
         clock: Callable[[], float] = time.monotonic,
+        max_shards: int = DEFAULT_MAX_SHARDS,
     ) -> None:
         """`executor` runs the phases: RunnerPhases (runner/coordinator.py) in the service,
         InProcessPhases in tests and benchmarks only."""
@@ -105,12 +112,13 @@ class SuiteOrchestrator:
         self.artifacts = artifacts
         self.default_phase_timeout = default_phase_timeout
         self.clock = clock
+        self.max_shards = max_shards
         self.executor = executor
 
     def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
         """Validate the request against the catalog and the scenario's testing.json (ValidationError)."""
         scenario_dir = self.scenarios.locate(validate_scenario_name(request.scenario_name))
-        return plan_scenario(request, scenario_dir, self.default_phase_timeout)[0]
+        return plan_scenario(request, scenario_dir, self.default_phase_timeout, max_shards=self.max_shards)[0]
 
     def execute(
         self,
@@ -289,4 +297,4 @@ def in_process_orchestrator(
     executor = InProcessPhases(
         scenarios, artifacts, timeout, workspace_parent=workspace_parent, service_env=service_env
     )
-    return SuiteOrchestrator(scenarios, artifacts, timeout, executor=executor)
+    return SuiteOrchestrator(scenarios, artifacts, timeout, executor=executor, max_shards=settings.max_shards)

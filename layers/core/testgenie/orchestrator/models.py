@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field, model_validator
@@ -143,6 +143,23 @@ def summarize_phases(phases: list[PhaseResult] | None) -> PhaseSummary:
     return summary
 
 
+# A phase's shards: a count, or "auto" (from the stored test timings; docs/scenarios.md, "Shards").
+ShardsSetting = int | Literal["auto"]
+DEFAULT_MAX_SHARDS = 16
+
+
+def parse_shards(value: Any) -> ShardsSetting | None:
+    """A request's `shards`: a whole number (the range is the planner's: 1 … MaxShards) or "auto".
+    Booleans and other text are refused, so `true` never means one shard."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ValueError('must be a whole number of shards (1 … MaxShards) or "auto"')
+
+
 class SuiteExecutionRequest(CamelModel):
     """What to run. Names are normalised and validated by the planner, not here."""
 
@@ -151,10 +168,12 @@ class SuiteExecutionRequest(CamelModel):
     phases: list[str] | None = None
     skip: list[str] | None = None
     fail_fast: bool = False
+    shards: ShardsSetting | None = None  # overrides testing.json's (1 … MaxShards, checked by the planner)
 
     def requested(self) -> dict[str, Any]:
         """What the client asked for, stored beside the execution (without the scenario)."""
-        return self.model_dump(mode="json", by_alias=True, exclude={"scenario_name"})
+        unset = {"shards"} if self.shards is None else set()
+        return self.model_dump(mode="json", by_alias=True, exclude={"scenario_name", *unset})
 
 
 class PhasePlan(CamelModel):
@@ -166,6 +185,8 @@ class PhasePlan(CamelModel):
     timeouts: dict[str, int] = Field(default_factory=dict)
     fail_fast: bool = False
     warnings: list[str] = Field(default_factory=list)
+    # The phases that run as several shards: a count (>= 2) or "auto" (resolved when the phase runs).
+    shards: dict[str, ShardsSetting] = Field(default_factory=dict)
 
 
 def run_outcome(planned: Sequence[str], results: Sequence[PhaseResult], stopped: Outcome | None) -> Outcome:

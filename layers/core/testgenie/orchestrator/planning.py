@@ -6,7 +6,7 @@ and the plan can be built cheaply before a suite request is claimed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +18,15 @@ from testgenie.orchestrator.catalog import (
     PHASE_NAME_RE,
     PHASES_BY_NAME,
     SCENARIO_NAME_RE,
+    SCENARIO_NAME_REQUIRED,
+    SCENARIO_NAME_RULE,
     PhaseSpec,
     custom_phase_spec,
     normalize_name,
 )
-from testgenie.orchestrator.models import PhasePlan, SuiteExecutionRequest
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhasePlan, ShardsSetting, SuiteExecutionRequest
 from testgenie.orchestrator.testing_config import CONFIG_RELPATH, TestingConfig
+from testgenie.suggest import did_you_mean
 
 CUSTOM_PHASES_DIR = ".testgenie/phases"
 
@@ -31,9 +34,9 @@ CUSTOM_PHASES_DIR = ".testgenie/phases"
 def validate_scenario_name(raw: str) -> str:
     name = raw.strip()
     if not name:
-        raise ValidationError("scenarioName is required")
+        raise ValidationError(SCENARIO_NAME_REQUIRED)
     if not SCENARIO_NAME_RE.match(name):
-        raise ValidationError("scenarioName may only contain letters, numbers, hyphens, or underscores")
+        raise ValidationError(f"scenarioName {SCENARIO_NAME_RULE}")
     return name
 
 
@@ -114,6 +117,12 @@ def _known(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
 
 
+def _not_defined(kind: str, raw: str, known: Collection[str]) -> ValidationError:
+    """`phase 'unti' is not defined; did you mean 'unit'? (known: …)`."""
+    hint = did_you_mean(normalize_name(raw), known)
+    return ValidationError(f"{kind} '{raw}' is not defined{hint} (known: {_known(known)})")
+
+
 def _skipped(raw_names: list[str], known: Iterable[str], warnings: list[str]) -> set[str]:
     """The normalized names to skip; a name no phase has is warned about once and ignored."""
     specs = set(known)
@@ -133,6 +142,8 @@ def build_plan(
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
+    *,
+    max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> PhasePlan:
     scenario = validate_scenario_name(request.scenario_name)
     phases = scenario_phases(config, script_names, default_timeout)
@@ -146,7 +157,7 @@ def build_plan(
         for raw in explicit:
             name = normalize_name(raw)
             if name not in phases.specs:
-                raise ValidationError(f"phase '{raw}' is not defined (known: {_known(phases.specs)})")
+                raise _not_defined("phase", raw, phases.specs)
             if name not in desired:
                 desired.append(name)
             elif name not in repeated:
@@ -162,9 +173,7 @@ def build_plan(
     elif request.preset and request.preset.strip():
         preset_used = normalize_name(request.preset)
         if preset_used not in phases.presets:
-            raise ValidationError(
-                f"preset '{request.preset}' is not defined (known: {_known(phases.presets)})"
-            )
+            raise _not_defined("preset", request.preset, phases.presets)
         desired = list(phases.presets[preset_used])
     else:
         desired = list(phases.specs)
@@ -181,4 +190,38 @@ def build_plan(
         timeouts={name: phase_timeout(name, phases, config, default_timeout) for name in selected},
         fail_fast=request.fail_fast,
         warnings=warnings,
+        shards=phase_shards(selected, config, request.shards, max_shards, warnings),
     )
+
+
+def phase_shards(
+    selected: list[str],
+    config: TestingConfig,
+    requested: ShardsSetting | None,
+    max_shards: int,
+    warnings: list[str],
+) -> dict[str, ShardsSetting]:
+    """The phases that run as several shards. A request's `shards` overrides the phases testing.json
+    shards, else applies to `unit`; above MaxShards it is refused, a testing.json value is capped."""
+    if isinstance(requested, int) and not 1 <= requested <= max_shards:
+        raise ValidationError(f"shards must be between 1 and {max_shards} (MaxShards), not {requested}")
+    wanted: dict[str, ShardsSetting] = {}
+    for name in selected:
+        phase_config = config.phases.get(name)
+        if phase_config is not None and phase_config.shards is not None:
+            wanted[name] = phase_config.shards
+    if requested is not None:
+        targets = list(wanted) or (["unit"] if "unit" in selected else [])
+        if not targets:
+            warnings.append(
+                f"shards: no planned phase sets shards in {CONFIG_RELPATH} and unit is not planned"
+            )
+        wanted = dict.fromkeys(targets, requested)
+    resolved: dict[str, ShardsSetting] = {}
+    for name, value in wanted.items():
+        if isinstance(value, int) and value > max_shards:
+            warnings.append(f"phase '{name}' asks for {value} shards; it runs {max_shards} (MaxShards)")
+            value = max_shards
+        if value != 1:
+            resolved[name] = value
+    return resolved

@@ -31,6 +31,7 @@ from testgenie.models_base import closest_hint, wire_names
 from testgenie.orchestrator.catalog import PHASE_NAME_RE, PHASE_NAMES, normalize_name
 
 CONFIG_RELPATH = ".testgenie/testing.json"
+MAX_CONFIG_SHARDS = 1000  # the deployment's MaxShards caps it further
 MAX_TIMEOUT_SECONDS = 86_400
 _DURATION_RE = re.compile(r"^\s*([0-9]+)\s*(s|m|h)?\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600}
@@ -160,6 +161,13 @@ class PhaseConfig(ConfigModel):
         default_factory=list,
         description="Globs (relative to the scenario) of JUnit XML files the commands write, besides "
         "$TESTGENIE_REPORTS_DIR/*.xml.",
+    )
+    shards: Annotated[int, Field(ge=1, le=MAX_CONFIG_SHARDS)] | Literal["auto"] | None = Field(
+        default=None,
+        description="Run the phase as this many runner invocations at once, or 'auto' (enough for each "
+        "to take about SHARD_TARGET_SECONDS, from earlier runs' test durations). A detected pytest "
+        "phase is split by test id; commands get TESTGENIE_SHARD_INDEX and TESTGENIE_SHARD_COUNT. "
+        "At most the deployment's MaxShards.",
     )
 
 

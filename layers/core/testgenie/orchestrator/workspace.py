@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
 
-from testgenie.errors import ValidationError
+from testgenie.errors import ScenarioNotFoundError, ValidationError
 from testgenie.observability import logger
 from testgenie.orchestrator.bundles import (
     DEFAULT_LIMITS,
@@ -37,6 +37,7 @@ from testgenie.orchestrator.bundles import (
     remove_tree,
 )
 from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.suggest import did_you_mean
 
 if TYPE_CHECKING:
     from testgenie.settings import Settings
@@ -90,8 +91,17 @@ class LocalScenarioSource:
         name = validate_scenario_name(name)
         path = self.root / name
         if not path.is_dir():
-            raise scenario_not_found(name, self.describe())
+            raise scenario_not_found(name, self.describe(), self.names())
         return path
+
+    def names(self) -> list[str]:
+        """The scenarios under the root (folders with a .testgenie/testing.json)."""
+        try:
+            return sorted(
+                p.name for p in self.root.iterdir() if (p / ".testgenie" / "testing.json").is_file()
+            )
+        except OSError:
+            return []
 
     def bundle(self, name: str, expires_in: int = 900) -> BundleRef:
         """The folder packed as a reproducible archive (same files, same digest), as a file:/// URL."""
@@ -112,10 +122,11 @@ class LocalScenarioSource:
         return self.bundle(name, expires_in), self.locate(name)
 
 
-def scenario_not_found(name: str, where: str) -> ValidationError:
-    """The 400 names the scenario, never the service's folder or bucket (logged for operators)."""
+def scenario_not_found(name: str, where: str, known: list[str]) -> ScenarioNotFoundError:
+    """The 400 names the scenario and the closest known one, never the service's folder or bucket
+    (logged for operators)."""
     logger.info("scenario not found", extra={"scenario": name, "source": where})
-    return ValidationError(f"scenario '{name}' was not found")
+    return ScenarioNotFoundError(f"scenario '{name}' was not found{did_you_mean(name, known)}", name)
 
 
 def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
@@ -163,6 +174,23 @@ class S3ScenarioSource:
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
+    def names(self, limit: int = 1000) -> list[str]:
+        """The scenarios in the bucket (one listing page); [] when it cannot be listed. Only asked
+        for a "did you mean" after a miss."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        prefix = f"{self.prefix}/" if self.prefix else ""
+        try:
+            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
+        except (BotoCoreError, ClientError):
+            return []
+        keys = [str(item.get("Key", "")) for item in page.get("Contents") or []]
+        return sorted(
+            key[len(prefix) : -len(".tar.gz")]
+            for key in keys
+            if key.endswith(".tar.gz") and "/" not in key[len(prefix) :]
+        )
+
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}.tar.gz" if self.prefix else f"{name}.tar.gz"
 
@@ -174,7 +202,7 @@ class S3ScenarioSource:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
-                raise scenario_not_found(name, self.describe()) from None
+                raise scenario_not_found(name, self.describe(), self.names()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")

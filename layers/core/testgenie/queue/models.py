@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, UtcDateTime
-from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.orchestrator.models import ShardsSetting, SuiteExecutionRequest, parse_shards
 from testgenie.paging import parse_key, parse_time
 from testgenie.records import Trigger
 
@@ -34,13 +34,14 @@ class Priority(StrEnum):
 
 
 CLAIMABLE = (SuiteRequestStatus.QUEUED, SuiteRequestStatus.DELEGATED)
-TERMINAL = (SuiteRequestStatus.COMPLETED, SuiteRequestStatus.FAILED, SuiteRequestStatus.CANCELLED)
+TERMINAL = frozenset({SuiteRequestStatus.COMPLETED, SuiteRequestStatus.FAILED, SuiteRequestStatus.CANCELLED})
 CANCELLABLE = (*CLAIMABLE, SuiteRequestStatus.RUNNING)
 
 ALLOWED_TYPES = ("unit", "integration", "performance", "vault", "regression")
 DEFAULT_TYPES = ["unit", "integration"]
 DEFAULT_COVERAGE = 95
-MAX_SUITE_LIST_PAGE = 50
+MAX_IDEMPOTENCY_KEY_LENGTH = 255
+REQUEST_NOT_FOUND = "suite request not found"
 # Every list of a request body is bounded (the catalog has 11 phases; openapi.json says so).
 MAX_PLAN_ITEMS = 50
 
@@ -58,6 +59,7 @@ class SuiteRequest(CamelModel):
     phases: list[str] | None = None
     skip: list[str] | None = None
     fail_fast: bool = False
+    shards: ShardsSetting | None = None
     trigger: Trigger = Trigger.API
     attempts: int = 0
     cancel_requested: bool = False
@@ -81,6 +83,7 @@ class SuiteRequest(CamelModel):
             phases=self.phases,
             skip=self.skip,
             fail_fast=self.fail_fast,
+            shards=self.shards,
         )
 
 
@@ -134,6 +137,14 @@ class QueueSuiteRequestInput(CamelModel):
     phases: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     skip: list[str] | None = Field(default=None, max_length=MAX_PLAN_ITEMS)
     fail_fast: bool = False
+    shards: ShardsSetting | None = Field(
+        default=None, description='run the sharded phases (else unit) as this many shards, or "auto"'
+    )
+
+    @field_validator("shards", mode="before")
+    @classmethod
+    def _shards(cls, value: Any) -> Any:
+        return parse_shards(value)
 
     @field_validator("requested_types", mode="before")
     @classmethod
@@ -196,3 +207,15 @@ def suite_request_filter(
         scenario=scenario,
         since=parse_time(since, "since"),
     )
+
+
+def checked_idempotency_key(raw: str | None) -> str | None:
+    """The Idempotency-Key header as stored: trimmed, printable, 1 to 255 characters (docs/api.md)."""
+    if not raw:
+        return None  # an empty header is no key
+    if not raw.isprintable():
+        raise ValidationError("Idempotency-Key must be printable text")
+    key = raw.strip()
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise ValidationError(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
+    return key

@@ -6,15 +6,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from testgenie.db import Connection, Transactions
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
+from testgenie.orchestrator.catalog import SCENARIO_NAME_REQUIRED
 from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
+    REQUEST_NOT_FOUND,
     SUITE_REQUESTS_CURSOR,
     TERMINAL,
     Claim,
@@ -23,6 +25,7 @@ from testgenie.queue.models import (
     SuiteRequestFilter,
     SuiteRequestSnapshot,
     SuiteRequestStatus,
+    checked_idempotency_key,
     normalize_coverage,
     normalize_priority,
     normalize_types,
@@ -32,7 +35,6 @@ from testgenie.queue.store import SuiteRequestStore
 from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
 
-REQUEST_NOT_FOUND = "suite request not found"
 _REAP_BATCH = 100
 
 
@@ -84,10 +86,8 @@ class SuiteRequestService:
         A publish that fails leaves the row queued; the reaper re-publishes queued rows older than
         REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
         """
+        key = checked_idempotency_key(idempotency_key)
         request = build_suite_request(payload, trigger, rerun_of, now=self._clock())
-        key = idempotency_key.strip() if idempotency_key else None
-        if key is not None and not 1 <= len(key) <= 255:
-            raise ValidationError("Idempotency-Key must be 1 to 255 characters")
         if self._validate_plan is not None:
             self._validate_plan(request.execution_request())
 
@@ -183,6 +183,55 @@ class SuiteRequestService:
             )
             return mine if mine is not None else take()
 
+    def claim_durable(self, request_id: UUID, execution_arn: str) -> Claim | None:
+        """The claim of one durable execution, safe to repeat: the same execution gets the same claim
+        (its id is derived from the ARN), so a claim step retried after a lost answer never loses the
+        request it took, and never takes it twice. None when the request is not claimable."""
+        claim_id = uuid5(NAMESPACE_URL, execution_arn)
+
+        def take() -> Claim | None:
+            return self._db.run_statement(
+                lambda conn: self._requests.claim_durable(
+                    conn, request_id, self.lease_seconds, claim_id, execution_arn
+                )
+            )
+
+        try:
+            return take()
+        except CommitOutcomeUnknownError:
+            return take()
+
+    def durable_execution_arn(self, request_id: UUID) -> str | None:
+        """The durable execution that claimed the request (None: none did, or not a durable run)."""
+        return self._db.run_statement(lambda conn: self._requests.durable_execution_arn(conn, request_id))
+
+    def record_stopped(self, request_id: UUID, reason: str) -> SuiteRequest:
+        """A running request whose durable execution was stopped (cancel): `cancelled` with the phases
+        finished so far (its progress) and `reason`, in one transaction. A request that ended meanwhile
+        (its record won the race) is returned as it is."""
+
+        def work(conn: Connection) -> SuiteRequest:
+            current = self._requests.get(conn, request_id)
+            if current is None:
+                raise NotFoundError(REQUEST_NOT_FOUND)
+            if current.status is not SuiteRequestStatus.RUNNING:
+                return current
+            if not self._requests.release(
+                conn, request_id, current.attempts, SuiteRequestStatus.CANCELLED, reason
+            ):
+                found = self._requests.get(conn, request_id)
+                assert found is not None
+                return found
+            if current.execution_id is None:
+                self._executions.create(
+                    conn, _terminal_record(current, Outcome.CANCELLED, reason, current.trigger)
+                )
+            ended = self._requests.get(conn, request_id)
+            assert ended is not None
+            return ended
+
+        return retry_transient(lambda: self._db.run(work), what="recording a stopped execution")
+
     def record_progress(self, claim: Claim, progress: dict[str, Any]) -> bool:
         """Store progress and renew the lease; True when the run should stop (cancelled or stale)."""
         request_id = claim.request.id
@@ -252,7 +301,7 @@ class SuiteRequestService:
 
         def work(conn: Connection) -> str:
             row = self._requests.lock(conn, request_id)
-            if row is None or row["status"] in {s.value for s in TERMINAL}:
+            if row is None or row["status"] in TERMINAL:
                 return "already-terminal"
             if row["status"] == SuiteRequestStatus.RUNNING.value:
                 return "running"
@@ -285,6 +334,12 @@ class SuiteRequestService:
                 request_id, token = row["id"], row["attempts"]
                 if row["cancel_requested"]:
                     target, reason = SuiteRequestStatus.CANCELLED, "cancelled while its worker was lost"
+                elif row["durable_execution_arn"]:
+                    # A durable execution renews its lease before and after every phase; one that stops
+                    # renewing ended (timed out, failed or stopped) without recording. Queued again it
+                    # could never start: its name (the request id) is taken.
+                    target = SuiteRequestStatus.FAILED
+                    reason = "interrupted: its durable execution ended without recording a result"
                 elif token >= self.max_attempts:
                     target = SuiteRequestStatus.FAILED
                     reason = f"the worker's lease expired on attempt {token} of {self.max_attempts}"
@@ -331,7 +386,7 @@ def build_suite_request(
     """Validation and defaults of a new suite request (docs/api.md), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
-        raise ValidationError("scenarioName is required")
+        raise ValidationError(SCENARIO_NAME_REQUIRED)
     now = now or utc_now()
     return SuiteRequest(
         id=uuid4(),
@@ -345,6 +400,7 @@ def build_suite_request(
         phases=[p.strip() for p in payload.phases if p.strip()] if payload.phases else None,
         skip=[p.strip() for p in payload.skip if p.strip()] if payload.skip else None,
         fail_fast=payload.fail_fast,
+        shards=payload.shards,
         trigger=trigger,
         rerun_of=rerun_of,
         created_at=now,

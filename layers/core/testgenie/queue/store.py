@@ -34,6 +34,15 @@ class SuiteRequestStore(Protocol):
         """queued|delegated -> running, unless a cancel was requested; attempts + 1 is the token."""
         ...
 
+    def claim_durable(
+        self, conn: Connection, request_id: UUID, lease_seconds: int, claim_id: UUID, execution_arn: str
+    ) -> Claim | None:
+        """Like claim, and the same claim again (token and progress kept) for the execution that
+        already holds the request: a replayed claim step takes it once."""
+        ...
+
+    def durable_execution_arn(self, conn: Connection, request_id: UUID) -> str | None: ...
+
     def claimed(self, conn: Connection, request_id: UUID, claim_id: UUID) -> Claim | None: ...
 
     def record_progress(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.runner.protocol import MAX_ANSWER_BYTES, PhaseAnswer, PhaseInvocation
+from testgenie.runner.tenancy import tenant_for
 
 _MESSAGE_CHARS = 500
 # What Lambda says when a function ran out of its Timeout.
@@ -37,7 +38,8 @@ class RunnerClient(Protocol):
         ...
 
 
-def _short(text: str) -> str:
+def short_message(text: str) -> str:
+    """One line, at most 500 characters (what a record keeps of a runner's error)."""
     text = " ".join(text.split())
     return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 1] + "…"
 
@@ -53,9 +55,9 @@ def parse_answer(raw: bytes, invocation: PhaseInvocation) -> PhaseAnswer:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}" for err in exc.errors()[:3]
         )
-        raise RunnerFailure(f"malformed runner answer: {_short(problems)}") from None
+        raise RunnerFailure(f"malformed runner answer: {short_message(problems)}") from None
     except ValueError as exc:
-        raise RunnerFailure(f"malformed runner answer: {_short(str(exc))}") from None
+        raise RunnerFailure(f"malformed runner answer: {short_message(str(exc))}") from None
     return answer
 
 
@@ -71,8 +73,8 @@ def function_error(kind: str, raw: bytes) -> RunnerFailure:
     error_type = str(body.get("errorType") or kind)
     timed_out = any(marker in f"{error_type} {message}" for marker in _TIMEOUT_MARKERS)
     if timed_out:
-        return RunnerFailure(f"the runner timed out: {_short(message)}", timed_out=True)
-    return RunnerFailure(f"the runner crashed ({error_type}): {_short(message)}")
+        return RunnerFailure(f"the runner timed out: {short_message(message)}", timed_out=True)
+    return RunnerFailure(f"the runner crashed ({error_type}): {short_message(message)}")
 
 
 class LambdaRunnerClient:
@@ -108,6 +110,7 @@ class LambdaRunnerClient:
             FunctionName=self.function_name,
             InvocationType="RequestResponse",
             Payload=invocation.model_dump_json(by_alias=True).encode(),
+            TenantId=tenant_for(invocation.scenario_name),  # environments of this scenario only
         )
         raw: bytes = response["Payload"].read()
         return response.get("FunctionError"), raw
@@ -132,7 +135,7 @@ class LambdaRunnerClient:
         except Exception as exc:
             timed_out = "timeout" in type(exc).__name__.lower() or "timed out" in str(exc).lower()
             raise RunnerFailure(
-                f"the runner could not be invoked: {type(exc).__name__}: {_short(str(exc))}",
+                f"the runner could not be invoked: {type(exc).__name__}: {short_message(str(exc))}",
                 timed_out=timed_out,
             ) from None
         if error_kind:

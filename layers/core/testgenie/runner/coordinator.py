@@ -41,7 +41,7 @@ ANSWER_GRACE_SECONDS = 30.0
 URL_LIFETIME_SECONDS = 3600
 
 
-def _failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
+def failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
     return PhaseResult(
         name=name,
         status=PhaseStatus.FAILED,
@@ -104,7 +104,7 @@ class _RunnerSession:
         except RunnerFailure as failure:
             duration_ms = int((self.owner.clock() - started) * 1000)
             warnings.append(f"phase '{name}': {failure.message}")
-            return _failed_phase(name, failure, duration_ms), (
+            return failed_phase(name, failure, duration_ms), (
                 Outcome.TIMEOUT if failure.timed_out else Outcome.ERRORED
             )
         result = answer.result.model_copy(update={"log_path": upload.key if answer.log_stored else ""})

@@ -7,6 +7,7 @@ orchestrator/workspace.py.
 
 from __future__ import annotations
 
+import os
 import time
 import urllib.error
 import urllib.request
@@ -15,17 +16,34 @@ from pathlib import Path
 
 from testgenie.artifacts import UploadTarget
 from testgenie.errors import ValidationError
+from testgenie.orchestrator.bundles import default_cache_dir, remove_tree
 from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
 from testgenie.orchestrator.phase_run import PhaseJob, PhaseRun, run_one_phase
 from testgenie.orchestrator.planning import discover_phase_scripts, scenario_phases
 from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
+from testgenie.orchestrator.runners.containment import end_every_other_process, is_runner_process
 from testgenie.orchestrator.testing_config import load_testing_config
 from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest
 
+# The folder emptied after every invocation (the runner's private scratch: /tmp on Lambda, the
+# sandbox's own /tmp locally); unset outside a runner process, where nothing is removed.
+SCRATCH_ENV = "TESTGENIE_RUNNER_SCRATCH"
+
 
 def put_log(target: UploadTarget, data: bytes) -> str | None:
-    """PUT the log; None when stored, else why not (the result matters more than its log)."""
+    """PUT the log; None when stored, else why not (the result matters more than its log).
+
+    An `fd:<n>` target is a pipe to the runner's host, which carries the log out (the local sandbox
+    has no network, docs/architecture.md)."""
+    if target.url.startswith("fd:"):
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(int(target.url[3:]), view) :]
+        except (OSError, ValueError) as exc:
+            return f"the phase log could not be handed to the runner's host: {exc}"
+        return None
     request = urllib.request.Request(target.url, data=data, method="PUT", headers=target.headers)  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
@@ -88,6 +106,43 @@ def _run(
         )
 
 
+def scratch_dir() -> Path | None:
+    """Where scenario files may be left behind: emptied after each invocation (a runner process only)."""
+    configured = os.environ.get(SCRATCH_ENV, "").strip()
+    if configured:
+        return Path(configured)
+    return Path("/tmp") if os.environ.get("AWS_LAMBDA_RUNTIME_API") else None
+
+
+def clear_scratch(folder: Path, keep: Path) -> int:
+    """Remove everything in `folder` but `keep` (the digest-checked bundle cache) and its parents."""
+    removed = 0
+    keep = keep.resolve()
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        path = entry.resolve() if not entry.is_symlink() else entry
+        if path == keep or keep.is_relative_to(path):
+            if path != keep and path.is_dir():
+                removed += clear_scratch(path, keep)
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            remove_tree(entry)
+        else:
+            entry.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def end_invocation() -> None:
+    """Nothing of this invocation outlives it: no process (where the runner owns its sandbox) and
+    no file in the scratch folder."""
+    if not is_runner_process():
+        return
+    end_every_other_process()
+    folder = scratch_dir()
+    if folder is not None:
+        clear_scratch(folder, default_cache_dir())
+
+
 def run_invocation(
     invocation: PhaseInvocation, *, time_left_ms: int | None = None, workspace_parent: Path | None = None
 ) -> PhaseAnswer:
@@ -100,6 +155,8 @@ def run_invocation(
         phase = _run(invocation, state, deadline, workspace_parent)
     except ValidationError as exc:
         phase, verified = _setup_failure(invocation, exc), None
+    finally:
+        end_invocation()
     problem = put_log(invocation.log_upload, phase.log)
     ran = state.test_cases[len(prior) :]
     return PhaseAnswer(

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from testgenie.artifacts import UploadTarget
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.bundles import BundleRef
-from testgenie.orchestrator.models import PhasePlan, PhaseResult
+from testgenie.orchestrator.models import PhasePlan, PhaseResult, PhaseStatus
 
 __all__ = ["BundleRef", "PhaseAnswer", "PhaseInvocation", "PriorTest"]
 
@@ -74,3 +74,6 @@ class PhaseAnswer(CamelModel):
             raise ValueError(f"answer is for phase '{self.result.name}', not '{invocation.phase}'")
         if self.bundle_sha256 is not None and self.bundle_sha256 != invocation.bundle.sha256:
             raise ValueError("answer ran another bundle than the one planned")
+        # Only a phase that never got its bundle answers without the digest, and such a phase failed.
+        if self.bundle_sha256 is None and self.result.status is not PhaseStatus.FAILED:
+            raise ValueError(f"a {self.result.status.value} answer without the verified bundle digest")

@@ -13,6 +13,12 @@ Two nets, both Linux /proc based:
 Both nets look only at the processes created since the command started (a PidWindow: the kernel
 hands out pids in increasing order, wrapping around), not at every process of the machine, when the
 kernel's counters prove that the pid counter has not gone round once since; else at every process.
+
+A runner process is also made non-dumpable (prctl PR_SET_DUMPABLE 0): a command of the same user
+can then neither ptrace it, nor read its memory, nor copy its invocation and answer pipes with
+pidfd_getfd. Where the runner owns its whole sandbox (a Lambda environment, or the local
+bubblewrap sandbox with its own pid namespace) the sweep is `kill(-1, SIGKILL)`: every other process
+of the sandbox, whatever its session, parent or environment, and no /proc scan per command.
 """
 
 from __future__ import annotations
@@ -30,32 +36,83 @@ from pathlib import Path
 
 TOKEN_ENV = "TESTGENIE_COMMAND_TOKEN"  # noqa: S105 - a variable name, not a secret
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_DUMPABLE = 4
+# Set by the local runner host when the runner is alone in its pid namespace; on Lambda the runtime's
+# own AWS_LAMBDA_RUNTIME_API says the same (a local runner never has it).
+SANDBOX_ENV = "TESTGENIE_RUNNER_SANDBOX"
 _MAX_ROUNDS = 20  # a fork loop is outrun by SIGSTOP + SIGKILL rounds
 # kill() only queues SIGKILL: a busy machine may take a while to run the victim's exit. The sweep
 # waits for the exits (an event per process, not a guess at the machine's speed), up to this long.
 _EXIT_WAIT_SECONDS = 30.0
 _PROC = Path("/proc")
-_state = {"runner": False}
+_state = {"runner": False, "owns_sandbox": False}
+_REAP_POLLS = 1000  # 5 ms each: a killed process that takes longer is left to the next round
 # After a wrap the kernel hands out pids from RESERVED_PIDS on (kernel/pid.c), up to pid_max.
 _RESERVED_PIDS = 300
 # An id stays in use while a task holds it, and a task holds at most four: its pid, tgid, pgid, sid.
 _IDS_PER_TASK = 4
 
 
-def become_runner_process() -> bool:
-    """Make this process the reaper of everything its commands start. True when prctl succeeded."""
-    _state["runner"] = True
+def _prctl(option: int, value: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+        return int(libc.prctl(option, value, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 
 
+def owns_sandbox(environ: dict[str, str] | None = None) -> bool:
+    """True where every other process this runner may signal is one its invocations started."""
+    env = os.environ if environ is None else environ
+    return env.get(SANDBOX_ENV) == "pid-namespace" or bool(env.get("AWS_LAMBDA_RUNTIME_API"))
+
+
+def become_runner_process() -> bool:
+    """Make this process the reaper of everything its commands start, and non-dumpable, before any
+    scenario command runs. True when both prctl calls succeeded."""
+    _state["runner"] = True
+    _state["owns_sandbox"] = owns_sandbox()
+    sealed = _prctl(PR_SET_DUMPABLE, 0)
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1) and sealed
+
+
 def is_runner_process() -> bool:
     return _state["runner"]
+
+
+def end_every_other_process() -> int:
+    """Where the runner owns its sandbox: SIGKILL every other process in it, reap them, and say how
+    many were reaped. Elsewhere nothing (a shared machine's other processes are not ours)."""
+    if not (_state["runner"] and _state["owns_sandbox"]):
+        return 0
+    reaped = 0
+    for _ in range(_MAX_ROUNDS):  # again while a round found any: a process forking meanwhile is caught
+        # kill(-1) reaches every process this one may signal but itself and the namespace's init;
+        # orphans were re-parented to this subreaper, so each one is reaped here.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(-1, signal.SIGKILL)
+        found = _reap_all(_REAP_POLLS)
+        reaped += found
+        if not found:
+            break
+    return reaped
+
+
+def _reap_all(polls: int) -> int:
+    """Reap every child (all were sent SIGKILL, which cannot be ignored); at most `polls` short waits."""
+    reaped = 0
+    for _ in range(polls):
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.005)
+            continue
+        reaped += 1
+    return reaped
 
 
 def new_token() -> str:
@@ -180,6 +237,8 @@ def sweep(token: str, exclude: frozenset[int] = frozenset(), since: PidWindow | 
     since are looked at). Each round freezes (SIGSTOP) then kills what it finds, so a process
     cannot fork faster than it is stopped; rounds repeat until one finds nothing.
     """
+    if _state["runner"] and _state["owns_sandbox"] and not exclude:
+        return end_every_other_process()
     killed = 0
     pids: list[int] | None = None
     for _ in range(_MAX_ROUNDS):

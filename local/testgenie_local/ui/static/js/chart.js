@@ -24,6 +24,7 @@ export function durationChart(runs, onOpen) {
     return box;
   }
   const xs = sorted.map((r) => new Date(r.completedAt).getTime() / 1000);
+  const xRange = padded(Math.min(...xs), Math.max(...xs));
   const present = OUTCOMES.filter((o) => sorted.some((r) => r.outcome === o));
   const series = present.map((o) => sorted.map((r) => (r.outcome === o ? (r.durationMs ?? 0) / 1000 : null)));
   const options = {
@@ -32,7 +33,9 @@ export function durationChart(runs, onOpen) {
     legend: { show: true, live: false },
     cursor: { points: { size: 10 }, drag: { x: false, y: false } },
     // Padded so no point sits on the plot's edge (half hidden, hard to click).
-    scales: { x: { time: true, range: (u, min, max) => padded(min, max) }, y: { range: (u, min, max) => [0, (max || 1) * 1.15] } },
+    // The x range comes from the runs themselves: with a single point uPlot hands the range callback
+    // a span of its own (years wide), so one run would sit alone on a years-long axis.
+    scales: { x: { time: true, range: () => xRange }, y: { range: (u, min, max) => [0, (max || 1) * 1.15] } },
     axes: [{}, { label: "seconds", values: (u, ticks) => ticks.map((t) => `${t}s`) }],
     series: [
       { label: "completed" },

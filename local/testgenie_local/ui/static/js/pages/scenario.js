@@ -31,7 +31,10 @@ export function render(main, [name]) {
       const doc = await api(`/scenarios/${encode(name)}/stats`, { query: { window: 30 }, signal: abort.signal });
       replace(stats, h("h2", { id: "stats-h" }, `Phases (last ${doc.runs} of a ${doc.window}-run window)`), ...statsBody(doc));
     } catch (err) {
-      if (err.name !== "AbortError") replace(stats, h("h2", { id: "stats-h" }, "Phases"), errorBox(err, loadStats));
+      if (err.name === "AbortError") return;
+      // 404: no run of this name is recorded at all. One not-found state, not an empty list and an error.
+      if (err.status === 404) { abort.abort(); notFound(main, name); return; }
+      replace(stats, h("h2", { id: "stats-h" }, "Phases"), errorBox(err, loadStats));
     }
   }
 
@@ -69,13 +72,24 @@ export function render(main, [name]) {
     const more = state.nextCursor
       ? h("button", { type: "button", class: "more", onclick: (e) => { e.target.disabled = true; loadRuns(false); } }, "Load older runs")
       : h("p", { class: "muted" }, "No older runs.");
-    replace(listBox, h("p", { class: "muted" }, `${state.items.length} runs shown, newest first`),
+    const count = state.items.length === 1 ? "1 run" : `${state.items.length} runs`;
+    replace(listBox, h("p", { class: "muted" }, `${count} shown, newest first`),
       table(RUN_HEADERS, rows, { id: "runs-table" }), more);
   }
 
   loadRuns(true);
   loadStats();
   return () => abort.abort();
+}
+
+function notFound(main, name) {
+  document.title = `Not found · Test Genie`;
+  replace(main,
+    h("div", { class: "page-head" }, h("h1", {}, name)),
+    h("p", { class: "crumbs" }, h("a", { href: "#/" }, "Scenarios"), " › ", name),
+    empty(`No run of a scenario named “${name}” is recorded.`,
+      h("p", {}, "Check the name on the ", h("a", { href: "#/" }, "Scenarios"), " page, or ",
+        h("a", { href: `#/queue?scenario=${encode(name)}` }, "queue a run of it"), ".")));
 }
 
 function runFilters(onChange) {
@@ -105,16 +119,23 @@ function labelled(text, input) {
   return h("span", { class: "field" }, h("label", { for: input.id }, text), input);
 }
 
+// When, and why: the first failing test's signature, else the phase's own error (a failed command).
+function lastFailure(failure) {
+  const why = failure.signature || failure.error;
+  return h("span", {}, executionLink(failure.executionId, time(failure.completedAt)),
+    why ? h("br") : null,
+    why ? h("code", { class: failure.signature ? "signature" : "signature phase-error" }, why) : null);
+}
+
 function statsBody(doc) {
   if (!doc.runs) return [empty("No runs in the window yet.")];
   const rows = doc.phases.map((p) => [
-    p.name, String(p.runs), percent(p.passRate), duration(p.p50DurationMs), duration(p.p95DurationMs),
+    p.name, String(p.runs),
+    // Neither passed nor failed in the window: every run skipped it, so there is no rate to show.
+    p.passRate === 0 && !p.lastFailure ? h("span", { class: "muted" }, "– (skipped)") : percent(p.passRate),
+    duration(p.p50DurationMs), duration(p.p95DurationMs),
     p.flaky ? h("span", { class: "badge s-flaky" }, `≈ flaky ${percent(p.flakiness)}`) : h("span", {}, `stable (${percent(p.flakiness)})`),
-    p.lastFailure
-      ? h("span", {}, executionLink(p.lastFailure.executionId, time(p.lastFailure.completedAt)),
-        p.lastFailure.signature ? h("br") : null,
-        p.lastFailure.signature ? h("code", { class: "signature" }, p.lastFailure.signature) : null)
-      : h("span", { class: "muted" }, "none"),
+    p.lastFailure ? lastFailure(p.lastFailure) : h("span", { class: "muted" }, "none"),
     Object.entries(p.classifications || {}).map(([k, n]) => `${k} ×${n}`).join(", ") || "–",
   ]);
   const parts = [table(PHASE_HEADERS, rows, { id: "phases-table" })];

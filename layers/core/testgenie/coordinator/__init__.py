@@ -1,0 +1,1 @@
+"""The durable coordinator: one execution as a Lambda durable function (docs/architecture.md)."""

@@ -1,0 +1,56 @@
+"""When the stack may start its runner: in bubblewrap, or without a sandbox only when told so."""
+
+from __future__ import annotations
+
+import pytest
+from testgenie_local import sandbox
+from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
+
+
+def test_without_bubblewrap_the_stack_refuses_and_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: None)
+    with pytest.raises(SandboxUnavailable) as refused:
+        choose_sandbox(network="none")
+    assert "bubblewrap (bwrap) is not installed" in str(refused.value)
+    assert "make sandbox" in str(refused.value)
+    assert "--unsafe-shared-runner" in str(refused.value)
+
+
+def test_unsafe_shared_runner_runs_without_a_sandbox_and_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: None)
+    said: list[str] = []
+    chosen = choose_sandbox(unsafe_shared=True, network="none", say=said.append)
+    assert chosen.kind == "shared"
+    assert not chosen.isolated
+    assert said
+    assert said[0].startswith("warning: --unsafe-shared-runner")
+
+
+def test_a_sandbox_that_cannot_start_is_refused_with_bwraps_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: "/usr/bin/bwrap")
+    monkeypatch.setattr(sandbox, "_probe", lambda _bwrap, _uid: "No permissions to create new namespace")
+    with pytest.raises(SandboxUnavailable, match="No permissions to create new namespace"):
+        choose_sandbox(network="none")
+
+
+def test_runner_network_host_warns_and_a_wrong_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: "/usr/bin/bwrap")
+    monkeypatch.setattr(sandbox, "_probe", lambda _bwrap, _uid: None)
+    said: list[str] = []
+    chosen = choose_sandbox(network="host", say=said.append)
+    assert chosen.isolated
+    assert not chosen.offline
+    assert said
+    assert said[0].startswith("warning: RUNNER_NETWORK=host")
+    with pytest.raises(SandboxUnavailable, match="RUNNER_NETWORK must be 'none' or 'host'"):
+        choose_sandbox(network="bridge")
+
+
+def test_the_sandbox_command_has_its_own_namespaces_and_a_read_only_root() -> None:
+    argv = Sandbox("bubblewrap").command(["python"], read_only=[], hostname="runner")
+    assert "--unshare-all" in argv
+    assert "--share-net" not in argv
+    assert argv[argv.index("--remount-ro") + 1] == "/"
+    assert "--die-with-parent" in argv
+    assert argv[-1] == "python"
+    assert "--share-net" in Sandbox("bubblewrap", network="host").command(["x"], read_only=[], hostname="r")

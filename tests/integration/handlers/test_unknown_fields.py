@@ -60,7 +60,7 @@ def _count(db: Database, table: str) -> int:
         (
             "/executions",
             {"scenarioName": "demo", "zzz": 1},
-            "unknown field 'zzz' (known fields: failFast, phases, preset, scenarioName, skip, suiteRequestId)",
+            "unknown field 'zzz' (known fields: failFast, phases, preset, scenarioName, shards, skip, suiteRequestId)",
         ),
     ],
 )

@@ -77,7 +77,7 @@ validate: $(TOOLS)/.installed
 	mkdir -p .aws-sam
 	$(TOOLS)/bin/python tests/contract/template_variant.py template.yaml .aws-sam/template-network.json network
 	$(TOOLS)/bin/sam validate --lint --region us-east-1 --template-file .aws-sam/template-network.json
-	$(TOOLS)/bin/cfn-lint template.yaml .aws-sam/template-network.json
+	$(TOOLS)/bin/cfn-lint template.yaml .aws-sam/template-network.json examples/network/template.yaml
 
 # The layer is built for the Lambda runtime, python3.13: find one first (or stop at once saying so).
 build: python3.13 $(TOOLS)/.installed
@@ -85,6 +85,55 @@ build: python3.13 $(TOOLS)/.installed
 
 python3.13:
 	@local/find-python3.13 >/dev/null
+
+# AWS (docs/deploying.md). `make deploy` creates or updates the network-and-database stack
+# (examples/network/template.yaml), then deploys the service with that stack's outputs as its
+# parameters. NETWORK_STACK= (empty) skips it: pass your own with DEPLOY_PARAMS="SubnetIds=… …".
+STACK         ?= testgenie
+NETWORK_STACK ?= $(STACK)-network
+NETWORK_PARAMS ?=
+DEPLOY_PARAMS ?=
+AWS           ?= aws
+stack_output   = $(AWS) cloudformation describe-stacks --stack-name $(1) --output text \
+                 --query "Stacks[0].Outputs[?OutputKey=='$(2)'].OutputValue"
+
+aws-cli:
+	@command -v $(AWS) >/dev/null || { echo "the AWS CLI is missing: install it first (docs/deploying.md, Prerequisites)"; exit 2; }
+	@$(AWS) sts get-caller-identity --query Arn --output text >/dev/null || { echo "no AWS credentials: aws configure, or AWS_PROFILE=…"; exit 2; }
+
+deploy-network: aws-cli
+	$(AWS) cloudformation deploy --template-file examples/network/template.yaml \
+	  --stack-name $(NETWORK_STACK) --no-fail-on-empty-changeset \
+	  $(if $(NETWORK_PARAMS),--parameter-overrides $(NETWORK_PARAMS))
+
+deploy: build aws-cli $(if $(NETWORK_STACK),deploy-network)
+	$(TOOLS)/bin/sam deploy --config-file samconfig.toml --stack-name $(STACK) --parameter-overrides \
+	  $(if $(NETWORK_STACK),$$($(AWS) cloudformation describe-stacks --stack-name $(NETWORK_STACK) --output text \
+	    --query "Stacks[0].Outputs[].join('=', [OutputKey, OutputValue])")) $(DEPLOY_PARAMS)
+
+# Everything `make deploy` created, names read from the stacks' outputs: the phase-log bucket is
+# emptied (CloudFormation deletes only empty buckets), then both stacks are deleted. Run it again
+# after a failure: a stack already gone is skipped.
+exists = $(AWS) cloudformation describe-stacks --stack-name $(1) >/dev/null 2>&1
+teardown: aws-cli
+	if $(call exists,$(STACK)); then \
+	  bucket=$$($(call stack_output,$(STACK),BucketName)) && \
+	  $(TOOLS)/bin/python deploy/empty_bucket.py "$$bucket" && \
+	  $(TOOLS)/bin/sam delete --stack-name $(STACK) --no-prompts; \
+	else echo "$(STACK): no such stack"; fi
+	$(if $(NETWORK_STACK),if $(call exists,$(NETWORK_STACK)); then \
+	  $(AWS) cloudformation delete-stack --stack-name $(NETWORK_STACK) && \
+	  $(AWS) cloudformation wait stack-delete-complete --stack-name $(NETWORK_STACK); \
+	else echo "$(NETWORK_STACK): no such stack"; fi)
+
+# SAM's own stack and bucket (one per account and region, shared by every SAM application there).
+teardown-sam: aws-cli
+	if $(call exists,aws-sam-cli-managed-default); then \
+	  bucket=$$($(call stack_output,aws-sam-cli-managed-default,SourceBucket)) && \
+	  $(TOOLS)/bin/python deploy/empty_bucket.py "$$bucket" && \
+	  $(AWS) cloudformation delete-stack --stack-name aws-sam-cli-managed-default && \
+	  $(AWS) cloudformation wait stack-delete-complete --stack-name aws-sam-cli-managed-default; \
+	else echo "aws-sam-cli-managed-default: no such stack"; fi
 
 openapi: $(STAMP)
 	$(BIN)/python -m testgenie_local.openapi_gen > openapi.json.tmp && mv openapi.json.tmp openapi.json

@@ -38,6 +38,12 @@ def fresh_database() -> Iterator[str]:
             server.stop()
 
 
+def load_note() -> str:
+    """The machine's load average: figures taken under load measure the load as much as the code."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min)"
+
+
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))

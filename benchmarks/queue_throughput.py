@@ -7,9 +7,13 @@ published to (moto) SQS, received by the poller (the template's batch size and w
 execute handler and recorded in PostgreSQL. The clock runs from the first POST until every request
 is terminal. Direct path, in the same run and on the same database server: the same N requests
 queued and executed with `SuiteExecutionService.execute_queued` by `--concurrency` workers, each
-with its own connection (as many "Lambda environments" as the stack has pollers). Both run the same
-trivial scenario with the real orchestrator. Prints executions/second for both and the ratio
-stack time / direct time (target <= 1.3).
+with its own connection (as many "Lambda environments" as the stack has pollers).
+
+Like for like: both paths run the same trivial scenario's one phase the same way, in the runner
+(RunnerFunction as a process of its own interpreter behind the local Lambda Invoke endpoint, its
+log uploaded); the direct path plans from the scenario folder, the stack from its bucket. So the
+ratio stack time / direct time (target <= 1.3) is what the queue adds: the HTTP POST, SQS and the
+poller. Prints executions/second for both and that ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -39,10 +44,11 @@ for _name, _value in (
 import psycopg  # noqa: E402
 from testgenie import bootstrap  # noqa: E402
 from testgenie.db import Database  # noqa: E402
-from testgenie.orchestrator.engine import in_process_orchestrator  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
+from testgenie_local.runner_host import LocalRunner  # noqa: E402
+from testgenie_local.template import read_template  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
 
@@ -88,17 +94,50 @@ def truncate(url: str) -> None:
 # -- direct ---------------------------------------------------------------------------------------
 
 
+def start_runner(artifacts: Path) -> tuple[LocalRunner, dict[str, str | None]]:
+    """The template's RunnerFunction behind a local Lambda endpoint, as `testgenie serve` runs it."""
+    spec = read_template(REPO_ROOT / "template.yaml").functions["RunnerFunction"]
+    runner = LocalRunner([spec], artifacts_dir=artifacts, upload_secret=secrets.token_hex(16))
+    env = runner.start()
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        os.environ.setdefault(name, value)
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ["AWS_ENDPOINT_URL_LAMBDA"] = str(env["AWS_ENDPOINT_URL_LAMBDA"])
+    return runner, env
+
+
 def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concurrency: int) -> float:
     """Queue + execute `requests` suite requests through the services; returns the elapsed seconds."""
-    settings = Settings(database_url=url, scenarios_source=str(scenarios), artifacts_dir=artifacts)
+    runner, env = start_runner(artifacts)
+    settings = Settings(
+        database_url=url,
+        scenarios_source=str(scenarios),
+        artifacts_dir=artifacts,
+        artifacts_upload_url=env["ARTIFACTS_UPLOAD_URL"],
+        artifacts_upload_secret=env["ARTIFACTS_UPLOAD_SECRET"],
+        runner_function_name="RunnerFunction",
+    )
     payload = QueueSuiteRequestInput.model_validate({"scenarioName": SCENARIO})
     shares = [requests // concurrency + (1 if i < requests % concurrency else 0) for i in range(concurrency)]
     environments = []
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        services = bootstrap.build(settings, database=db, engine=in_process_orchestrator(settings))
+        services = bootstrap.build(settings, database=db)  # the runner's orchestrator, as in ExecuteFunction
         environments.append((db, services.suite_requests, services.execution))
+    try:
+        # Warm the runner once (not counted), as the stack path's warm-up request does.
+        _, queue, executions = environments[0]
+        request, _ = queue.queue(payload)
+        executions.execute_queued(request.id)
+        truncate(url)
+        return _direct_workers(environments, payload, shares)
+    finally:
+        runner.stop()
+
+
+def _direct_workers(environments: list[Any], payload: QueueSuiteRequestInput, shares: list[int]) -> float:
+    concurrency = len(environments)
     barrier = threading.Barrier(concurrency + 1)
     failures: list[BaseException] = []
 

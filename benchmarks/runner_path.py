@@ -10,6 +10,13 @@ Prints the trivial run's warm p50 (target <= 30 ms) and the extra phase's cost, 
 rounds of (two-phase run - trivial run) (target <= 15 ms). The first runs of a fresh stack are not
 counted (warm-up).
 
+Then where a phase's time goes, each part timed alone in this process (p50, interleaved): the
+bundle (the cached archive's digest checked, extracted into a fresh workspace, removed), the
+sandbox (`true` spawned in its own session with its output cap, awaited, swept), the log (PUT to the
+local endpoint's signed upload route) and the answer (the runner's answer serialized and checked by
+the coordinator); the rest of the extra phase is the invocation (boto3 -> the local Lambda endpoint
+-> the runner process's pipe and back) and the coordinator's bookkeeping.
+
     .venv/bin/python -m benchmarks.runner_path [--rounds 40] [--warmup 15]
 """
 
@@ -18,14 +25,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import statistics
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from benchmarks.common import REPO_ROOT, fresh_database, percentile, record_figure
+from benchmarks.common import REPO_ROOT, fresh_database, load_note, percentile, record_figure
 
 TRIVIAL_TARGET_MS = 30.0
 PHASE_TARGET_MS = 15.0
@@ -57,6 +68,81 @@ def run(api: str, phases: list[str]) -> float:
     return elapsed
 
 
+def _p50_interleaved(parts: dict[str, Callable[[], Any]], samples: int) -> dict[str, float]:
+    for fn in parts.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in parts}
+    for _ in range(samples):
+        for name, fn in parts.items():
+            started = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: percentile(found, 0.5) for name, found in times.items()}
+
+
+def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
+    """p50 ms of the runner-side parts of one `true` phase, each timed alone in this process."""
+    from testgenie.artifacts import LocalArtifactStore
+    from testgenie.orchestrator.bundles import BundleCache
+    from testgenie.orchestrator.engine import plan_scenario
+    from testgenie.orchestrator.models import PhaseResult, PhaseStatus, SuiteExecutionRequest
+    from testgenie.orchestrator.runners.base import LogBuffer
+    from testgenie.orchestrator.runners.process import run_command
+    from testgenie.orchestrator.workspace import LocalScenarioSource, fresh_workspace
+    from testgenie.runner.client import parse_answer
+    from testgenie.runner.phase import put_log
+    from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
+    from testgenie_local.lambda_endpoint import LambdaEndpoint
+
+    source = LocalScenarioSource(scenarios, packed_dir=root / "packed")
+    ref, folder = source.snapshot(SCENARIO)
+    plan, _ = plan_scenario(SuiteExecutionRequest(scenario_name=SCENARIO, phases=["unit"]), folder, 60)
+    cache = BundleCache(root / "bundle-cache")
+    secret = secrets.token_hex(16)
+    endpoint = LambdaEndpoint({}, artifacts_dir=root / "uploads", upload_secret=secret)
+    endpoint.start()
+    store = LocalArtifactStore(root / "uploads", endpoint.upload_url, secret)
+    execution_id = uuid.uuid4()
+    target = store.upload_target(execution_id, "unit", 3600)
+    invocation = PhaseInvocation(
+        execution_id=execution_id,
+        scenario_name=SCENARIO,
+        bundle=ref,
+        plan=plan,
+        phase="unit",
+        timeout_seconds=60,
+        log_upload=target,
+    )
+    result = PhaseResult(name="unit", status=PhaseStatus.PASSED, duration_ms=1)
+    answer = PhaseAnswer(execution_id=execution_id, phase="unit", result=result, bundle_sha256=ref.sha256)
+    log = b"$ true\n[test-genie] exit code 0 after 1 ms\n" * 4
+
+    workspaces = Path("/dev/shm") if Path("/dev/shm").is_dir() else root  # the sandbox's /tmp is a tmpfs
+
+    def bundle() -> None:
+        with fresh_workspace(ref, execution_id, scenario=SCENARIO, cache=cache, parent=workspaces):
+            pass
+
+    def sandbox() -> None:
+        run_command(
+            "true", cwd=root, env={"PATH": "/usr/bin:/bin"}, deadline=time.monotonic() + 60, log=LogBuffer()
+        )
+
+    def upload() -> None:
+        if put_log(target, log) is not None:
+            raise SystemExit("the benchmark's log upload failed")
+
+    def answer_round_trip() -> None:
+        parse_answer(answer.model_dump_json(by_alias=True).encode(), invocation)
+
+    try:
+        return _p50_interleaved(
+            {"bundle": bundle, "sandbox": sandbox, "log": upload, "answer": answer_round_trip}, samples
+        )
+    finally:
+        endpoint.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=40)
@@ -77,6 +163,7 @@ def main() -> int:
                 say=lambda _line: None,
             )
         )
+        load = load_note()
         api = stack.start().api_url
         try:
             for _ in range(args.warmup):
@@ -88,12 +175,18 @@ def main() -> int:
                 two.append(run(api, ["structure", "unit"]))
         finally:
             stack.stop()
+        parts = phase_parts(root, root / "scenarios", max(30, args.rounds))
     trivial = percentile(one, 0.5)
     extra = statistics.median(b - a for a, b in zip(one, two, strict=True))
     print(f"rounds:                      {args.rounds} (after {args.warmup} warm-up rounds)")
     print(f"trivial run (structure) p50: {trivial:.1f} ms (target <= {TRIVIAL_TARGET_MS:g})")
     print(f"structure + unit(`true`) p50: {percentile(two, 0.5):.1f} ms")
     print(f"extra phase, median of rounds: {extra:.1f} ms (target <= {PHASE_TARGET_MS:g})")
+    for name, ms in parts.items():
+        print(f"  of which {name + ':':8s} {ms:6.2f} ms (p50, timed alone)")
+    rest = extra - sum(parts.values())
+    print(f"  invocation + coordinator (the rest): {rest:.2f} ms")
+    print(f"load average during the run: {load} .. {load_note()}")
     record_figure(
         "runner path",
         "trivial run (structure) warm p50 ms",

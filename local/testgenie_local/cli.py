@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from testgenie_local import console
 from testgenie_local.client import ApiError
 from testgenie_local.commands import browse, insights, serving, suites, tools, ui
 from testgenie_local.commands.common import (
@@ -56,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULT_API_URL}); a deployed API is signed with SigV4",
     )
     parser.add_argument("--json", action="store_true", help="print the API's JSON instead of tables")
+    parser.add_argument(
+        "--raw",
+        action="store_true",
+        help="print logs and tables byte for byte (by default control characters, which a log could use "
+        "to retitle or rewrite your terminal, are shown as visible escapes)",
+    )
     parser.add_argument("--timeout-http", type=float, default=60.0, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for configure in COMMANDS:
@@ -64,11 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
         # `--json` after the command too (`testgenie history --json`, as with `gh`); SUPPRESS keeps
         # the top-level value when it is not repeated here.
         command.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        command.add_argument("--raw", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    console.set_raw(bool(args.raw))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

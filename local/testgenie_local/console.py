@@ -6,6 +6,7 @@ Every command writes through these helpers, so output stays uniform (and testabl
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -14,10 +15,26 @@ from typing import Any, TextIO
 from testgenie.queue.models import TERMINAL
 
 STATUS_MARK = {"passed": "✔", "failed": "✘", "skipped": "-", "running": "…", "pending": " "}
+# C0 and C1 control characters but tab and newline: what a log could use to move the cursor, retitle
+# the terminal or rewrite earlier lines (ESC, CSI, OSC, BEL, carriage return, backspace, ...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_raw = {"on": False}
+
+
+def set_raw(raw: bool) -> None:
+    """`--raw`: print what the API gave, control characters included."""
+    _raw["on"] = raw
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but tab and newline shown as a visible escape (`\\x1b`)."""
+    if _raw["on"]:
+        return text
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def out(text: str = "", stream: TextIO | None = None) -> None:
-    print(text, file=stream or sys.stdout, flush=True)
+    print(printable(text), file=stream or sys.stdout, flush=True)
 
 
 def err(text: str) -> None:

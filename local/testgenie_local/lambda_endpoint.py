@@ -131,9 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             return
         target = root / key
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = target.with_name(f".{target.name}.{threading.get_ident()}.upload")
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the service's alone
+        with os.fdopen(fd, "wb") as sink:
+            sink.write(data)
         os.replace(tmp, target)  # a reader never sees half a log
         self._answer(200, b"")
 

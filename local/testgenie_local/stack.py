@@ -158,6 +158,7 @@ class LocalStack:
         if not scenarios.is_dir():
             raise StackError(f"scenarios folder not found: {scenarios}")
         self._start_database(data_dir)
+        _seal(data_dir, self.postgres)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
@@ -483,6 +484,14 @@ class LocalStack:
         # lock half-released ("release unlocked lock") instead of reaching the caller.
         while not self._stopped.is_set():
             time.sleep(0.2)
+
+
+def _seal(data_dir: Path, postgres: PostgresServer | None) -> None:
+    """The data dir private again once PostgreSQL runs: the embedded server opens every folder above
+    its own o+rx. When it runs as another user (pgserver started by root) that user keeps the right
+    to pass through (0711: nothing can be listed); the stack's own files in it are 0600."""
+    other_user = postgres is not None and postgres.kind == "embedded" and os.geteuid() == 0
+    data_dir.chmod(0o711 if other_user else 0o700)
 
 
 def _gateway_log(message: str, exc_info: bool = False) -> None:

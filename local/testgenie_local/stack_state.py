@@ -90,6 +90,7 @@ class DataDirLock:
         path = self.data_dir / STATE_FILE
         tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}")
         tmp.write_text(json.dumps(info, indent=2) + "\n")
+        tmp.chmod(0o600)  # it names the local AWS endpoint: for this stack's user only
         os.replace(tmp, path)  # a reader never sees half a file
 
     def release(self) -> None:

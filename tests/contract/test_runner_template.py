@@ -148,3 +148,29 @@ def test_the_coordinator_consumes_its_two_queues_without_a_managed_sqs_policy(
 def test_runner_function_gives_each_tenant_its_own_environments(translated: dict[str, Any]) -> None:
     props = translated["Resources"]["RunnerFunction"]["Properties"]
     assert props.get("TenancyConfig") == {"TenantIsolationMode": "PER_TENANT"}
+
+
+def _resources_of(statement: dict[str, Any]) -> list[str]:
+    resource = statement.get("Resource", [])
+    return [json.dumps(r) for r in (resource if isinstance(resource, list) else [resource])]
+
+
+def test_no_coordinator_may_write_a_scenario_bundle_or_the_buckets_settings(
+    translated: dict[str, Any],
+) -> None:
+    for role in ("ExecuteFunctionRole", "CoordinatorRole"):
+        writes = []
+        for statement in _role_statements(translated, role):
+            actions = [a for a in _actions(statement) if a.startswith("s3:")]
+            assert not [
+                a for a in actions if a in {"s3:PutObjectAcl", "s3:PutLifecycleConfiguration", "s3:*"}
+            ]
+            if any(a in {"s3:PutObject", "s3:DeleteObject"} for a in actions):
+                writes.append(statement)
+        assert writes, f"{role} must still write phase logs"
+        for statement in writes:
+            # Only under executions/ (phase logs): never scenarios/ or the whole bucket.
+            assert all("/executions/*" in resource for resource in _resources_of(statement)), (
+                role,
+                statement,
+            )

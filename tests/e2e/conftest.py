@@ -9,6 +9,9 @@ import pytest
 
 from tests.support.stack import RunningStack, start_stack
 
+# The scenarios' own tests (a vendored third-party suite among them) run in the stack, not here.
+collect_ignore_glob = ["scenarios/*"]
+
 
 @pytest.fixture(scope="session")
 def stack(

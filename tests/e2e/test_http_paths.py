@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 
 import pytest
@@ -139,3 +141,17 @@ def test_cancel_a_running_and_a_queued_request(stack: RunningStack) -> None:
     # Cancelling a terminal request is a conflict.
     again = stack.call("POST", f"/suite-requests/{waiting['id']}/cancel")
     assert again.status == 409
+
+
+def test_the_data_dir_and_its_logs_are_the_stacks_alone(stack: RunningStack) -> None:
+    """After PostgreSQL started (the embedded one opens every folder above its own o+rx)."""
+    passed = stack.call("POST", "/executions", {"scenarioName": "e2e-pass", "phases": ["structure", "lint"]})
+    assert passed.status == 200
+    execution_id = passed.json()["executionId"]
+    embedded_as_other_user = stack.info.get("database") == "embedded" and os.geteuid() == 0
+    assert stat.S_IMODE(stack.data_dir.stat().st_mode) == (0o711 if embedded_as_other_user else 0o700)
+    assert stat.S_IMODE((stack.data_dir / "stack.json").stat().st_mode) == 0o600
+    log = stack.data_dir / "artifacts" / "executions" / execution_id / "lint.log"
+    assert log.is_file()
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.parent.stat().st_mode) == 0o700

@@ -1,8 +1,9 @@
 """1 000 seeded random malformed HTTP requests over real HTTP -> every answer 4xx, the database unchanged.
 
 Against `testgenie serve`: bad JSON, wrong types, bad UUIDs, unknown routes and methods, huge and odd
-query values, oversized headers and bodies, and well-formed requests that must be refused (a 404
-suite request, a terminal one). Every generated request is invalid by construction, so any 2xx or 5xx
+query values, oversized headers and bodies, bodies nested beyond the limit, lists beyond the caps,
+unknown fields (each of those three must get its documented message), and well-formed requests that
+must be refused (a 404 suite request, a terminal one). Every generated request is invalid by construction, so any 2xx or 5xx
 is a bug; the tables' row counts and checksums are compared before and after.
 """
 
@@ -20,6 +21,8 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
+from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.models_base import wire_names
 
 from tests.support.drills import copy_scenarios, fingerprint
 from tests.support.stack import RunningStack
@@ -27,6 +30,11 @@ from tests.support.stack import RunningStack
 SEED = 20_240_606
 COUNT = 1_000
 PREFIX = "/api/v1"
+# The fields of each body (tests/contract/test_request_bodies.py keeps openapi.json equal to them).
+FIELDS = {
+    "executions": set(wire_names(SuiteExecutionHttpBody)),
+    "suite-requests": set(wire_names(SuiteRequestHttpBody)),
+}
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,8 @@ class Probe:
     path: str
     body: bytes | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # The documented answer (status, start of the message) when the kind has exactly one.
+    expected: tuple[int, str] | None = None
 
     def describe(self) -> str:
         body = (self.body or b"")[:120]
@@ -100,6 +110,9 @@ class Generator:
                 self.odd_query,
                 self.oversized,
                 self.refused_but_well_formed,
+                self.deep_nesting,
+                self.oversized_list,
+                self.unknown_field,
             ]
         )
         return maker()
@@ -264,6 +277,9 @@ class Generator:
         if self.rng.random() < 0.2:
             return "a" * self.rng.randint(201, 5000)
         cut = self.rng.randint(0, len(base))
+        if bad_char.isspace():  # a name is trimmed (docs/api.md): a blank is malformed only inside it
+            base = (base or "a") + "z"
+            cut = self.rng.randint(1, len(base) - 1)
         return base[:cut] + bad_char + base[cut:]
 
     def oversized(self) -> Probe:
@@ -278,6 +294,62 @@ class Generator:
             PREFIX + "/suite-requests",
             json.dumps(body).encode(),
             (("content-type", "application/json"), ("Idempotency-Key", key)),
+        )
+
+    def nested(self, depth: int) -> str:
+        """JSON text nested `depth` levels (written out: json.dumps recurses once per level)."""
+        opening = [self.rng.choice(["[", '{"' + self.rng.choice("abk") + '": ']) for _ in range(depth)]
+        closing = ["]" if part == "[" else "}" for part in reversed(opening)]
+        return "".join(opening) + json.dumps(self.rng.choice(["unit", 1, None])) + "".join(closing)
+
+    def deep_nesting(self) -> Probe:
+        """Nested beyond the 32 levels a body may have (docs/api.md), anywhere in the body."""
+        depth = self.rng.choice([33, 34, 40, 100, 1_000, 5_000])
+        field = self.rng.choice(["phases", "notes", "preset", "unexpected", "scenarioName"])
+        body = '{"scenarioName": "rel-pass", "' + field + '": ' + self.nested(depth - 1) + "}"
+        return Probe(
+            "deep-nesting",
+            "POST",
+            self.post_path(),
+            body.encode(),
+            (("content-type", "application/json"),),
+            (400, "request body is nested deeper than 32 levels"),
+        )
+
+    def oversized_list(self) -> Probe:
+        """A list beyond the 50 items every list of a body may hold; otherwise a valid body."""
+        path = self.post_path()
+        fields = ["phases", "skip"] + (["requestedTypes"] if path.endswith("/suite-requests") else [])
+        field = self.rng.choice(fields)
+        count = self.rng.choice([51, 52, 100, 1_000, 20_000])
+        body = {"scenarioName": "rel-pass", field: ["unit"] * count}
+        return Probe(
+            "oversized-list",
+            "POST",
+            path,
+            json.dumps(body).encode(),
+            (("content-type", "application/json"),),
+            (400, f"{field}: List should have at most 50 items after validation, not {count}"),
+        )
+
+    def unknown_field(self) -> Probe:
+        """A valid body plus a key no field has: a typo, a snake_case name, a field of another route."""
+        path = self.post_path()
+        key = self.rng.choice(
+            ["phasess", "failfast", "scenario_name", "fail_fast", "Preset", "shards", self.junk(1, 12)]
+            + (["priority", "notes", "coverageTarget"] if path.endswith("/executions") else [])
+            + (["suiteRequestId"] if path.endswith("/suite-requests") else [])
+        )
+        if key in FIELDS[path.rsplit("/", 1)[-1]]:
+            key += "_"  # a junk key that happens to be a field
+        body = {"scenarioName": "rel-pass", key: self.rng.choice([True, 8, "x", ["unit"], None])}
+        return Probe(
+            "unknown-field",
+            "POST",
+            path,
+            json.dumps(body).encode(),
+            (("content-type", "application/json"),),
+            (400, f"unknown field '{key[:100]}' ("),
         )
 
     def refused_but_well_formed(self) -> Probe:
@@ -368,14 +440,20 @@ def test_a_thousand_malformed_requests_get_4xx_and_change_nothing(
         answers.setdefault(probe.kind.split(":")[0], []).append(status)
         if not 400 <= status < 500:
             wrong.append(f"{status} {probe.describe()} -> {body[:200]!r}")
+        elif probe.expected is not None:
+            error = json.loads(body).get("error", "")
+            if status != probe.expected[0] or not error.startswith(probe.expected[1]):
+                wrong.append(f"{status} {error[:200]!r}, not {probe.expected}: {probe.describe()}")
     assert not wrong, (
-        f"{len(wrong)} of {COUNT} malformed requests were not refused with a 4xx:\n" + "\n".join(wrong[:20])
+        f"{len(wrong)} of {COUNT} malformed requests were not refused with the documented 4xx:\n"
+        + "\n".join(wrong[:20])
     )
     # Every kind of malformed request was tried, and the stack is still healthy.
     kinds = {
         "bad-json", "not-an-object", "wrong-type", "suite-request", "bad-uuid", "unknown-route",
         "wrong-method", "odd-query", "oversized-body", "oversized-idempotency-key", "missing-link",
-        "terminal-link", "cancel-terminal", "missing", "bad-plan",
+        "terminal-link", "cancel-terminal", "missing", "bad-plan", "deep-nesting", "oversized-list",
+        "unknown-field",
     }  # fmt: skip
     assert set(answers) == kinds
     print({kind: sorted(set(statuses)) for kind, statuses in sorted(answers.items())})

@@ -132,12 +132,12 @@ class LocalArtifactStore:
         key = log_key(execution_id, phase)
         path = self.root / key
         if path.parent != self._last_dir:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             self._last_dir = path.parent
         # Write then rename: a reader never sees half a log.
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the service's alone
             try:
                 _write_all(fd, data)
             finally:

@@ -11,7 +11,16 @@ from testgenie.queue.models import SuiteRequestStatus
 
 from testgenie_local.client import ApiClient, ApiError
 from testgenie_local.commands.common import EXIT_OK, CliError, Subparsers, client
-from testgenie_local.console import ProgressView, ms, out, print_json, print_page, print_result, when
+from testgenie_local.console import (
+    ProgressView,
+    ms,
+    out,
+    print_json,
+    print_page,
+    print_result,
+    printable,
+    when,
+)
 
 
 def _history_query(args: argparse.Namespace) -> dict[str, Any]:
@@ -103,7 +112,7 @@ def _suite_request_or_none(api: ApiClient, ident: str) -> dict[str, Any] | None:
 def cmd_log(args: argparse.Namespace) -> int:
     """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log)."""
     text = client(args).request("GET", f"/executions/{args.execution}/phases/{args.phase}/log").text
-    sys.stdout.write(text if text.endswith("\n") or not text else text + "\n")
+    sys.stdout.write(printable(text if text.endswith("\n") or not text else text + "\n"))
     sys.stdout.flush()
     return EXIT_OK
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from testgenie.db import Database
+from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.models_base import wire_names
 
 from tests.support.context import FakeLambdaContext
 from tests.support.events import http_event, routes
@@ -135,3 +138,76 @@ def test_execute_never_answers_5xx(
 def test_plausible_bodies_never_answer_5xx(env: Queues, execute_app: ModuleType, body: str) -> None:
     for path in ("/api/v1/executions", "/api/v1/suite-requests"):
         _check(execute_app, http_event("POST", path, body=body))
+
+
+# -- beyond the limits: each gets its documented message, and nothing is stored or published ------
+
+BODY_FIELDS = {
+    "/api/v1/executions": wire_names(SuiteExecutionHttpBody),
+    "/api/v1/suite-requests": wire_names(SuiteRequestHttpBody),
+}
+body_paths = st.sampled_from(sorted(BODY_FIELDS))
+LIMITS = settings(FUZZ, max_examples=60)
+
+
+def _refused(module: ModuleType, env: Queues, db: Database, path: str, body: str, message: str) -> None:
+    response = module.lambda_handler(http_event("POST", path, body=body), FakeLambdaContext())
+    error = json.loads(response["body"]).get("error", "")
+    assert (int(response["statusCode"]), error[: len(message)]) == (400, message), body[:300]
+    row = db.run(
+        lambda conn: conn.execute(
+            "SELECT (SELECT count(*) FROM suite_requests) + (SELECT count(*) FROM suite_executions) AS n"
+        ).fetchone()
+    )
+    assert row is not None
+    assert row["n"] == 0
+    assert env.drain() == []
+
+
+@LIMITS
+@given(path=body_paths, data=st.data())
+def test_unknown_fields_are_400_naming_the_first_one(
+    env: Queues, db: Database, execute_app: ModuleType, path: str, data: st.DataObject
+) -> None:
+    known = BODY_FIELDS[path]
+    unknown = data.draw(
+        st.lists(st.text(max_size=20).filter(lambda k: k not in known), min_size=1, max_size=3, unique=True)
+    )
+    body = {"scenarioName": "demo", **dict.fromkeys(unknown, data.draw(json_values))}
+    _refused(execute_app, env, db, path, json.dumps(body), f"unknown field '{unknown[0][:100]}' (")
+
+
+def _nested_text(kinds: list[bool]) -> str:
+    opening = ["[" if is_list else '{"k": ' for is_list in kinds]
+    return "".join(opening) + '"unit"' + "".join("]" if is_list else "}" for is_list in reversed(kinds))
+
+
+@LIMITS
+@given(
+    path=body_paths,
+    kinds=st.lists(st.booleans(), min_size=32, max_size=2_000),
+    where=st.sampled_from(["phases", "notes", "zz", "scenarioName"]),
+)
+def test_nesting_beyond_the_limit_is_400(
+    env: Queues, db: Database, execute_app: ModuleType, path: str, kinds: list[bool], where: str
+) -> None:
+    body = '{"scenarioName": "demo", "' + where + '": ' + _nested_text(kinds) + "}"  # depth len(kinds) + 1
+    _refused(execute_app, env, db, path, body, "request body is nested deeper than 32 levels")
+
+
+@LIMITS
+@given(path=body_paths, count=st.integers(min_value=51, max_value=20_000), data=st.data())
+def test_lists_beyond_the_cap_are_400(
+    env: Queues, db: Database, execute_app: ModuleType, path: str, count: int, data: st.DataObject
+) -> None:
+    lists = ["phases", "skip"] + (["requestedTypes"] if path.endswith("suite-requests") else [])
+    field = data.draw(st.sampled_from(lists))
+    body = json.dumps({"scenarioName": "demo", field: [data.draw(st.sampled_from(["unit", "x"]))] * count})
+    _refused(
+        execute_app,
+        env,
+        db,
+        path,
+        body,
+        f"{field}: List should have at most 50 items after validation, not {count}",
+    )

@@ -15,7 +15,7 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
 from tests.support.context import FakeLambdaContext
 from tests.support.engine import FakeEngine
-from tests.support.events import sqs_event, sqs_record
+from tests.support.events import sqs_batch, sqs_record
 from tests.support.handlers import Client, Queues
 from tests.support.records import run_record
 from tests.support.services import suite_requests
@@ -51,6 +51,11 @@ def _count(db: Database, table: str) -> int:
             "/executions",
             {"scenarioName": "demo", "phases": ["structure"], "failfast": True},
             "unknown field 'failfast' (did you mean 'failFast'?)",
+        ),
+        (
+            "/executions",
+            {"scenarioName": "demo", "phases": ["unit"], "shard": 8},
+            "unknown field 'shard' (did you mean 'shards'?)",
         ),
         (
             "/executions",
@@ -140,10 +145,7 @@ def test_a_message_with_an_unknown_key_is_acknowledged_as_malformed_and_runs_not
     request_id = _queue(db)
     body = json.dumps({"suiteRequestId": str(request_id), "suiteRequestID": str(request_id)})
     arn = env.dlq_arn if dead_letter else env.arn
-    event = sqs_event(
-        "sqs_batch_mixed.json", VALID_ID=str(request_id), UNKNOWN_ID=str(request_id), QUEUE_ARN=arn
-    )
-    event["Records"] = [sqs_record(body, arn, "m-1")]
+    event = sqs_batch(sqs_record(body, arn))
     assert execute_app.lambda_handler(event, context) == {"batchItemFailures": []}
 
     assert engine.executed == []

@@ -25,7 +25,7 @@ from testgenie.orchestrator.runners.base import TestCase
 from testgenie.orchestrator.runners.junit import measured_timings
 from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
-from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase
+from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase, upload_lifetime
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
 from testgenie.runner.tenancy import tenant_for
 
@@ -173,6 +173,7 @@ class _DurableSession:
             return {"late": True}
         fresh = owner.bundles.bundle(prepared.plan.scenario_name, URL_LIFETIME_SECONDS)
         bundle = prepared.bundle.model_copy(update={"url": fresh.url})
+        timeout = prepared.plan.timeouts.get(name, owner.default_phase_timeout)
         invocation, note = bound_invocation(
             PhaseInvocation(
                 execution_id=self.execution_id,
@@ -180,9 +181,9 @@ class _DurableSession:
                 bundle=bundle,
                 plan=prepared.plan,
                 phase=name,
-                timeout_seconds=prepared.plan.timeouts.get(name, owner.default_phase_timeout),
+                timeout_seconds=timeout,
                 deadline_at=prepared.deadline_at,
-                log_upload=owner.artifacts.upload_target(self.execution_id, name, URL_LIFETIME_SECONDS),
+                log_upload=owner.artifacts.upload_target(self.execution_id, name, upload_lifetime(timeout)),
                 prior_tests=list(self.prior_tests),
             )
         )

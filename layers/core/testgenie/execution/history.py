@@ -118,11 +118,13 @@ class ExecutionHistoryService:
         """What changed from `base` (None: the scenario's previous run) to `execution_id`."""
 
         def work(conn: Connection) -> tuple[Row | None, Row | None]:
-            other = base or self._history.previous_id(conn, execution_id)
-            found = self._history.executions_for_compare(conn, [execution_id, *([other] if other else [])])
-            return found.get(execution_id), found.get(other) if other else None
+            if base is None:
+                return self._history.with_previous(conn, execution_id)
+            found = self._history.executions_for_compare(conn, [execution_id, base])
+            return found.get(execution_id), found.get(base)
 
-        this, before = self._db.run(work)
+        # One statement either way: no BEGIN/COMMIT round trips (docs/performance.md).
+        this, before = self._db.run_statement(work)
         if this is None:
             raise NotFoundError(EXECUTION_NOT_FOUND)
         if before is None:

@@ -3,8 +3,9 @@
 -- answers' JSON is built from the rows by column name (history/documents.py).
 
 -- name: summary_columns
--- A list item's columns (history/documents.py: summary_item); the page builder selects them.
-e.id, e.suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used,
+-- A list item's columns (history/documents.py: summary_item); the page builder selects them. Ids
+-- arrive as text: a page's JSON needs their text, not 100 UUID objects made and formatted again.
+e.id::text AS id, e.suite_request_id::text AS suite_request_id, e.scenario_name, e.started_at, e.completed_at, e.success, e.preset_used,
 e.outcome, e.trigger, e.duration_ms, e.total, e.passed, e.failed, e.skipped, e.duration_seconds,
 e.observation_count, e.source_digest
 
@@ -24,10 +25,13 @@ SELECT {{result_columns}} FROM suite_executions e ORDER BY e.completed_at DESC, 
 SELECT {{result_columns}} FROM suite_executions e WHERE e.scenario_name = %(scenario)s
 ORDER BY e.completed_at DESC, e.id DESC LIMIT 1
 
--- name: previous_execution_id
--- The run of the same scenario just before one execution (compare ?with=previous).
-SELECT p.id FROM suite_executions e JOIN LATERAL (
-    SELECT x.id FROM suite_executions x
+-- name: compare_with_previous
+-- An execution with the run of the same scenario just before it (compare ?with=previous), in one
+-- statement: a primary-key lookup and one step down the scenario's newest-first index.
+SELECT e.id, e.scenario_name, e.source_digest, e.phases,
+    p.id AS base_id, p.source_digest AS base_source_digest, p.phases AS base_phases
+FROM suite_executions e LEFT JOIN LATERAL (
+    SELECT x.id, x.source_digest, x.phases FROM suite_executions x
     WHERE x.scenario_name = e.scenario_name AND (x.completed_at, x.id) < (e.completed_at, e.id)
     ORDER BY x.completed_at DESC, x.id DESC LIMIT 1) AS p ON TRUE
 WHERE e.id = %(id)s

@@ -136,9 +136,19 @@ class HistoryRepository:
             return conn.execute(QUERIES["latest_execution_of_scenario"], {"scenario": scenario}).fetchone()
         return conn.execute(QUERIES["latest_execution"]).fetchone()
 
-    def previous_id(self, conn: Connection, execution_id: UUID) -> UUID | None:
-        row = conn.execute(QUERIES["previous_execution_id"], {"id": execution_id}).fetchone()
-        return row["id"] if row else None
+    def with_previous(self, conn: Connection, execution_id: UUID) -> tuple[Row | None, Row | None]:
+        """(the execution, the scenario's run just before it), each None when there is none."""
+        row = conn.execute(QUERIES["compare_with_previous"], {"id": execution_id}).fetchone()
+        if row is None:
+            return None, None
+        this = {key: row[key] for key in ("id", "scenario_name", "source_digest", "phases")}
+        if row["base_id"] is None:
+            return this, None
+        return this, {
+            "id": row["base_id"],
+            "source_digest": row["base_source_digest"],
+            "phases": row["base_phases"],
+        }
 
     def executions_for_compare(self, conn: Connection, ids: list[UUID]) -> dict[UUID, Row]:
         return {

@@ -64,6 +64,21 @@ class FailingTest(CamelModel):
     signature: str = ""
 
 
+class ShardAssignment(CamelModel):
+    """What one shard runs: its test ids (a detected pytest phase), or, with `tests` None, the
+    phase's commands with TESTGENIE_SHARD_INDEX / TESTGENIE_SHARD_COUNT to select their part."""
+
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    tests: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _index_in_range(self) -> ShardAssignment:
+        if self.index >= self.count:
+            raise ValueError(f"shard index {self.index} is not below the shard count {self.count}")
+        return self
+
+
 class ShardStatus(StrEnum):
     """How one shard of a phase ended: a phase status, or why it gave no result."""
 

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
 
-from testgenie.orchestrator.models import Classification, Observation, PhaseResult, PhaseStatus
+from testgenie.orchestrator.models import (
+    Classification,
+    Observation,
+    PhaseResult,
+    PhaseStatus,
+    ShardAssignment,
+)
 from testgenie.orchestrator.planning import is_enabled
 from testgenie.orchestrator.runners import runner_for
 from testgenie.orchestrator.runners.base import (
@@ -53,6 +59,7 @@ class PhaseJob:
     run_deadline: float | None = None  # time.monotonic() of the run's deadline
     log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES
     clock: Callable[[], float] = time.monotonic
+    shard: ShardAssignment | None = None
 
 
 @dataclass
@@ -102,6 +109,9 @@ def _context(job: PhaseJob, deadline: float, log: LogBuffer) -> PhaseContext:
         "TESTGENIE_PHASE": job.name,
         "TESTGENIE_REPORTS_DIR": str(reports_dir),
     }
+    if job.shard is not None:  # the scenario's commands select their part (docs/scenarios.md, "Shards")
+        env["TESTGENIE_SHARD_INDEX"] = str(job.shard.index)
+        env["TESTGENIE_SHARD_COUNT"] = str(job.shard.count)
     return PhaseContext(
         name=job.name,
         scenario_dir=job.workspace.scenario_dir,
@@ -115,6 +125,7 @@ def _context(job: PhaseJob, deadline: float, log: LogBuffer) -> PhaseContext:
         run=job.run,
         script=job.script,
         clock=job.clock,
+        shard=job.shard,
     )
 
 

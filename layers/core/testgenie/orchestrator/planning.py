@@ -142,7 +142,6 @@ def build_plan(
     config: TestingConfig,
     script_names: Iterable[str] = (),
     default_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
-    *,
     max_shards: int = DEFAULT_MAX_SHARDS,
 ) -> PhasePlan:
     scenario = validate_scenario_name(request.scenario_name)

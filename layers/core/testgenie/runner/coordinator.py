@@ -41,6 +41,12 @@ ANSWER_GRACE_SECONDS = 30.0
 URL_LIFETIME_SECONDS = 3600
 
 
+def upload_lifetime(timeout_seconds: int) -> int:
+    """A phase log's upload URL lives as long as the phase may run plus the answer's grace: no
+    longer, so it cannot be used again long after the result was recorded."""
+    return int(timeout_seconds + ANSWER_GRACE_SECONDS)
+
+
 def failed_phase(name: str, failure: RunnerFailure, duration_ms: int) -> PhaseResult:
     return PhaseResult(
         name=name,
@@ -86,7 +92,7 @@ class _RunnerSession:
         self, name: str, deadline: float | None, warnings: list[str]
     ) -> tuple[PhaseResult, Outcome | None]:
         timeout, deadline_at, wait = self._timing(name, deadline)
-        upload = self.owner.artifacts.upload_target(self.execution_id, name, URL_LIFETIME_SECONDS)
+        upload = self.owner.artifacts.upload_target(self.execution_id, name, upload_lifetime(timeout))
         invocation = PhaseInvocation(
             execution_id=self.execution_id,
             scenario_name=self.plan.scenario_name,

@@ -24,7 +24,8 @@ from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
 from testgenie.orchestrator.runners.containment import end_every_other_process, is_runner_process
 from testgenie.orchestrator.testing_config import load_testing_config
 from testgenie.orchestrator.workspace import command_environment, fresh_workspace
-from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest
+from testgenie.runner.collect import collect_phase
+from testgenie.runner.protocol import CollectionAnswer, PhaseAnswer, PhaseInvocation, PriorTest
 
 # The folder emptied after every invocation (the runner's private scratch: /tmp on Lambda, the
 # sandbox's own /tmp locally); unset outside a runner process, where nothing is removed.
@@ -102,8 +103,33 @@ def _run(
                 run=state,
                 script=workspace.scenario_dir / script if script else None,
                 run_deadline=deadline,
+                shard=invocation.shard,
             )
         )
+
+
+def _collect(invocation: PhaseInvocation, time_left_ms: int | None, parent: Path | None) -> PhaseAnswer:
+    """What a sharded phase splits (runner/collect.py); its log goes where the phase's would."""
+    deadline = _monotonic_deadline(invocation, time_left_ms)
+    verified: str | None = invocation.bundle.sha256
+    collection: CollectionAnswer | None = None
+    try:
+        collection, result, log = collect_phase(invocation, deadline, parent)
+    except ValidationError as exc:
+        failed = _setup_failure(invocation, exc)
+        result, log, verified = failed.result, failed.log, None
+    finally:
+        end_invocation()
+    problem = put_log(invocation.log_upload, log)
+    return PhaseAnswer(
+        execution_id=invocation.execution_id,
+        phase=invocation.phase,
+        result=result,
+        log_stored=problem is None,
+        bundle_sha256=verified,
+        warnings=[problem] if problem else [],
+        collection=collection,
+    )
 
 
 def scratch_dir() -> Path | None:
@@ -147,6 +173,8 @@ def run_invocation(
     invocation: PhaseInvocation, *, time_left_ms: int | None = None, workspace_parent: Path | None = None
 ) -> PhaseAnswer:
     """Run the invocation's phase and answer. Configuration errors of the scenario are phase results."""
+    if invocation.collect_only:
+        return _collect(invocation, time_left_ms, workspace_parent)
     prior = [TestCase(**test.model_dump()) for test in invocation.prior_tests]
     state = RunState(test_cases=list(prior))
     deadline = _monotonic_deadline(invocation, time_left_ms)

@@ -16,9 +16,9 @@ from pydantic import Field, model_validator
 from testgenie.artifacts import UploadTarget
 from testgenie.models_base import CamelModel, UtcDateTime
 from testgenie.orchestrator.bundles import BundleRef
-from testgenie.orchestrator.models import PhasePlan, PhaseResult, PhaseStatus
+from testgenie.orchestrator.models import PhasePlan, PhaseResult, PhaseStatus, ShardAssignment
 
-__all__ = ["BundleRef", "PhaseAnswer", "PhaseInvocation", "PriorTest"]
+__all__ = ["BundleRef", "CollectionAnswer", "PhaseAnswer", "PhaseInvocation", "PriorTest"]
 
 PROTOCOL_VERSION: Literal[1] = 1
 # Lambda answers at most 6 MB; observations and error texts stay far below that.
@@ -47,12 +47,23 @@ class PhaseInvocation(CamelModel):
     deadline_at: UtcDateTime | None = None  # the run's deadline; the phase stops there at the latest
     log_upload: UploadTarget
     prior_tests: list[PriorTest] = Field(default_factory=list)
+    shard: ShardAssignment | None = None  # run as this shard of the phase (docs/scenarios.md, "Shards")
+    collect_only: bool = False  # only say what the phase would split: its test ids, or "commands"
 
     @model_validator(mode="after")
     def _phase_is_planned(self) -> Self:
         if self.phase not in self.plan.phases:
             raise ValueError(f"phase '{self.phase}' is not in the plan")
         return self
+
+
+class CollectionAnswer(CamelModel):
+    """What a sharded phase splits: test ids ("tests", a detected pytest phase) or its commands
+    ("commands"); `error` is pytest's own message when it could not collect."""
+
+    mode: Literal["tests", "commands"]
+    test_ids: list[str] = Field(default_factory=list)
+    error: str | None = None
 
 
 class PhaseAnswer(CamelModel):
@@ -65,6 +76,7 @@ class PhaseAnswer(CamelModel):
     bundle_sha256: str | None = None  # the digest the runner verified (None: it never got the bundle)
     stopped_at_run_deadline: bool = False
     warnings: list[str] = Field(default_factory=list)
+    collection: CollectionAnswer | None = None  # the answer to a collect_only invocation
 
     def check_answers(self, invocation: PhaseInvocation) -> None:
         """An answer to another question is malformed, however well-formed its JSON."""

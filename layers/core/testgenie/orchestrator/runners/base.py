@@ -8,7 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
-from testgenie.orchestrator.models import Classification, FailingTest, Observation, TestCounts
+from testgenie.orchestrator.models import (
+    Classification,
+    FailingTest,
+    Observation,
+    ShardAssignment,
+    TestCounts,
+)
 from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
 
 DEFAULT_LOG_CAP_BYTES = 1024 * 1024
@@ -106,6 +112,7 @@ class PhaseContext:
     run: RunState
     script: Path | None = None  # custom phases: .testgenie/phases/test-<name>.sh
     clock: Callable[[], float] = time.monotonic
+    shard: ShardAssignment | None = None  # this phase runs as one shard of several
 
     def remaining(self) -> float:
         return self.deadline - self.clock()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from testgenie.orchestrator.runners.base import PhaseContext, PhaseReport
 from testgenie.orchestrator.runners.commands import run_commands_and_tests
 from testgenie.orchestrator.runners.process import Command
-from testgenie.orchestrator.testing_config import UnitConfig
+from testgenie.orchestrator.runners.sharding import is_detected_pytest, only_these_tests
+from testgenie.orchestrator.testing_config import TestingConfig, UnitConfig
 
 _SKIP_DIRS = {"node_modules", "venv", "__pycache__", "vendor", "dist", "build"}
 _NPM_PLACEHOLDER = "no test specified"  # what `npm init` puts in scripts.test
@@ -58,6 +60,16 @@ def detect_commands(root: Path, reports_dir: Path) -> list[Command]:
     return commands
 
 
+def split_by_test_id(config: TestingConfig, scenario_dir: Path, reports_dir: Path) -> Command | None:
+    """The detected pytest command when the unit phase's shards split its tests by id (no commands,
+    pytest the only runner found); None: its shards run the commands (docs/scenarios.md, "Shards")."""
+    unit = config.phases.unit
+    if unit.commands or not unit.detect:
+        return None
+    detected = detect_commands(scenario_dir, reports_dir)
+    return detected[0] if len(detected) == 1 and is_detected_pytest(detected[0]) else None
+
+
 def run(ctx: PhaseContext, report: PhaseReport) -> None:
     report.skip_reason = "no unit test commands configured and no pytest, go or npm tests detected"
     detect = ctx.config.detect if isinstance(ctx.config, UnitConfig) else True
@@ -66,4 +78,9 @@ def run(ctx: PhaseContext, report: PhaseReport) -> None:
         extra = detect_commands(ctx.scenario_dir, ctx.reports_dir)
         for command in extra:
             ctx.log.line(f"[unit] detected: {command[0] if isinstance(command, tuple) else command}")
+    shard = ctx.shard
+    if shard is not None and shard.tests is not None and len(extra) == 1 and is_detected_pytest(extra[0]):
+        ctx.log.line(f"[unit] shard {shard.index} of {shard.count}: {len(shard.tests)} tests")
+        command, env = only_these_tests(extra[0], ctx.env, shard.tests, ctx.scratch_dir)
+        ctx, extra = replace(ctx, env=env), [command]
     run_commands_and_tests(ctx, report, extra)

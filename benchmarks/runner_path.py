@@ -83,12 +83,12 @@ def _p50_interleaved(parts: dict[str, Callable[[], Any]], samples: int) -> dict[
 def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     """p50 ms of the runner-side parts of one `true` phase, each timed alone in this process."""
     from testgenie.artifacts import LocalArtifactStore
-    from testgenie.orchestrator.bundles import BundleCache
-    from testgenie.orchestrator.engine import plan_scenario
-    from testgenie.orchestrator.models import PhaseResult, PhaseStatus, SuiteExecutionRequest
-    from testgenie.orchestrator.runners.base import LogBuffer
-    from testgenie.orchestrator.runners.process import run_command
-    from testgenie.orchestrator.workspace import LocalScenarioSource, fresh_workspace
+    from testgenie.orchestrator.models import PhaseResult, PhaseStatus, SuitePlan
+    from testgenie.orchestrator.phases.base import LogBuffer
+    from testgenie.orchestrator.phases.process import run_command
+    from testgenie.orchestrator.run.engine import plan_scenario
+    from testgenie.orchestrator.run.workspace import LocalScenarioSource, fresh_workspace
+    from testgenie.orchestrator.sources.bundles import BundleCache
     from testgenie.runner.client import parse_answer
     from testgenie.runner.phase import put_log
     from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
@@ -96,7 +96,7 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
 
     source = LocalScenarioSource(scenarios, packed_dir=root / "packed")
     ref, folder = source.snapshot(SCENARIO)
-    plan, _ = plan_scenario(SuiteExecutionRequest(scenario_name=SCENARIO, phases=["unit"]), folder, 60)
+    plan, _ = plan_scenario(SuitePlan(scenario_name=SCENARIO, phases=["unit"]), folder, 60)
     cache = BundleCache(root / "bundle-cache")
     secret = secrets.token_hex(16)
     endpoint = LambdaEndpoint({}, artifacts_dir=root / "uploads", upload_secret=secret)

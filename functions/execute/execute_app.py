@@ -29,7 +29,7 @@ from testgenie.entrypoints.http import (
     model_doc,
     serve,
 )
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import RerunBody, SuiteExecutionBody, SuiteRequestBody
 from testgenie.entrypoints.params import parse_uuid
 from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.entrypoints.sqs import (
@@ -39,7 +39,7 @@ from testgenie.entrypoints.sqs import (
     process_batch,
 )
 from testgenie.errors import ValidationError
-from testgenie.history.models import PinState, RerunBody
+from testgenie.history.models import PinState
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
@@ -73,7 +73,7 @@ IdempotencyKey = Annotated[
         **_ERRORS,
     },
 )
-def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonResponse:
+def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> JsonResponse:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
     result = environment.services().execution.execute(body.to_input(), deadline=run_deadline(left))
@@ -92,7 +92,7 @@ def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonRespon
     },
 )
 def queue_suite_request(
-    body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
+    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
     request, created = environment.services().suite_requests.queue(body, Trigger.API, idempotency_key)
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())

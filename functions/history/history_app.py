@@ -223,7 +223,9 @@ def get_suite_request(requestId: str) -> JsonResponse:
     responses={200: model_doc("the catalog", PhasePage)},
 )
 def list_phases() -> JsonResponse:
-    from testgenie.orchestrator.catalog import phase_descriptors  # the catalog only, never the engine
+    from testgenie.orchestrator.planning.catalog import (
+        phase_descriptors,  # the catalog only, never the engine
+    )
 
     return json_response(
         HTTPStatus.OK, page(phase_descriptors(environment.services().settings.phase_timeout_seconds))

@@ -28,7 +28,7 @@ from testgenie.artifacts import upload_allowed
 from testgenie_local.background_server import BackgroundServer
 
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
-_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
+_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?\.log$")
 UPLOAD_PREFIX = "/_artifacts/"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024

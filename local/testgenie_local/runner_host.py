@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
+from testgenie.orchestrator.phases.containment import PidWindow, created_since, pid_window
 
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
-from testgenie_local.runner_venv import VENV_PARENT, ensure_runner_venv
+from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
 from testgenie_local.sandbox import Sandbox, limit_resources
 from testgenie_local.template import FunctionSpec
 
@@ -261,7 +261,7 @@ class _Environment:
         """The runner process itself (inside the sandbox: bwrap's child's child)."""
         if not self.owner.sandbox.isolated:
             return self.proc.pid
-        from testgenie.orchestrator.runners.containment import descendants
+        from testgenie.orchestrator.phases.containment import descendants
 
         found = descendants(self.proc.pid)
         return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
@@ -295,9 +295,25 @@ class _Environment:
 
 
 def _fetch_bytes(url: str, limit: int) -> bytes:
-    from testgenie.orchestrator.bundles import _download
+    from testgenie.orchestrator.sources.bundles import _download
 
     return _download(url, limit)
+
+
+DEFAULT_RUNNER_CONCURRENCY = 8
+
+
+def runner_concurrency() -> int:
+    """RUNNER_CONCURRENCY: how many runner environments run side by side (default 8: most suites wait
+    more than they compute; set it to the cores for CPU-bound ones; docs/scenarios.md, "Shards")."""
+    raw = os.environ.get("RUNNER_CONCURRENCY", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_RUNNER_CONCURRENCY
+    except ValueError:
+        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"RUNNER_CONCURRENCY must be at least 1, not {value}")
+    return value
 
 
 class LocalRunnerFunction:
@@ -312,8 +328,12 @@ class LocalRunnerFunction:
         environment: dict[str, str] | None = None,
         max_idle: int = 4,
         sandbox: Sandbox | None = None,
+        concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> None:
         self.spec = spec
+        # At most this many environments run at once (the shards of a phase among them); more
+        # invocations wait for a free one, as Lambda's reserved concurrency bounds them on AWS.
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self.python = python
         self.identity = identity or runner_identity()
         self.sandbox = sandbox or Sandbox("shared", network="host")
@@ -427,6 +447,10 @@ class LocalRunnerFunction:
 
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
+        with self._slots:
+            return self._invoke(payload, tenant)
+
+    def _invoke(self, payload: bytes, tenant: str | None) -> tuple[str | None, bytes]:
         window = pid_window()  # what this invocation starts is created from here on
         environment = self._take_environment(tenant)
         original: dict[str, Any] | None = None
@@ -518,8 +542,17 @@ class LocalRunner:
     def start(self) -> dict[str, str | None]:
         for spec in self.specs:
             python = ensure_runner_venv(spec.layers, say=self.say)  # RunnerVenvError: the caller says why
+            problem = tarfile_problem(python)
+            if problem is not None:
+                raise RunnerVenvError(problem)
+            concurrency = runner_concurrency()
             self.functions[spec.logical_id] = LocalRunnerFunction(
-                spec, python, self.identity, sandbox=self.sandbox
+                spec,
+                python,
+                self.identity,
+                sandbox=self.sandbox,
+                concurrency=concurrency,
+                max_idle=concurrency,
             )
         self.endpoint = LambdaEndpoint(
             self.functions, artifacts_dir=self.artifacts_dir, upload_secret=self.upload_secret, host=self.host

@@ -93,6 +93,26 @@ def _build(python: str, files: list[Path], target: Path) -> None:
         raise
 
 
+# Present in tarfile once CVE-2024-6232 (quadratic pax header parsing) is fixed: 3.11.10, 3.12.6,
+# 3.13, and distributions' patched builds of older versions (Debian's 3.11.2-6+deb12u4), which a
+# version number would wrongly refuse.
+_FIXED_TARFILE_PROBE = (
+    "import sys, tarfile; sys.exit(0 if hasattr(tarfile, '_header_length_prefix_re') else 3)"
+)
+
+
+def tarfile_problem(python: Path | str) -> str | None:
+    """Why `python`'s tarfile must not read scenario bundles (None: it may)."""
+    done = subprocess.run([str(python), "-c", _FIXED_TARFILE_PROBE], capture_output=True, check=False)
+    if done.returncode == 0:
+        return None
+    return (
+        f"{python} ({_version(str(python))}) has CVE-2024-6232: its tarfile takes time growing with the "
+        "square of a pax header, and the runner extracts untrusted bundles with it; install a fixed "
+        "Python (3.11.10+, 3.12.6+, 3.13) and point TESTGENIE_RUNNER_PYTHON at it"
+    )
+
+
 def ensure_runner_venv(layers: list[Path] | None = None, say: Callable[[str], None] | None = None) -> Path:
     """The runner venv's python for these layers, built when missing or out of date (safe to call
     concurrently); `python -m pip` of the venv installs exactly the layers' requirements."""

@@ -283,8 +283,8 @@ class LocalStack:
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
-        from testgenie.orchestrator.bundles import bundle_digest, pack_folder
-        from testgenie.orchestrator.workspace import DIGEST_METADATA
+        from testgenie.orchestrator.run.workspace import DIGEST_METADATA
+        from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 
         s3 = self.aws.s3()
         names = []
@@ -516,7 +516,7 @@ def _env_int(name: str, default: int) -> int:
 
 def child_pids(root: int) -> list[int]:
     """Every descendant of `root` (Linux /proc), parents before their children."""
-    from testgenie.orchestrator.runners.containment import descendants
+    from testgenie.orchestrator.phases.containment import descendants
 
     return descendants(root)
 

@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.orchestrator.bundles import (
+from testgenie.errors import ValidationError
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.process import run_command
+from testgenie.orchestrator.run.workspace import command_environment, fresh_workspace
+from testgenie.orchestrator.sources.bundles import (
     MAX_EXTRACTED_BYTES,
     BundleCache,
     BundleFetchError,
@@ -23,9 +27,6 @@ from testgenie.orchestrator.bundles import (
     bundle_digest,
     pack_folder,
 )
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.process import run_command
-from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 
 from tests.drills.hostile import zip_bomb
 
@@ -71,7 +72,7 @@ def test_too_many_members_are_refused(tmp_path: Path) -> None:
         for index in range(30):
             tar.addfile(tarfile.TarInfo(f"f{index}"), io.BytesIO(b""))
     ref = _publish(tmp_path, "many", buffer.getvalue())
-    from testgenie.orchestrator.bundles import BundleLimits
+    from testgenie.orchestrator.sources.bundles import BundleLimits
 
     cache = BundleCache(tmp_path / "cache", BundleLimits(members=20))
     with pytest.raises(UnsafeArchiveError, match="more than 20 members"):
@@ -127,3 +128,53 @@ def test_a_bundle_that_changed_after_planning_is_refused(tmp_path: Path) -> None
     (tmp_path / "bucket" / "demo.tar.gz").write_bytes(_scenario(tmp_path, "demo2", "v2"))
     with pytest.raises(BundleFetchError, match="does not match its digest"):
         _open(ref, "x", cache=BundleCache(tmp_path / "cache"), parent=tmp_path)
+
+
+def _pax_bomb(header_bytes: int = 64 * 1024) -> bytes:
+    """A tiny .tar.gz whose one member has a pax header of `header_bytes` (CVE-2024-6232's shape)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz", format=tarfile.PAX_FORMAT) as tar:
+        info = tarfile.TarInfo("README.md")
+        info.pax_headers = {"comment": "x" * header_bytes}
+        tar.addfile(info, io.BytesIO(b""))
+    return buffer.getvalue()
+
+
+def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import testgenie.orchestrator.sources.bundles as bundles_module
+
+    bomb = _pax_bomb()
+    assert len(bomb) < 2048
+    opened: list[object] = []
+    monkeypatch.setattr(
+        bundles_module.tarfile, "open", lambda *a, **k: opened.append(a) or pytest.fail("tarfile")
+    )
+    ref = _publish(tmp_path, "pax", bomb)
+    with pytest.raises(UnsafeArchiveError, match=r"an extended header of \d+ bytes \(at most 8192\)"):
+        _open(ref, "x", cache=BundleCache(tmp_path / "cache"), parent=tmp_path)
+    assert opened == []
+
+
+def test_the_coordinator_plans_from_a_bundle_without_tarfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tarfile as tarfile_module
+
+    from testgenie.orchestrator.run.workspace import write_planning_files
+
+    folder = tmp_path / "src" / "demo"
+    (folder / ".testgenie" / "phases").mkdir(parents=True)
+    (folder / ".testgenie" / "testing.json").write_text('{"phases": {}}')
+    (folder / ".testgenie" / "phases" / "test-smoke.sh").write_text("true\n")
+    (folder / "secret.py").write_text("never written by the coordinator\n")
+    data, bomb = pack_folder(folder), _pax_bomb()
+    monkeypatch.setattr(tarfile_module, "open", lambda *a, **k: pytest.fail("the coordinator opened tarfile"))
+    dest = tmp_path / "plan"
+    dest.mkdir()
+    write_planning_files(data, dest, "demo")
+    written = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
+    assert written == [".testgenie/phases/test-smoke.sh", ".testgenie/testing.json"]
+    with pytest.raises(ValidationError, match="an extended header of"):
+        write_planning_files(bomb, dest, "demo")

@@ -16,7 +16,7 @@ from testgenie.db import Database
 from testgenie.entrypoints.sqs import QueueRecordHandler, process_batch
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionService
-from testgenie.orchestrator.engine import in_process_orchestrator
+from testgenie.orchestrator.run.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.settings import Settings
 

@@ -26,7 +26,7 @@ from testgenie.artifacts import UploadTarget, log_key
 from testgenie.db import Connection
 from testgenie.errors import CommitOutcomeUnknownError, DatabaseUnavailableError
 from testgenie.execution.repository import ExpiredExecution
-from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
 from testgenie.paging import Keyset, uuid_key
 from testgenie.queue.models import (
     CANCELLABLE,

@@ -12,7 +12,7 @@ from uuid import UUID
 import boto3
 from testgenie import bootstrap
 from testgenie.bootstrap import Services
-from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
 from testgenie.queue.publisher import SuiteRequestPublisher
 from testgenie.settings import Settings
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from testgenie.artifacts import ArtifactStore
-from testgenie.orchestrator.engine import InProcessPhases, SuiteOrchestrator
-from testgenie.orchestrator.runners import runner_for
-from testgenie.orchestrator.runners.base import LogBuffer, PhaseContext, PhaseReport, RunState
-from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
-from testgenie.orchestrator.workspace import ScenarioSource
+from testgenie.orchestrator.phases import phase_kind
+from testgenie.orchestrator.phases.base import LogBuffer, PhaseContext, PhaseReport, RunState
+from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
+from testgenie.orchestrator.run.engine import InProcessPhases, SuiteOrchestrator
+from testgenie.orchestrator.run.workspace import ScenarioSource
 
 
 def process_alive(pid: int) -> bool:
@@ -68,7 +68,7 @@ def phase_context(
 
 def run_phase(ctx: PhaseContext) -> PhaseReport:
     report = PhaseReport()
-    runner_for(ctx.name)(ctx, report)
+    phase_kind(ctx.name)(ctx, report)
     return report
 
 

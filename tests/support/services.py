@@ -8,7 +8,7 @@ from testgenie import bootstrap
 from testgenie.artifacts import ArtifactStore
 from testgenie.db import Transactions
 from testgenie.execution.store import ExecutionStore
-from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
 from testgenie.queue.publisher import SuiteRequestPublisher
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings

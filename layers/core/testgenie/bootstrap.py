@@ -18,9 +18,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from testgenie.db import Database, Transactions, resolve_database_url
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.repository import HistoryRepository
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.models_base import Clock, utc_now
 from testgenie.queue.publisher import NullPublisher, SqsPublisher, SuiteRequestPublisher
 from testgenie.queue.repository import SuiteRequestRepository
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from testgenie.execution.retention import RetentionService, TimingPruner
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.execution.store import ExecutionStore
-    from testgenie.orchestrator.engine_protocol import SuiteEngine
+    from testgenie.orchestrator.run.engine_protocol import SuiteEngine
     from testgenie.queue.store import SuiteRequestStore
     from testgenie.runner.client import RunnerClient
 
@@ -93,17 +93,13 @@ class Services:
         """The orchestrator, every phase in the runner (docs/architecture.md, "The runner")."""
         if self._engine is not None:
             return self._engine
-        from testgenie.orchestrator.engine import SuiteOrchestrator
-        from testgenie.orchestrator.workspace import scenario_source_from_settings
-        from testgenie.runner.coordinator import RunnerPhases
+        from testgenie.runner.coordinator import runner_orchestrator
+        from testgenie.shards.store import DatabaseShardStore
 
-        timeout = self.settings.phase_timeout_seconds
         runner = self.runner  # first: no runner configured fails before anything else is built
-        scenarios = scenario_source_from_settings(self.settings)
-        executor = RunnerPhases(scenarios, self.artifacts, runner, timeout)
-        return SuiteOrchestrator(
-            scenarios, self.artifacts, timeout, executor=executor, max_shards=self.settings.max_shards
-        )
+        # Shard timings are learned in PostgreSQL; on other stores a run plans without them.
+        shards = DatabaseShardStore(self.database) if isinstance(self.database, Database) else None
+        return runner_orchestrator(self.settings, artifacts=self.artifacts, runner=runner, shard_store=shards)
 
     @cached_property
     def timing_store(self) -> TimingPruner:
@@ -167,7 +163,7 @@ class Services:
         """What the durable coordinator works with (functions/coordinator)."""
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.errors import ConfigurationError
-        from testgenie.orchestrator.workspace import scenario_source_from_settings
+        from testgenie.orchestrator.run.workspace import scenario_source_from_settings
 
         settings = self.settings
         if not settings.runner_function_name:

@@ -22,7 +22,7 @@ from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestR
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate, execution_id_for, start_event
 from testgenie.db import Database
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.run.workspace import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.runner.bounds import ANSWER_BUDGET_BYTES

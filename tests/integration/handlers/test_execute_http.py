@@ -232,7 +232,7 @@ def test_no_free_connection_is_503_database_busy_and_nothing_is_queued(
 @pytest.fixture
 def real_plans(env: Queues, tmp_path: Path, handler_services: HandlerServices) -> None:
     """The execute function's plans come from the real orchestrator over the example scenarios."""
-    from testgenie.orchestrator.engine import in_process_orchestrator
+    from testgenie.orchestrator.run.engine import in_process_orchestrator
     from testgenie.settings import Settings
 
     settings = Settings(

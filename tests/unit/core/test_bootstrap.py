@@ -11,7 +11,7 @@ from testgenie.db import Database
 from testgenie.errors import ConfigurationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput
-from testgenie.orchestrator.models import SuiteExecutionRequest
+from testgenie.orchestrator.models import SuitePlan
 from testgenie.queue.publisher import NullPublisher, SqsPublisher
 from testgenie.queue.repository import SuiteRequestRepository
 from testgenie.settings import Settings
@@ -38,7 +38,7 @@ def test_the_parameters_are_the_ports_every_service_uses() -> None:
     requests = services.suite_requests
     assert services.database is ports.database
     assert services.artifacts is ports.artifacts
-    result = services.execution.execute(SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo")))
+    result = services.execution.execute(SuiteExecutionInput(SuitePlan(scenario_name="demo")))
     assert ports.execution_store.get_by_id(None, result.execution_id) is not None
     assert requests.lease_seconds == 30
     assert services.suite_requests is requests  # built once

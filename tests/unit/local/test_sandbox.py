@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 from testgenie_local import sandbox
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
@@ -54,3 +57,19 @@ def test_the_sandbox_command_has_its_own_namespaces_and_a_read_only_root() -> No
     assert "--die-with-parent" in argv
     assert argv[-1] == "python"
     assert "--share-net" in Sandbox("bubblewrap", network="host").command(["x"], read_only=[], hostname="r")
+
+
+def test_a_runner_python_whose_tarfile_has_cve_2024_6232_is_refused(tmp_path: Path) -> None:
+    from testgenie_local.runner_venv import tarfile_problem
+
+    fixed = tmp_path / "fixed"
+    fixed.write_text("#!/bin/sh\nexit 0\n")
+    vulnerable = tmp_path / "vulnerable"
+    vulnerable.write_text('#!/bin/sh\ncase "$2" in *version_info*) echo 3.11.7;; *) exit 3;; esac\n')
+    for script in (fixed, vulnerable):
+        script.chmod(0o755)
+    assert tarfile_problem(fixed) is None
+    problem = tarfile_problem(vulnerable)
+    assert problem is not None
+    assert "(3.11.7) has CVE-2024-6232" in problem
+    assert tarfile_problem(sys.executable) is None or sys.version_info < (3, 13)

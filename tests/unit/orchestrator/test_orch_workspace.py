@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 from testgenie.errors import ScenarioNotFoundError, ValidationError
-from testgenie.orchestrator.workspace import (
+from testgenie.orchestrator.run.workspace import (
     LocalScenarioSource,
     S3ScenarioSource,
     UnsafeArchiveError,
@@ -210,7 +210,7 @@ def test_s3_source_refuses_a_malicious_bundle(s3: Any, tmp_path: Path) -> None:
 
 def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
     from testgenie.artifacts import LocalArtifactStore
-    from testgenie.orchestrator.models import SuiteExecutionRequest
+    from testgenie.orchestrator.models import SuitePlan
 
     config = b'{"phases": {"lint": {"commands": ["test -f README.md"]}}}'
     s3.put_object(
@@ -222,7 +222,7 @@ def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
         S3ScenarioSource(BUCKET, "p", cache_dir=tmp_path / "cache", client=s3),
         LocalArtifactStore(tmp_path / "a"),
     )
-    result = engine.execute(SuiteExecutionRequest(scenario_name="demo", phases=["lint"]), uuid4())
+    result = engine.execute(SuitePlan(scenario_name="demo", phases=["lint"]), uuid4())
     assert result.success
     assert result.phases[0].status.value == "passed"
 

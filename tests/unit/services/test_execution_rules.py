@@ -10,7 +10,7 @@ import pytest
 from testgenie.bootstrap import Services
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.service import SuiteExecutionInput
-from testgenie.orchestrator.models import Outcome, PhaseStatus, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, PhaseStatus, SuitePlan
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.records import Trigger
 
@@ -41,12 +41,12 @@ def _queue(services: Services, scenario: str = "demo", **fields: object) -> UUID
 
 
 def _run(services: Services, scenario: str = "demo", linked: UUID | None = None, **plan: object) -> object:
-    request = SuiteExecutionRequest.model_validate({"scenarioName": scenario, **plan})
+    request = SuitePlan.model_validate({"scenarioName": scenario, **plan})
     return services.execution.execute(SuiteExecutionInput(request, suite_request_id=linked))
 
 
 def test_an_unlinked_run_records_one_execution(services: Services, ports: MemoryPorts) -> None:
-    result = services.execution.execute(SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo")))
+    result = services.execution.execute(SuiteExecutionInput(SuitePlan(scenario_name="demo")))
     assert (result.success, result.outcome, result.suite_request_id) == (True, Outcome.PASSED, None)
     stored = ports.execution_store.get_by_id(None, result.execution_id)
     assert stored is not None
@@ -57,7 +57,7 @@ def test_a_failing_phase_is_a_failed_execution_not_an_error(
     services: Services, engine: FakeEngine, ports: MemoryPorts
 ) -> None:
     engine.failing = {"docs"}
-    result = services.execution.execute(SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo")))
+    result = services.execution.execute(SuiteExecutionInput(SuitePlan(scenario_name="demo")))
     assert (result.success, result.outcome) == (False, Outcome.FAILED)
     assert [p.name for p in result.phases if p.status is PhaseStatus.FAILED] == ["docs"]
     assert ports.execution_store.count() == 1
@@ -66,7 +66,7 @@ def test_a_failing_phase_is_a_failed_execution_not_an_error(
 def test_a_linked_run_claims_finishes_and_links_the_request(services: Services, ports: MemoryPorts) -> None:
     request_id = _queue(services, "Demo")
     result = services.execution.execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo"), suite_request_id=request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="demo"), suite_request_id=request_id)
     )
     stored = services.suite_requests.get(request_id)
     assert (stored.status, stored.execution_id, stored.attempts) == (
@@ -84,7 +84,7 @@ def test_a_linked_run_of_another_scenario_is_refused_and_touches_nothing(
     request_id = _queue(services, "ecosystem-manager")
     with pytest.raises(ValidationError, match="suiteRequestId does not match scenarioName"):
         services.execution.execute(
-            SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo"), suite_request_id=request_id)
+            SuiteExecutionInput(SuitePlan(scenario_name="demo"), suite_request_id=request_id)
         )
     assert services.suite_requests.get(request_id).attempts == 0
     assert ports.execution_store.count() == 0
@@ -94,9 +94,7 @@ def test_a_linked_run_that_names_another_plan_is_refused_before_the_claim(servic
     request_id = _queue(services, preset="quick")
     with pytest.raises(ValidationError, match="queued with preset 'quick', not phases unit"):
         services.execution.execute(
-            SuiteExecutionInput(
-                SuiteExecutionRequest(scenario_name="demo", phases=["unit"]), suite_request_id=request_id
-            )
+            SuiteExecutionInput(SuitePlan(scenario_name="demo", phases=["unit"]), suite_request_id=request_id)
         )
     assert services.suite_requests.get(request_id).status is SuiteRequestStatus.QUEUED
 
@@ -104,7 +102,7 @@ def test_a_linked_run_that_names_another_plan_is_refused_before_the_claim(servic
 def test_a_linked_run_of_an_unknown_request_is_not_found(services: Services) -> None:
     with pytest.raises(NotFoundError, match="suite request not found"):
         services.execution.execute(
-            SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo"), suite_request_id=uuid4())
+            SuiteExecutionInput(SuitePlan(scenario_name="demo"), suite_request_id=uuid4())
         )
 
 
@@ -113,7 +111,7 @@ def test_a_linked_run_of_a_running_request_is_a_conflict(services: Services, por
     assert services.suite_requests.claim(request_id) is not None
     with pytest.raises(ConflictError, match="suite request is running and cannot be claimed"):
         services.execution.execute(
-            SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo"), suite_request_id=request_id)
+            SuiteExecutionInput(SuitePlan(scenario_name="demo"), suite_request_id=request_id)
         )
     assert ports.execution_store.count() == 0
 
@@ -197,7 +195,7 @@ def test_an_unlinked_record_whose_commit_answer_was_lost_is_stored_once(
     services: Services, ports: MemoryPorts
 ) -> None:
     ports.database.lose_commits = 1
-    result = services.execution.execute(SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo")))
+    result = services.execution.execute(SuiteExecutionInput(SuitePlan(scenario_name="demo")))
     assert list(ports.database.tables.executions) == [result.execution_id]
 
 

@@ -14,7 +14,7 @@ from testgenie.orchestrator.models import (
     Outcome,
     PhaseResult,
     PhaseStatus,
-    SuiteExecutionRequest,
+    SuitePlan,
 )
 from testgenie.queue.models import SuiteRequestStatus
 from testgenie.records import Trigger
@@ -148,7 +148,7 @@ def _runner_services(ports: MemoryPorts, runner: FakeRunnerClient) -> Services:
 def test_every_phase_runs_in_the_runner_with_its_log_upload(ports: MemoryPorts) -> None:
     runner = FakeRunnerClient(_passed)
     services = _runner_services(ports, runner)
-    request = SuiteExecutionRequest(scenario_name="hello-python", phases=["structure", "unit"])
+    request = SuitePlan(scenario_name="hello-python", phases=["structure", "unit"])
     result = services.execution.execute(SuiteExecutionInput(request))
     assert (result.outcome, [p.name for p in result.phases]) == (Outcome.PASSED, ["structure", "unit"])
     assert [i.phase for i in runner.invocations] == ["structure", "unit"]
@@ -162,7 +162,7 @@ def test_a_runner_that_times_out_ends_the_run_as_a_timeout(ports: MemoryPorts) -
         raise RunnerFailure("the runner timed out: Task timed out after 900.00 seconds", timed_out=True)
 
     services = _runner_services(ports, FakeRunnerClient(timed_out))
-    request = SuiteExecutionRequest(scenario_name="hello-python", phases=["structure", "unit"])
+    request = SuitePlan(scenario_name="hello-python", phases=["structure", "unit"])
     result = services.execution.execute(SuiteExecutionInput(request))
     assert result.outcome is Outcome.TIMEOUT
     assert [(p.name, p.classification) for p in result.phases] == [("structure", Classification.TIMEOUT)]
@@ -173,7 +173,7 @@ def test_a_runner_that_crashes_ends_the_run_errored(ports: MemoryPorts) -> None:
         raise RunnerFailure("the runner crashed (Runtime.ExitError): signal: killed")
 
     result = _runner_services(ports, FakeRunnerClient(crashed)).execution.execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="hello-python", phases=["structure"]))
+        SuiteExecutionInput(SuitePlan(scenario_name="hello-python", phases=["structure"]))
     )
     assert result.outcome is Outcome.ERRORED
     assert result.phases[0].classification is Classification.SYSTEM

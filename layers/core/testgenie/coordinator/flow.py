@@ -19,9 +19,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.errors import ConflictError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.engine import SuiteOrchestrator, plan_scenario
-from testgenie.orchestrator.models import PhaseResult, SuiteExecutionRequest, SuiteExecutionResult
-from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.models import PhaseResult, SuiteExecutionResult, SuitePlan
+from testgenie.orchestrator.planning.plan import validate_scenario_name
+from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
 from testgenie.records import SuiteExecutionRecord, failed_record, progress_of
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from testgenie.artifacts import ArtifactStore
     from testgenie.db import Transactions
-    from testgenie.orchestrator.workspace import ScenarioSource
+    from testgenie.orchestrator.run.workspace import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
 T = TypeVar("T")
@@ -178,7 +178,7 @@ def _claim(deps: CoordinatorDeps, request_id: UUID, arn: str) -> dict[str, Any] 
     return {"claim": claim.model_dump(mode="json"), "startedAt": datetime.now(UTC).isoformat()}
 
 
-def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: datetime) -> dict[str, Any]:
+def _plan(deps: CoordinatorDeps, request: SuitePlan, started_at: datetime) -> dict[str, Any]:
     """The plan from the bytes the runner will verify (the bundle's reference first, as RunnerPhases
     does); a plan that can no longer run (the scenario changed since it was queued) ends the run."""
     try:
@@ -192,7 +192,7 @@ def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: dat
 
 
 def _record_of(
-    result: SuiteExecutionResult, claim: Claim, request: SuiteExecutionRequest, started_at: datetime
+    result: SuiteExecutionResult, claim: Claim, request: SuitePlan, started_at: datetime
 ) -> SuiteExecutionRecord:
     # The run started when it was claimed, not when this (possibly replaying) invocation began.
     result = result.model_copy(update={"suite_request_id": claim.request.id, "started_at": started_at})

@@ -8,7 +8,11 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.catalog import MAX_SCENARIO_NAME_LENGTH, SCENARIO_NAME_RE, SCENARIO_NAME_RULE
+from testgenie.orchestrator.planning.catalog import (
+    MAX_SCENARIO_NAME_LENGTH,
+    SCENARIO_NAME_RE,
+    SCENARIO_NAME_RULE,
+)
 from testgenie.paging import MAX_PAGE
 
 MAX_OFFSET = 1_000_000

@@ -15,13 +15,13 @@ from testgenie.errors import ConflictError, NotFoundError, TestGenieError, Valid
 from testgenie.execution.store import ExecutionStore
 from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
-from testgenie.orchestrator.engine_protocol import SuiteEngine
 from testgenie.orchestrator.models import (
     Outcome,
     PhaseResult,
-    SuiteExecutionRequest,
     SuiteExecutionResult,
+    SuitePlan,
 )
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
 from testgenie.queue.models import REQUEST_NOT_FOUND, Claim, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
@@ -34,7 +34,7 @@ FINAL_WRITE_SECONDS = 8.0
 
 @dataclass(frozen=True)
 class SuiteExecutionInput:
-    request: SuiteExecutionRequest
+    request: SuitePlan
     suite_request_id: UUID | None = None
     trigger: Trigger = Trigger.API
 
@@ -56,7 +56,7 @@ class SuiteExecutionService:
         self._executions = executions
         self._clock = clock
 
-    def validate_plan(self, request: SuiteExecutionRequest) -> None:
+    def validate_plan(self, request: SuitePlan) -> None:
         """ValidationError (400) naming the preset, phase or scenario when the plan can never run."""
         self._engine.plan(request)
 
@@ -109,7 +109,7 @@ class SuiteExecutionService:
 
     def _run_and_record(
         self,
-        request: SuiteExecutionRequest,
+        request: SuitePlan,
         planned: list[str],
         claim: Claim | None,
         trigger: Trigger,
@@ -176,7 +176,7 @@ class SuiteExecutionService:
         retry_transient(lambda: self._db.run(work), what="recording the execution", deadline=deadline)
 
     def _record_claimed_failure(
-        self, claim: Claim, request: SuiteExecutionRequest, outcome: Outcome, reason: str
+        self, claim: Claim, request: SuitePlan, outcome: Outcome, reason: str
     ) -> SuiteExecutionResult:
         record = failed_record(
             scenario_name=request.scenario_name,
@@ -192,7 +192,7 @@ class SuiteExecutionService:
         return record.to_execution_result()
 
 
-def linked_plan(linked: SuiteRequest, body: SuiteExecutionRequest) -> SuiteExecutionRequest:
+def linked_plan(linked: SuiteRequest, body: SuitePlan) -> SuitePlan:
     """The plan a linked run runs: the one stored on the request. A body that names a different plan
     is refused (400), so a queued `comprehensive` request can never be completed by a smaller run."""
     stored = linked.execution_request()
@@ -206,14 +206,14 @@ def linked_plan(linked: SuiteRequest, body: SuiteExecutionRequest) -> SuiteExecu
     return stored
 
 
-def _plan_key(request: SuiteExecutionRequest) -> tuple[str, list[str], list[str]]:
+def _plan_key(request: SuitePlan) -> tuple[str, list[str], list[str]]:
     def names(values: list[str] | None) -> list[str]:
         return [v.strip().lower() for v in values or [] if v.strip()]
 
     return ((request.preset or "").strip().lower(), names(request.phases), sorted(set(names(request.skip))))
 
 
-def _describe_plan(request: SuiteExecutionRequest) -> str:
+def _describe_plan(request: SuitePlan) -> str:
     preset, phases, skip = _plan_key(request)
     parts = [
         f"phases {', '.join(phases)}" if phases else f"preset '{preset}'" if preset else "the default plan"

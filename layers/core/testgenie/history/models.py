@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from testgenie.models_base import CamelModel, StrictBody, UtcDateTime
+from testgenie.models_base import CamelModel, UtcDateTime
 
 
 class LastExecution(CamelModel):
@@ -105,7 +105,3 @@ class ExecutionComparison(CamelModel):
 class PinState(CamelModel):
     execution_id: UUID
     pinned: bool
-
-
-class RerunBody(StrictBody):
-    failed_only: bool = Field(default=False, description="only the phases that failed in the original")

@@ -12,8 +12,8 @@ from testgenie.db import Connection, Transactions
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
-from testgenie.orchestrator.catalog import SCENARIO_NAME_REQUIRED
-from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuitePlan
+from testgenie.orchestrator.planning.catalog import SCENARIO_NAME_REQUIRED
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
     REQUEST_NOT_FOUND,
@@ -57,7 +57,7 @@ class SuiteRequestService:
         lease_seconds: int = 960,
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
-        plan_validator: Callable[[SuiteExecutionRequest], object] | None = None,
+        plan_validator: Callable[[SuitePlan], object] | None = None,
         clock: Clock = utc_now,
     ) -> None:
         """Every port is a parameter (testgenie/bootstrap.py passes them); nothing is built here."""

@@ -22,6 +22,8 @@ from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie.shards.repository import TestTimingRepository
 from testgenie_local.polling import wait_for
 
+from tests.support.fakes import MemoryArtifactStore
+from tests.support.orchestrator import in_process_engine
 from tests.support.records import run_record
 from tests.support.services import suite_requests
 from tests.support.threads import join_all
@@ -167,10 +169,10 @@ def test_a_rerun_of_a_scenario_the_source_no_longer_holds_says_so(db: Database, 
     source = LocalScenarioSource(tmp_path)
     old = run_record("hello-python", NOW, {"unit": "passed"})
     _store(db, [old])
-    queue = suite_requests(db, plan_validator=lambda request: source.locate(request.scenario_name))
+    queue = suite_requests(db, engine=in_process_engine(source, MemoryArtifactStore()))  # plans from `source`
 
     with pytest.raises(ValidationError) as refused:
-        RerunService(db, queue).rerun(old.id)
+        RerunService(db, queue, SuiteExecutionRepository()).rerun(old.id)
 
     assert refused.value.message == (
         f"execution {old.id} ran scenario 'hello-python', which the service no longer has "

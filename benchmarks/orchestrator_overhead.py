@@ -27,7 +27,7 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import SuitePlan
 from testgenie.orchestrator.planning.catalog import PHASE_NAMES
 from testgenie.orchestrator.run.engine import InProcessPhases, SuiteOrchestrator
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from benchmarks.common import record_figure
 

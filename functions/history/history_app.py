@@ -37,6 +37,7 @@ from testgenie.entrypoints.params import (
     PhaseStatusQuery,
     PresetQuery,
     ScenarioQuery,
+    ShardQuery,
     SinceQuery,
     TriggerQuery,
     UntilQuery,
@@ -46,7 +47,7 @@ from testgenie.entrypoints.params import (
     parse_scenario,
     parse_uuid,
 )
-from testgenie.errors import TestGenieError, ValidationError
+from testgenie.errors import NotFoundError, TestGenieError, ValidationError
 from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
@@ -172,11 +173,14 @@ def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
         **_ERRORS,
     },
 )
-def get_phase_log(executionId: str, phase: str) -> Response[Any]:
+def get_phase_log(executionId: str, phase: str, shard: ShardQuery = None) -> Response[Any]:
     services = environment.services()
     execution = parse_uuid(executionId, "execution id")
     name = phase.strip().lower()
-    text = services.artifacts.read_log(execution, name, services.settings.log_tail_bytes)
+    log = name if shard is None else f"{name}.shard-{shard}"  # docs/scenarios.md, "Shards"
+    text = services.artifacts.read_log(execution, log, services.settings.log_tail_bytes)
+    if text is None and shard is not None:
+        raise NotFoundError(f"phase '{name}' of execution {execution} has no log of shard {shard}")
     if text is None:
         raise services.history.missing_log(execution, name)
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)

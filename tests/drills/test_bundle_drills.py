@@ -162,7 +162,7 @@ def test_the_coordinator_plans_from_a_bundle_without_tarfile(
 ) -> None:
     import tarfile as tarfile_module
 
-    from testgenie.orchestrator.run.workspace import write_planning_files
+    from testgenie.orchestrator.sources.s3 import write_planning_files
 
     folder = tmp_path / "src" / "demo"
     (folder / ".testgenie" / "phases").mkdir(parents=True)

@@ -128,6 +128,16 @@ def test_four_shards_of_a_third_party_suite_run_what_bare_pytest_runs(
     log = shard_stack.call("GET", f"/executions/{execution['executionId']}/phases/unit/log")
     assert log.status == 200
     assert b"ran as shards" in log.body
+    one = shard_stack.call("GET", f"/executions/{execution['executionId']}/phases/unit/log?shard=1")
+    assert one.status == 200
+    assert b"[unit] shard 1 of 4:" in one.body
+    missing = shard_stack.call("GET", f"/executions/{execution['executionId']}/phases/unit/log?shard=7")
+    assert missing.status == 404
+    assert "has no log of shard 7" in missing.json()["error"]
+    assert (
+        shard_stack.call("GET", f"/executions/{execution['executionId']}/phases/unit/log?shard=-1").status
+        == 400
+    )
 
 
 def test_a_failing_test_in_one_shard_fails_the_phase_and_keeps_the_others(shard_stack: RunningStack) -> None:

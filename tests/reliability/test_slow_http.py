@@ -17,7 +17,7 @@ import pytest
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuitePlan
 from testgenie.orchestrator.phases.http import Unreachable, http_request
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.drills import make_scenario
 from tests.support.orchestrator import in_process_engine

@@ -13,7 +13,7 @@ from testgenie.orchestrator.phases import phase_kind
 from testgenie.orchestrator.phases.base import LogBuffer, PhaseContext, PhaseReport, RunState
 from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
 from testgenie.orchestrator.run.engine import InProcessPhases, SuiteOrchestrator
-from testgenie.orchestrator.run.workspace import ScenarioSource
+from testgenie.orchestrator.sources.base import ScenarioSource
 
 
 def process_alive(pid: int) -> bool:

@@ -30,6 +30,7 @@ from testgenie.settings import Settings, get_settings
 if TYPE_CHECKING:
     from testgenie.artifacts import ArtifactStore
     from testgenie.coordinator.flow import CoordinatorDeps
+    from testgenie.coordinator.runs import DurableRuns
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService, TimingPruner
     from testgenie.execution.service import SuiteExecutionService
@@ -163,7 +164,7 @@ class Services:
         """What the durable coordinator works with (functions/coordinator)."""
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.errors import ConfigurationError
-        from testgenie.orchestrator.run.workspace import scenario_source_from_settings
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
         settings = self.settings
         if not settings.runner_function_name:
@@ -177,6 +178,18 @@ class Services:
             default_phase_timeout=settings.phase_timeout_seconds,
             execution_timeout_seconds=settings.execution_timeout_seconds,
         )
+
+    @cached_property
+    def durable_runs(self) -> DurableRuns | None:
+        """Runs as durable executions of COORDINATOR_FUNCTION_NAME; None when it is not set (the
+        direct path)."""
+        name = self.settings.coordinator_function_name
+        if not name:
+            return None
+        from testgenie.coordinator.control import LambdaDurableControl
+        from testgenie.coordinator.runs import DurableRuns
+
+        return DurableRuns(self.suite_requests, self.execution, self.history, LambdaDurableControl(name))
 
     def close(self) -> None:
         self.database.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -226,3 +226,9 @@ def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool =
     if remaining and not final:
         progress["currentPhase"] = remaining[0]
     return progress
+
+
+def execution_id_for(suite_request_id: UUID) -> UUID:
+    """The id a durable run of this request records its execution under (one per request): known
+    before the run starts, so POST /executions can name it in a 202, and a cancel records under it."""
+    return uuid5(NAMESPACE_URL, f"testgenie:execution:{suite_request_id}")

@@ -17,7 +17,7 @@ from testgenie.execution.retention import RetentionService
 from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseResult
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie.shards.repository import TestTimingRepository
 from testgenie_local.polling import wait_for

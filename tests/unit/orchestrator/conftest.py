@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.run.engine import SuiteOrchestrator
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.orchestrator import in_process_engine
 from tests.support.paths import EXAMPLES

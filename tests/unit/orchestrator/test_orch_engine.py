@@ -21,7 +21,7 @@ from testgenie.orchestrator.models import (
 )
 from testgenie.orchestrator.run.engine import SuiteOrchestrator, in_process_orchestrator
 from testgenie.orchestrator.run.engine_protocol import SuiteEngine
-from testgenie.orchestrator.run.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.settings import Settings
 
 from tests.support.orchestrator import in_process_engine, wait_until_gone

@@ -12,15 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from testgenie.errors import ScenarioNotFoundError, ValidationError
-from testgenie.orchestrator.run.workspace import (
-    LocalScenarioSource,
-    S3ScenarioSource,
-    UnsafeArchiveError,
-    command_environment,
-    prepare_workspace,
-    safe_extract,
-    scenario_source_from_settings,
-)
+from testgenie.orchestrator.run.workspace import command_environment, prepare_workspace
+from testgenie.orchestrator.sources.bundles import UnsafeArchiveError, safe_extract
+from testgenie.orchestrator.sources.factory import scenario_source_from_settings
+from testgenie.orchestrator.sources.local import LocalScenarioSource
+from testgenie.orchestrator.sources.s3 import S3ScenarioSource
 from testgenie.settings import Settings
 
 from tests.support.orchestrator import in_process_engine

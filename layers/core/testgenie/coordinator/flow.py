@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.errors import ConflictError, ValidationError
@@ -23,7 +23,7 @@ from testgenie.orchestrator.models import PhaseResult, SuiteExecutionResult, Sui
 from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
-from testgenie.records import SuiteExecutionRecord, failed_record, progress_of
+from testgenie.records import SuiteExecutionRecord, execution_id_for, failed_record, progress_of
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS
 
 if TYPE_CHECKING:
@@ -31,19 +31,13 @@ if TYPE_CHECKING:
 
     from testgenie.artifacts import ArtifactStore
     from testgenie.db import Transactions
-    from testgenie.orchestrator.run.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
 T = TypeVar("T")
 # Kept free at the end of the execution's own timeout: the last phase is told to stop this early, so
 # the record is written before the durable service ends the execution.
 RECORD_MARGIN_SECONDS = 120
-
-
-def execution_id_for(suite_request_id: UUID) -> UUID:
-    """The id of the execution a durable run of this request records: known before it starts, so
-    POST /executions can name it in a 202 (one execution per request; docs/api.md)."""
-    return uuid5(NAMESPACE_URL, f"testgenie:execution:{suite_request_id}")
 
 
 @dataclass(frozen=True)

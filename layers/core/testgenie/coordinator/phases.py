@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.orchestrator.run.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
 
 # What Lambda and the durable service say when an invoke ran out of time.
 _TIMEOUT_MARKERS = ("Sandbox.Timedout", "ChainedInvoke.Timeout", "Task timed out", "TimedOut")

@@ -23,6 +23,9 @@ LimitQuery = Annotated[
     int,
     Query(ge=1, description=f"page size (default {MAX_PAGE}); larger values are clamped to {MAX_PAGE}"),
 ]
+ShardQuery = Annotated[
+    int | None, Query(ge=0, le=999, description="a sharded phase: this shard's log (0 … N-1)")
+]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (default 0)")]
 ScenarioQuery = Annotated[
     str | None,

@@ -22,7 +22,7 @@ from testgenie.orchestrator.models import (
     SuitePlan,
 )
 from testgenie.orchestrator.run.engine_protocol import SuiteEngine
-from testgenie.queue.models import REQUEST_NOT_FOUND, Claim, SuiteRequest
+from testgenie.queue.models import CLAIMABLE, REQUEST_NOT_FOUND, Claim, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
@@ -65,13 +65,7 @@ class SuiteExecutionService:
 
         `deadline` (time.monotonic()) stops the run early with outcome `timeout`, still recorded.
         """
-        linked: SuiteRequest | None = None
-        request = run.request
-        if run.suite_request_id is not None:
-            linked = self._suite_requests.get(run.suite_request_id)
-            if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
-                raise ValidationError("suiteRequestId does not match scenarioName")
-            request = linked_plan(linked, run.request)
+        linked, request = self._linked(run)
         plan = self._engine.plan(request)  # a 400 here never touches the request's status
         claim: Claim | None = None
         if linked is not None:
@@ -79,6 +73,23 @@ class SuiteExecutionService:
             if claim is None:
                 raise self._not_claimable(linked.id)
         return self._run_and_record(request, plan.phases, claim, run.trigger, deadline)
+
+    def check_startable(self, run: SuiteExecutionInput) -> SuiteRequest | None:
+        """What execute() checks before it claims, without claiming: the linked request (None when
+        unlinked) exists (404), matches the scenario and plan (400) and is claimable (409)."""
+        linked, request = self._linked(run)
+        self._engine.plan(request)
+        if linked is not None and linked.status not in CLAIMABLE:
+            raise self._not_claimable(linked.id)
+        return linked
+
+    def _linked(self, run: SuiteExecutionInput) -> tuple[SuiteRequest | None, SuitePlan]:
+        if run.suite_request_id is None:
+            return None, run.request
+        linked = self._suite_requests.get(run.suite_request_id)
+        if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
+            raise ValidationError("suiteRequestId does not match scenarioName")
+        return linked, linked_plan(linked, run.request)
 
     def execute_queued(
         self, suite_request_id: UUID, *, deadline: float | None = None

@@ -38,7 +38,7 @@ class LastFailure(CamelModel):
     completed_at: UtcDateTime
     signature: str | None = Field(description="the first failing test's signature, when tests failed")
     error: str | None = Field(
-        default=None, description="the phase's error (what failed when no test did, e.g. a command)"
+        default=None, description="the phase's error, when no test failed (e.g. a command that failed)"
     )
 
 

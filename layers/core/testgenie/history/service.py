@@ -103,12 +103,17 @@ class ExecutionHistoryService:
         return stats
 
     def _add_failure_errors(self, phases: Iterable[dict[str, Any]]) -> None:
-        """Each last failure's phase error: what went wrong when no failing test says it (a standards
-        command, a missing dependency). Read from the few last failures' records only."""
-        wanted = {(p["lastFailure"]["executionId"], p["name"]) for p in phases if p["lastFailure"]}
-        if not wanted:
-            return
-        errors = self._db.run_statement(lambda conn: self._history.phase_errors(conn, wanted))
+        """A last failure's phase error when no failing test says what went wrong (a standards command,
+        a missing dependency). Read from those few records only, so a window whose failures have
+        failing tests costs no second query."""
+        wanted = {
+            (p["lastFailure"]["executionId"], p["name"])
+            for p in phases
+            if p["lastFailure"] and not p["lastFailure"]["signature"]
+        }
+        errors = (
+            self._db.run_statement(lambda conn: self._history.phase_errors(conn, wanted)) if wanted else {}
+        )
         for phase in phases:
             if phase["lastFailure"]:
                 key = (phase["lastFailure"]["executionId"], phase["name"])

@@ -33,7 +33,8 @@ from testgenie.orchestrator.phases.base import TestCase
 from testgenie.orchestrator.phases.junit import measured_timings
 from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.run.engine import PhaseSession, SuiteOrchestrator, plan_scenario
-from testgenie.orchestrator.run.workspace import ScenarioSource, scenario_source_from_settings
+from testgenie.orchestrator.sources.base import ScenarioSource
+from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 from testgenie.runner.client import RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
 from testgenie.runner.sharded import (

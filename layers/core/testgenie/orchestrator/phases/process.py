@@ -7,6 +7,7 @@ writer gets SIGXFSZ) and a poll of the output file's size that SIGKILLs the grou
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import resource
 import select
@@ -22,7 +23,7 @@ from typing import IO
 
 from testgenie.orchestrator.models import Classification
 from testgenie.orchestrator.phases.base import Failure, LogBuffer, PhaseContext, PhaseTimeout
-from testgenie.orchestrator.phases.containment import TOKEN_ENV, new_token, pid_window, sweep
+from testgenie.orchestrator.phases.containment import TOKEN_ENV, PidWindow, new_token, pid_window, sweep
 
 # Time a group gets between SIGTERM and SIGKILL to write its last words into the log.
 TERM_GRACE_SECONDS = 2.0
@@ -149,16 +150,7 @@ def run_command(
     pipe so that a grandchild holding the pipe open can never hang the orchestrator.
     """
     display = display_command(command)
-    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-    file_limit = max_output_bytes + 1
-    limit_file_size = None
-    if isinstance(command, str) and _PRLIMIT:
-        argv = [_PRLIMIT, f"--fsize={file_limit}:{file_limit}", "--", *argv]
-    else:
-
-        def limit_file_size() -> None:  # in the child, before exec: async-signal-safe syscalls only
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
-
+    argv, limit_file_size = _capped_argv(command, max_output_bytes + 1)
     log.line(f"$ {display}")
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -167,55 +159,119 @@ def run_command(
     token = new_token()
     with _output_file(scratch_dir) as output:
         window = pid_window()  # the sweep looks only at processes created from here on
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env={**env, TOKEN_ENV: token},
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so killpg reaches every descendant
-                preexec_fn=limit_file_size,
-            )
-        except FileNotFoundError as exc:
-            log.line(f"command not found: {exc.filename or argv[0]}")
-            return CommandResult(display, 127, 0, f"command not found: {argv[0]}")
-        except PermissionError as exc:
-            log.line(f"permission denied: {exc}")
-            return CommandResult(display, 126, 0, str(exc))
-        too_much_output = False
-
-        def output_within_limit() -> bool:
-            nonlocal too_much_output
-            too_much_output = os.fstat(output.fileno()).st_size > max_output_bytes
-            return not too_much_output
-
-        exited = False
-        try:
-            exited = wait_for_exit(proc, remaining, output_within_limit)
-        finally:
-            # Background children of a command that exited are killed too: no orphans. The leader is
-            # reaped only after the group's SIGKILL, so the group id is still this command's. A
-            # command over the output cap gets no grace: it could write gigabytes in two seconds.
-            stop_process_group(proc, grace=0.0 if exited or too_much_output else TERM_GRACE_SECONDS)
-            left_behind = sweep(token, since=window)
+        proc = _start(argv, cwd, {**env, TOKEN_ENV: token}, output, limit_file_size, log)
+        if isinstance(proc, CommandResult):
+            return dataclasses.replace(proc, display=display)
+        run = _watch(proc, remaining, output, max_output_bytes, token, window)
         duration_ms = int((time.monotonic() - started) * 1000)
-        size = output.seek(0, os.SEEK_END)
-        output.seek(0)
-        log.write_stream(output)
-        output.seek(max(0, size - _TAIL_BYTES))
-        tail = output.read().decode("utf-8", errors="replace")
-    if left_behind:
-        log.line(f"[test-genie] killed {left_behind} process(es) the command left running")
-    if too_much_output or size > max_output_bytes or proc.returncode == -signal.SIGXFSZ:
+        size, tail = _drain(output, log)
+    return _verdict(display, proc.returncode, run, size, tail, duration_ms, max_output_bytes, log)
+
+
+@dataclass(frozen=True)
+class _Watched:
+    exited: bool  # by itself, before the deadline
+    too_much_output: bool  # stopped by the output poll
+    left_behind: int  # processes the sweep killed after the group
+
+
+def _capped_argv(command: Command, file_limit: int) -> tuple[list[str], Callable[[], None] | None]:
+    """The argv to start, and the preexec_fn that caps output when prlimit cannot (see _PRLIMIT)."""
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    if isinstance(command, str) and _PRLIMIT:
+        return [_PRLIMIT, f"--fsize={file_limit}:{file_limit}", "--", *argv], None
+
+    def limit_file_size() -> None:  # in the child, before exec: async-signal-safe syscalls only
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
+    return argv, limit_file_size
+
+
+def _start(
+    argv: list[str],
+    cwd: Path,
+    env: dict[str, str],
+    output: IO[bytes],
+    preexec: Callable[[], None] | None,
+    log: LogBuffer,
+) -> subprocess.Popen[bytes] | CommandResult:
+    """The started process, or the result of a command that could not start (127, 126)."""
+    try:
+        return subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so killpg reaches every descendant
+            preexec_fn=preexec,
+        )
+    except FileNotFoundError as exc:
+        log.line(f"command not found: {exc.filename or argv[0]}")
+        return CommandResult("", 127, 0, f"command not found: {argv[0]}")
+    except PermissionError as exc:
+        log.line(f"permission denied: {exc}")
+        return CommandResult("", 126, 0, str(exc))
+
+
+def _watch(
+    proc: subprocess.Popen[bytes],
+    remaining: float,
+    output: IO[bytes],
+    max_output_bytes: int,
+    token: str,
+    window: PidWindow | None,
+) -> _Watched:
+    """Wait for the command (or its deadline, or its output cap); then stop its group and sweep."""
+    too_much_output = False
+
+    def output_within_limit() -> bool:
+        nonlocal too_much_output
+        too_much_output = os.fstat(output.fileno()).st_size > max_output_bytes
+        return not too_much_output
+
+    exited = False
+    try:
+        exited = wait_for_exit(proc, remaining, output_within_limit)
+    finally:
+        # Background children of a command that exited are killed too: no orphans. The leader is
+        # reaped only after the group's SIGKILL, so the group id is still this command's. A
+        # command over the output cap gets no grace: it could write gigabytes in two seconds.
+        stop_process_group(proc, grace=0.0 if exited or too_much_output else TERM_GRACE_SECONDS)
+        left_behind = sweep(token, since=window)
+    return _Watched(exited, too_much_output, left_behind)
+
+
+def _drain(output: IO[bytes], log: LogBuffer) -> tuple[int, str]:
+    """Copy the output into the log; (its size, its tail for classification)."""
+    size = output.seek(0, os.SEEK_END)
+    output.seek(0)
+    log.write_stream(output)
+    output.seek(max(0, size - _TAIL_BYTES))
+    return size, output.read().decode("utf-8", errors="replace")
+
+
+def _verdict(
+    display: str,
+    returncode: int,
+    run: _Watched,
+    size: int,
+    tail: str,
+    duration_ms: int,
+    max_output_bytes: int,
+    log: LogBuffer,
+) -> CommandResult:
+    if run.left_behind:
+        log.line(f"[test-genie] killed {run.left_behind} process(es) the command left running")
+    if run.too_much_output or size > max_output_bytes or returncode == -signal.SIGXFSZ:
         log.line(f"[test-genie] killed: the command wrote more than {max_output_bytes} bytes of output")
         return CommandResult(display, -signal.SIGKILL, duration_ms, tail, output_limit_exceeded=True)
-    if not exited:
+    if not run.exited:
         log.line(f"[test-genie] killed after {duration_ms} ms: the phase's time ran out")
         raise PhaseTimeout(f"command timed out: {display}")
-    log.line(f"[test-genie] exit code {proc.returncode} after {duration_ms} ms")
-    return CommandResult(display, proc.returncode, duration_ms, tail)
+    log.line(f"[test-genie] exit code {returncode} after {duration_ms} ms")
+    return CommandResult(display, returncode, duration_ms, tail)
 
 
 def classify_failure(result: CommandResult) -> Failure:

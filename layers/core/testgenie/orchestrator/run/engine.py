@@ -44,13 +44,9 @@ from testgenie.orchestrator.planning.plan import (
 from testgenie.orchestrator.planning.testing_config import TestingConfig, load_testing_config
 from testgenie.orchestrator.run.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.run.phase_run import PhaseJob, run_one_phase
-from testgenie.orchestrator.run.workspace import (
-    ScenarioSource,
-    Workspace,
-    command_environment,
-    prepare_workspace,
-    scenario_source_from_settings,
-)
+from testgenie.orchestrator.run.workspace import Workspace, command_environment, prepare_workspace
+from testgenie.orchestrator.sources.base import ScenarioSource
+from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
 if TYPE_CHECKING:
     from testgenie.settings import Settings

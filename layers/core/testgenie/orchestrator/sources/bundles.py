@@ -31,7 +31,7 @@ from pydantic import Field
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel
-from testgenie.orchestrator.tar_scan import ArchiveRefused, scan
+from testgenie.orchestrator.sources.tar_scan import ArchiveRefused, scan
 
 MAX_ARCHIVE_BYTES = 64 * 1024 * 1024
 MAX_EXTRACTED_BYTES = 128 * 1024 * 1024
@@ -323,3 +323,10 @@ class BundleCache:
         for old in archives[self.keep :]:
             if old != keep:
                 old.unlink(missing_ok=True)
+
+
+def safe_extract(archive: Path, dest: Path, limits: BundleLimits = DEFAULT_LIMITS) -> None:
+    """Extract a bundle file into an empty folder (see extract_bundle for what is refused)."""
+    if archive.stat().st_size > limits.archive_bytes:
+        raise ValidationError(f"scenario bundle {archive.name} is larger than {limits.archive_bytes} bytes")
+    extract_bundle(archive.read_bytes(), dest, limits)

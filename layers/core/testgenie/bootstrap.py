@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from testgenie.orchestrator.run.engine_protocol import SuiteEngine
     from testgenie.queue.store import SuiteRequestStore
     from testgenie.runner.client import RunnerClient
+    from testgenie.shards.store import ShardStore
 
 
 class Services:
@@ -95,12 +96,21 @@ class Services:
         if self._engine is not None:
             return self._engine
         from testgenie.runner.coordinator import runner_orchestrator
-        from testgenie.shards.store import DatabaseShardStore
 
         runner = self.runner  # first: no runner configured fails before anything else is built
-        # Shard timings are learned in PostgreSQL; on other stores a run plans without them.
-        shards = DatabaseShardStore(self.database) if isinstance(self.database, Database) else None
-        return runner_orchestrator(self.settings, artifacts=self.artifacts, runner=runner, shard_store=shards)
+        return runner_orchestrator(
+            self.settings, artifacts=self.artifacts, runner=runner, shard_store=self.shard_store
+        )
+
+    @cached_property
+    def shard_store(self) -> ShardStore | None:
+        """The learned test durations sharding splits by: in PostgreSQL; on another database (the
+        fakes) a run plans without them."""
+        if not isinstance(self.database, Database):
+            return None
+        from testgenie.shards.store import DatabaseShardStore
+
+        return DatabaseShardStore(self.database)
 
     @cached_property
     def timing_store(self) -> TimingPruner:
@@ -163,6 +173,7 @@ class Services:
     def coordinator(self) -> CoordinatorDeps:
         """What the durable coordinator works with (functions/coordinator)."""
         from testgenie.coordinator.flow import CoordinatorDeps
+        from testgenie.coordinator.shards import ShardSettings
         from testgenie.errors import ConfigurationError
         from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
@@ -177,6 +188,7 @@ class Services:
             runner_function=settings.runner_function_name,
             default_phase_timeout=settings.phase_timeout_seconds,
             execution_timeout_seconds=settings.execution_timeout_seconds,
+            shards=ShardSettings(self.shard_store, settings.max_shards, settings.shard_target_seconds),
         )
 
     @cached_property

@@ -31,7 +31,9 @@ T = TypeVar("T")
 RDS_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "rds-ca-bundle.pem"
 # RDS Proxy's certificates come from AWS Certificate Manager and chain to Amazon Trust Services roots.
 PROXY_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "amazon-trust-ca-bundle.pem"
-Connection = psycopg.Connection[dict[str, Any]]
+# Every connection reads rows by column name (psycopg's dict_row): no row is read by position.
+Row = dict[str, Any]
+Connection = psycopg.Connection[Row]
 
 
 class Transactions(Protocol):

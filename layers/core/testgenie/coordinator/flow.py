@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
+from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.models import PhaseResult, SuiteExecutionResult, SuitePlan
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhaseResult, SuiteExecutionResult, SuitePlan
 from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
@@ -49,6 +50,7 @@ class CoordinatorDeps:
     runner_function: str
     default_phase_timeout: int
     execution_timeout_seconds: int
+    shards: ShardSettings | None = None  # MaxShards, SHARD_TARGET_SECONDS, durations and the cache
 
 
 def start_event(suite_request_id: UUID) -> dict[str, str]:
@@ -146,6 +148,7 @@ def _run_phases(
         runner_function=deps.runner_function,
         default_phase_timeout=deps.default_phase_timeout,
         before_phase=before_phase,
+        shards=deps.shards,
     )
     orchestrator = SuiteOrchestrator(
         deps.bundles, deps.artifacts, deps.default_phase_timeout, executor=phases
@@ -178,7 +181,9 @@ def _plan(deps: CoordinatorDeps, request: SuitePlan, started_at: datetime) -> di
     try:
         name = validate_scenario_name(request.scenario_name)
         bundle = deps.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, deps.bundles.locate(name), deps.default_phase_timeout)
+        max_shards = deps.shards.max_shards if deps.shards else DEFAULT_MAX_SHARDS
+        folder = deps.bundles.locate(name)
+        plan, _config = plan_scenario(request, folder, deps.default_phase_timeout, max_shards=max_shards)
     except ValidationError as exc:
         return {"invalid": exc.message}
     deadline = started_at + timedelta(seconds=max(60, deps.execution_timeout_seconds - RECORD_MARGIN_SECONDS))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from testgenie.db import Connection, Transactions
+from testgenie.db import Connection, Row, Transactions
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.history.compare import compare_executions
 from testgenie.history.documents import page_document, result_document, summary_item, timestamp
@@ -25,7 +25,6 @@ from testgenie.records import EXECUTION_NOT_FOUND
 from testgenie.suggest import did_you_mean
 
 MAX_STATS_WINDOW = 500
-Row = dict[str, Any]
 
 
 class ExecutionHistoryService:

@@ -208,6 +208,21 @@ class SuiteRequestService:
         except CommitOutcomeUnknownError:
             return take()
 
+    def fail_unstarted(self, request_id: UUID, reason: str) -> bool:
+        """queued|delegated -> failed with an execution row saying why (a run that can never start);
+        False when the request was claimed or ended meanwhile."""
+
+        def work(conn: Connection) -> bool:
+            failed = self._requests.fail_unclaimed(conn, request_id, {"error": reason}, reason)
+            if failed is None:
+                return False
+            if failed.execution_id is None:
+                record = _terminal_record(failed, Outcome.ERRORED, reason, failed.trigger)
+                self._executions.create(conn, record.model_copy(update={"id": execution_id_for(request_id)}))
+            return True
+
+        return self._db.run(work)
+
     def durable_execution_arn(self, request_id: UUID) -> str | None:
         """The durable execution that claimed the request (None: none did, or not a durable run)."""
         return self._db.run_statement(lambda conn: self._requests.durable_execution_arn(conn, request_id))

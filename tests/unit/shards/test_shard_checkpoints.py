@@ -16,7 +16,9 @@ def test_packed_ids_come_back_unchanged(ids: list[str]) -> None:
 
 
 def test_five_thousand_ids_fit_a_step_many_times_over() -> None:
-    ids = [f"tests/unit/test_module_{i // 50:03}.py::TestThing::test_case_{i}[p-{i % 7}]" for i in range(5000)]
+    ids = [
+        f"tests/unit/test_module_{i // 50:03}.py::TestThing::test_case_{i}[p-{i % 7}]" for i in range(5000)
+    ]
     assert len(json.dumps(ids)) > 256 * 1024  # too large for one step as they are
     assert len(pack_ids(ids)) < 64 * 1024
 

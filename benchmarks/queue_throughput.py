@@ -10,8 +10,8 @@ queued and executed with `SuiteExecutionService.execute_queued` by `--concurrenc
 with its own connection (as many "Lambda environments" as the stack has pollers).
 
 Like for like: both paths run the same trivial scenario's one phase the same way, in the runner
-(RunnerFunction as a process of its own interpreter behind the local Lambda Invoke endpoint, its
-log uploaded); the direct path plans from the scenario folder, the stack from its bucket. So the
+(RunnerFunction as a process of its own interpreter in the sandbox the stack chooses, behind the
+local Lambda Invoke endpoint, its log uploaded); the direct path plans from the scenario folder, the stack from its bucket. So the
 ratio stack time / direct time (target <= 1.3) is what the queue adds: the HTTP POST, SQS and the
 poller. Prints executions/second for both and that ratio.
 """
@@ -42,17 +42,16 @@ for _name, _value in (
     os.environ.setdefault(_name, _value)
 
 import psycopg  # noqa: E402
+from testgenie import bootstrap  # noqa: E402
 from testgenie.db import Database  # noqa: E402
-from testgenie.execution.service import SuiteExecutionService  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
-from testgenie.runner.coordinator import runner_orchestrator  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
 from testgenie_local.runner_host import LocalRunner  # noqa: E402
+from testgenie_local.sandbox import choose_sandbox  # noqa: E402
 from testgenie_local.template import read_template  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
-from tests.support.services import suite_requests  # noqa: E402
 
 TARGET_RATIO = 1.3
 SCENARIO = "bench-trivial"
@@ -99,7 +98,12 @@ def truncate(url: str) -> None:
 def start_runner(artifacts: Path) -> tuple[LocalRunner, dict[str, str | None]]:
     """The template's RunnerFunction behind a local Lambda endpoint, as `testgenie serve` runs it."""
     spec = read_template(REPO_ROOT / "template.yaml").functions["RunnerFunction"]
-    runner = LocalRunner([spec], artifacts_dir=artifacts, upload_secret=secrets.token_hex(16))
+    # The sandbox `testgenie serve` chooses (bubblewrap; SandboxUnavailable says why not), so both
+    # paths pay the same per-environment cost.
+    sandbox = choose_sandbox(say=lambda line: print(line, file=sys.stderr))
+    runner = LocalRunner(
+        [spec], artifacts_dir=artifacts, upload_secret=secrets.token_hex(16), sandbox=sandbox
+    )
     env = runner.start()
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ.setdefault(name, value)
@@ -125,8 +129,8 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        queue = suite_requests(db)
-        environments.append((db, queue, SuiteExecutionService(runner_orchestrator(settings), db, queue)))
+        services = bootstrap.build(settings, database=db)  # the runner's orchestrator, as in ExecuteFunction
+        environments.append((db, services.suite_requests, services.execution))
     try:
         # Warm the runner once (not counted), as the stack path's warm-up request does.
         _, queue, executions = environments[0]

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+from uuid import UUID
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
@@ -30,11 +31,17 @@ from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
-from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.runtime import FunctionRuntime, Handler, InProcessHandler, load_handler
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
-from testgenie_local.template import Resolver, Template, read_template
+from testgenie_local.template import FunctionSpec, Resolver, Template, read_template
+
+if TYPE_CHECKING:
+    from testgenie import bootstrap
+    from testgenie.settings import Settings
+
+    from testgenie_local.durable_host import LocalDurableService
 
 log = logging.getLogger("testgenie.local")
 LOCAL_DATABASE = "testgenie"
@@ -51,6 +58,8 @@ _WIRING = (
     "ARTIFACTS_UPLOAD_URL",
     "ARTIFACTS_UPLOAD_SECRET",
 )
+# Why a run the last stack left running ends failed (the durable runner cannot resume it).
+INTERRUPTED = "interrupted: the local stack stopped while it ran"
 NOT_ISOLATED = (
     "warning: local runs are not isolated: the runner runs as {user}, the stack's own user (only a "
     "stack started as root can run it as nobody), so a scenario can read this stack's environment"
@@ -112,12 +121,15 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
+        self.durable: LocalDurableService | None = None
         self._sandbox: Sandbox | None = None
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        self._environments: list[bootstrap.Environment] = []  # of the loaded handlers, closed at stop
+        self.settings: Settings | None = None  # the functions' settings, read once at start
         self._lock: DataDirLock | None = None
         # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
         self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
@@ -157,11 +169,8 @@ class LocalStack:
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
-
-        import testgenie.bootstrap
-
-        testgenie.bootstrap.reset()
         self._load_functions(template)
+        self._start_durable(template, data_dir)
         self.gateway = self._make_gateway(template)
         self._start_pollers(template)
         self._start_schedules(template)
@@ -282,8 +291,8 @@ class LocalStack:
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
-        from testgenie.orchestrator.bundles import bundle_digest, pack_folder
-        from testgenie.orchestrator.workspace import DIGEST_METADATA
+        from testgenie.orchestrator.sources.base import DIGEST_METADATA
+        from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 
         s3 = self.aws.s3()
         names = []
@@ -349,20 +358,116 @@ class LocalStack:
                 os.environ[key] = value
 
     def _load_functions(self, template: Template) -> None:
+        # The settings of this stack, read once from the environment just applied, for every environment.
+        from testgenie.errors import ConfigurationError
+        from testgenie.settings import Settings
+
+        try:
+            settings = self.settings = Settings.from_env()
+        except ConfigurationError as exc:
+            raise StackError(str(exc)) from None
         for fn in template.functions.values():
             if not (fn.routes or fn.sqs_sources or fn.schedules):
                 continue  # e.g. the migration custom resource: the stack migrates by itself
             try:
-                handler = load_handler(fn)
+                handler = self._configured(load_handler(fn), settings)
             except Exception as exc:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
             # As many warm environments (so connections) as the template reserves, as on AWS; each
             # gets its own copy of the handler module, as in Lambda.
+            load = partial(self._load_environment, fn, settings)
             self.runtimes[fn.logical_id] = FunctionRuntime(
-                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+                fn, handler, fn.reserved_concurrency or 8, load=load
             )
+
+    def _load_environment(self, fn: FunctionSpec, settings: Settings, index: int) -> Handler:
+        return self._configured(load_handler(fn, index), settings)
+
+    def _configured(self, handler: Handler, settings: Settings) -> Handler:
+        """A handler whose module keeps a `bootstrap.Environment` builds its services through
+        bootstrap with this stack's settings (not by reading the process's environment again)."""
+        from testgenie import bootstrap
+
+        environment = getattr(sys.modules.get(handler.__module__), "environment", None)
+        if isinstance(environment, bootstrap.Environment):
+            environment.configure(partial(bootstrap.build, settings))
+            self._environments.append(environment)
+        return handler
+
+    def _start_durable(self, template: Template, data_dir: Path) -> None:
+        """The template's durable functions (CoordinatorFunction) under the SDK's local runner, behind
+        the runner's Lambda endpoint; executions a previous stack left running are failed now
+        ("interrupted"), before anything else can start (docs/local-stack.md)."""
+        specs = [fn for fn in template.functions.values() if fn.durable_execution_timeout]
+        if not specs or self.runner is None or self.runner.endpoint is None:
+            return
+        from testgenie_local.durable_host import DurableFunction, LocalDurableService
+
+        # TESTGENIE_COORDINATOR_TIMEOUT_SECONDS: a shorter Timeout for the durable functions (drills of
+        # an execution that outlives its function's Timeout).
+        override = int(os.environ.get("TESTGENIE_COORDINATOR_TIMEOUT_SECONDS", "0") or 0)
+        if override > 0:
+            specs = [dataclasses.replace(s, timeout_seconds=min(override, s.timeout_seconds)) for s in specs]
+        endpoint = self.runner.endpoint
+        assert self.aws is not None
+        service = LocalDurableService(
+            data_dir / "durable",
+            lambda_endpoint=endpoint.url,
+            durable=[DurableFunction(s.logical_id, s.durable_execution_timeout or 0) for s in specs],
+            plain=sorted(self.runner.functions),
+            invocation_timeout=max(s.timeout_seconds for s in specs),
+            region=self.aws.region,
+            host=self.options.host,
+        )
+        service.start()
+        self.durable = service
+        handlers = {s.logical_id: InProcessHandler(self._durable_runtime(s)) for s in specs}
+        endpoint.serve_durable(service, handlers, on_stopped=self._abandon_runner_work)
+        self._fail_interrupted(service.interrupted(INTERRUPTED))
+
+    def _durable_runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        assert self.settings is not None
+        try:
+            handler = self._configured(load_handler(spec), self.settings)
+        except Exception as exc:
+            raise StackError(
+                f"cannot load {spec.logical_id} ({spec.code_uri.name}/{spec.handler}): {exc}"
+            ) from exc
+        from aws_durable_execution_sdk_python.lambda_service import LambdaClient
+
+        # The SDK keeps one Lambda client per process; this stack's endpoint is new.
+        LambdaClient._cached_boto_client = None
+        load = partial(self._load_environment, spec, self.settings)
+        return FunctionRuntime(spec, handler, spec.reserved_concurrency or 8, load=load)
+
+    def _abandon_runner_work(self, arn: str) -> None:
+        """A stopped execution's runner invocation in flight is abandoned: its processes are killed."""
+        name = self.durable.name_of(arn) if self.durable is not None else None
+        if name is None or self.runner is None:
+            return
+        from testgenie.records import execution_id_for
+
+        with contextlib.suppress(ValueError):
+            killed = self.runner.abandon(str(execution_id_for(UUID(name))))
+            log.info("stopped execution %s: %d runner invocation(s) abandoned", name, killed)
+
+    def _fail_interrupted(self, names: list[str]) -> None:
+        if not names:
+            return
+        from testgenie import bootstrap
+        from testgenie.queue.models import SuiteRequestStatus
+
+        assert self.settings is not None
+        services = bootstrap.build(self.settings)
+        try:
+            for name in names:
+                with contextlib.suppress(ValueError):
+                    services.suite_requests.record_stopped(UUID(name), INTERRUPTED, SuiteRequestStatus.FAILED)
+        finally:
+            services.close()
+        self.options.say(f"{len(names)} execution(s) the last stack left running: failed ({INTERRUPTED})")
 
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None
@@ -426,13 +531,11 @@ class LocalStack:
         for thread in threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if not self.options.end_child_processes:
-            try:
-                import testgenie.bootstrap
-
-                testgenie.bootstrap.database().close()
-                testgenie.bootstrap.reset()
-            except Exception:  # noqa: S110 - best effort on the way out
-                pass
+            for environment in self._environments:
+                with contextlib.suppress(Exception):  # best effort on the way out
+                    environment.close()
+        if self.durable is not None:
+            self.durable.stop()
         if self.runner is not None:
             self.runner.stop()
         if self.aws is not None:
@@ -496,7 +599,7 @@ def _env_int(name: str, default: int) -> int:
 
 def child_pids(root: int) -> list[int]:
     """Every descendant of `root` (Linux /proc), parents before their children."""
-    from testgenie.orchestrator.runners.containment import descendants
+    from testgenie.orchestrator.phases.containment import descendants
 
     return descendants(root)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.orchestrator.catalog import phase_descriptors
+from testgenie.orchestrator.planning.catalog import phase_descriptors
 from testgenie.settings import _ENV_FIELDS, Settings
 from testgenie_local.commands.common import DEFAULT_DATA_DIR, DEFAULT_PORT
 from testgenie_local.template import Resolver, read_template

@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.bundles import bundle_digest, pack_folder
 from testgenie.orchestrator.models import PhasePlan, PhaseStatus
+from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 from testgenie.runner.client import RunnerFailure, function_error, parse_answer
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
 from testgenie.runner.tenancy import tenant_for

@@ -15,12 +15,12 @@ from uuid import uuid4
 
 import pytest
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.engine import SuiteOrchestrator
-from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuiteExecutionRequest
-from testgenie.orchestrator.runners.http import Unreachable, http_request
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuitePlan
+from testgenie.orchestrator.phases.http import Unreachable, http_request
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.drills import make_scenario
+from tests.support.orchestrator import in_process_engine
 
 # A complete, valid answer of DRIP_BYTES body bytes, sent one byte every DRIP_INTERVAL seconds:
 # about 6 s in all, three times the phase's 2 s timeout.
@@ -84,13 +84,13 @@ def test_a_phase_against_a_dripping_server_ends_timeout(drip_server: str, tmp_pa
     scenarios = tmp_path / "scenarios"
     testing_phases = {phase: {"timeout": 2, "checks": [{"url": f"{drip_server}/health"}]}}
     make_scenario(scenarios, "rel-drip", testing_phases)
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         LocalScenarioSource(scenarios),
         LocalArtifactStore(tmp_path / "artifacts"),
         60,
         workspace_parent=tmp_path,
     )
-    request = SuiteExecutionRequest(scenario_name="rel-drip", phases=[phase])
+    request = SuitePlan(scenario_name="rel-drip", phases=[phase])
 
     result = engine.execute(request, uuid4())
 
@@ -106,13 +106,13 @@ def test_the_run_deadline_bounds_an_http_phase_with_a_longer_timeout(
     """Phase timeout 30 s, run deadline 2 s away: the run ends `timeout` at the run's deadline."""
     scenarios = tmp_path / "scenarios"
     make_scenario(scenarios, "rel-drip", {"smoke": {"timeout": 30, "checks": [{"url": f"{drip_server}/"}]}})
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         LocalScenarioSource(scenarios),
         LocalArtifactStore(tmp_path / "artifacts"),
         60,
         workspace_parent=tmp_path,
     )
-    request = SuiteExecutionRequest(scenario_name="rel-drip", phases=["smoke"])
+    request = SuitePlan(scenario_name="rel-drip", phases=["smoke"])
 
     result = engine.execute(request, uuid4(), deadline=time.monotonic() + 2)
 

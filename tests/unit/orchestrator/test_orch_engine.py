@@ -11,26 +11,26 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
-from testgenie.orchestrator import runners
-from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
-from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator import phases
 from testgenie.orchestrator.models import (
     Classification,
     Outcome,
     PhaseResult,
     PhaseStatus,
-    SuiteExecutionRequest,
+    SuitePlan,
 )
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.run.engine import SuiteOrchestrator, in_process_orchestrator
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.settings import Settings
 
-from tests.support.orchestrator import wait_until_gone
+from tests.support.orchestrator import in_process_engine, wait_until_gone
 
 ScenarioFactory = Any
 
 
-def request(scenario: str = "demo", **fields: Any) -> SuiteExecutionRequest:
-    return SuiteExecutionRequest(scenario_name=scenario, **fields)
+def request(scenario: str = "demo", **fields: Any) -> SuitePlan:
+    return SuitePlan(scenario_name=scenario, **fields)
 
 
 def statuses(result: Any) -> dict[str, str]:
@@ -245,7 +245,7 @@ def test_a_crashing_runner_is_a_failed_phase(
     def explode(*_: Any) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setitem(runners.RUNNERS, "docs", explode)
+    monkeypatch.setitem(phases.PHASE_KINDS, "docs", explode)
     result = orchestrator.execute(request(phases=["docs", "structure"]), uuid4())
     docs = result.phases[0]
     assert docs.status == PhaseStatus.FAILED
@@ -310,7 +310,7 @@ def test_commands_work_on_a_copy(orchestrator: SuiteOrchestrator, make_scenario:
 def test_logs_are_capped_with_a_visible_note(
     scenarios_root: Path, make_scenario: ScenarioFactory, artifacts: LocalArtifactStore
 ) -> None:
-    orchestrator = SuiteOrchestrator(LocalScenarioSource(scenarios_root), artifacts, log_cap_bytes=16 * 1024)
+    orchestrator = in_process_engine(LocalScenarioSource(scenarios_root), artifacts, log_cap_bytes=16 * 1024)
     make_scenario("demo", {"phases": {"lint": {"commands": ["seq 1 100000"]}}})
     execution_id = uuid4()
     orchestrator.execute(request(phases=["lint"]), execution_id)
@@ -334,7 +334,7 @@ def test_a_log_that_cannot_be_stored_is_a_warning(
         def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
             raise AssertionError("in-process phases store their logs themselves")
 
-    broken = SuiteOrchestrator(orchestrator.scenarios, BrokenStore(), 60)
+    broken = in_process_engine(orchestrator.scenarios, BrokenStore(), 60)
     make_scenario("demo", {"phases": {"lint": {"commands": ["true"]}}})
     result = broken.execute(request(phases=["lint"]), uuid4())
     assert result.success

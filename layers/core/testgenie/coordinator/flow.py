@@ -14,24 +14,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
+from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.engine import SuiteOrchestrator, plan_scenario
-from testgenie.orchestrator.models import PhaseResult, SuiteExecutionRequest, SuiteExecutionResult
-from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhaseResult, SuiteExecutionResult, SuitePlan
+from testgenie.orchestrator.planning.plan import validate_scenario_name
+from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
-from testgenie.records import SuiteExecutionRecord, failed_record, progress_of
+from testgenie.records import SuiteExecutionRecord, execution_id_for, failed_record, progress_of
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.db import Database
-    from testgenie.orchestrator.workspace import ScenarioSource
+    from testgenie.db import Transactions
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
 T = TypeVar("T")
@@ -40,21 +41,16 @@ T = TypeVar("T")
 RECORD_MARGIN_SECONDS = 120
 
 
-def execution_id_for(suite_request_id: UUID) -> UUID:
-    """The id of the execution a durable run of this request records: known before it starts, so
-    POST /executions can name it in a 202 (one execution per request; docs/api.md)."""
-    return uuid5(NAMESPACE_URL, f"testgenie:execution:{suite_request_id}")
-
-
 @dataclass(frozen=True)
 class CoordinatorDeps:
     requests: SuiteRequestService
-    db: Database
+    db: Transactions
     bundles: ScenarioSource
     artifacts: ArtifactStore
     runner_function: str
     default_phase_timeout: int
     execution_timeout_seconds: int
+    shards: ShardSettings | None = None  # MaxShards, SHARD_TARGET_SECONDS, durations and the cache
 
 
 def start_event(suite_request_id: UUID) -> dict[str, str]:
@@ -152,6 +148,7 @@ def _run_phases(
         runner_function=deps.runner_function,
         default_phase_timeout=deps.default_phase_timeout,
         before_phase=before_phase,
+        shards=deps.shards,
     )
     orchestrator = SuiteOrchestrator(
         deps.bundles, deps.artifacts, deps.default_phase_timeout, executor=phases
@@ -178,13 +175,15 @@ def _claim(deps: CoordinatorDeps, request_id: UUID, arn: str) -> dict[str, Any] 
     return {"claim": claim.model_dump(mode="json"), "startedAt": datetime.now(UTC).isoformat()}
 
 
-def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: datetime) -> dict[str, Any]:
+def _plan(deps: CoordinatorDeps, request: SuitePlan, started_at: datetime) -> dict[str, Any]:
     """The plan from the bytes the runner will verify (the bundle's reference first, as RunnerPhases
     does); a plan that can no longer run (the scenario changed since it was queued) ends the run."""
     try:
         name = validate_scenario_name(request.scenario_name)
         bundle = deps.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, deps.bundles.locate(name), deps.default_phase_timeout)
+        max_shards = deps.shards.max_shards if deps.shards else DEFAULT_MAX_SHARDS
+        folder = deps.bundles.locate(name)
+        plan, _config = plan_scenario(request, folder, deps.default_phase_timeout, max_shards=max_shards)
     except ValidationError as exc:
         return {"invalid": exc.message}
     deadline = started_at + timedelta(seconds=max(60, deps.execution_timeout_seconds - RECORD_MARGIN_SECONDS))
@@ -192,7 +191,7 @@ def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: dat
 
 
 def _record_of(
-    result: SuiteExecutionResult, claim: Claim, request: SuiteExecutionRequest, started_at: datetime
+    result: SuiteExecutionResult, claim: Claim, request: SuitePlan, started_at: datetime
 ) -> SuiteExecutionRecord:
     # The run started when it was claimed, not when this (possibly replaying) invocation began.
     result = result.model_copy(update={"suite_request_id": claim.request.id, "started_at": started_at})

@@ -1,6 +1,6 @@
 """The durable coordinator's phase executor: each phase is one chained invoke of RunnerFunction.
 
-Same loop as ever (orchestrator/engine.py: cancel, fail-fast, progress); what differs is how one
+Same loop as ever (orchestrator/run/engine.py: cancel, fail-fast, progress); what differs is how one
 phase runs. Its invocation (fresh pre-signed URLs, the run's deadline) is built inside a step, and
 `invoke_runner_phase` hands it to the runner with `context.invoke`, so the answer is checkpointed:
 on replay a phase that answered is never run again, and while the runner works the coordinator is
@@ -19,21 +19,30 @@ from uuid import UUID
 
 from pydantic import ValidationError as PydanticValidationError
 
-from testgenie.orchestrator.engine import PhaseSession
-from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuiteExecutionRequest, TestTiming
-from testgenie.orchestrator.runners.base import TestCase
-from testgenie.orchestrator.runners.junit import measured_timings
+from testgenie.coordinator.shards import DurableShards, ShardSettings, step_clock
+from testgenie.orchestrator.models import (
+    Outcome,
+    PhasePlan,
+    PhaseResult,
+    ShardsSetting,
+    SuitePlan,
+    TestTiming,
+)
+from testgenie.orchestrator.phases.base import TestCase
+from testgenie.orchestrator.phases.junit import measured_timings
+from testgenie.orchestrator.run.engine import PhaseSession
 from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase, upload_lifetime
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
+from testgenie.runner.sharded import ShardedPhase, ShardedResult, run_sharded_phase
 from testgenie.runner.tenancy import tenant_for
 
 if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.orchestrator.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
 
 # What Lambda and the durable service say when an invoke ran out of time.
 _TIMEOUT_MARKERS = ("Sandbox.Timedout", "ChainedInvoke.Timeout", "Task timed out", "TimedOut")
@@ -142,6 +151,13 @@ class _DurableSession:
         invocation = PhaseInvocation.model_validate(prepared["invocation"])
         if prepared.get("note"):
             warnings.append(prepared["note"])
+        setting = self.plan.shards.get(name)
+        if setting is not None and owner.shards is not None:
+            sharded = self._sharded(name, setting, invocation, owner.shards)
+            if sharded is not None:
+                warnings.extend(f"phase '{name}': {text}" for text in sharded.warnings)
+                self.prior_tests.extend(sharded.tests)
+                return sharded.result, sharded.outcome
         try:
             answer = invoke_runner_phase(owner.context, owner.runner_function, invocation)
         except RunnerFailure as failure:
@@ -163,6 +179,23 @@ class _DurableSession:
 
     def test_timings(self) -> list[TestTiming]:
         return measured_timings(TestCase(**test.model_dump()) for test in self.prior_tests)
+
+    def _sharded(
+        self, name: str, setting: ShardsSetting, invocation: PhaseInvocation, settings: ShardSettings
+    ) -> ShardedResult | None:
+        """The phase as a durable map of shards (coordinator/shards.py); None: run it unsharded."""
+        owner = self.owner
+        backend = DurableShards(
+            context=owner.context,
+            step=owner.step,
+            invoke=lambda ctx, inv: invoke_runner_phase(ctx, owner.runner_function, inv),
+            artifacts=owner.artifacts,
+            settings=settings,
+            base=invocation,
+            fail_fast=self.plan.fail_fast,
+        )
+        phase = ShardedPhase(name, setting, invocation, settings.max_shards, settings.target_seconds)
+        return run_sharded_phase(phase, backend, clock=step_clock(owner.step, name))
 
     def _invocation(self, name: str) -> dict[str, Any]:
         """Inside a step: the phase's invocation with URLs signed now (a long execution outlives any
@@ -209,7 +242,9 @@ class DurablePhases:
         runner_function: str,
         default_phase_timeout: int,
         before_phase: Callable[[str], None] = lambda name: None,
+        shards: ShardSettings | None = None,
     ) -> None:
+        self.shards = shards
         self.context = context
         self.step = step
         self.prepared = prepared
@@ -220,7 +255,7 @@ class DurablePhases:
         self.before_phase = before_phase
 
     @contextmanager
-    def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
+    def session(self, request: SuitePlan, execution_id: UUID) -> Iterator[PhaseSession]:
         yield _DurableSession(
             owner=self, prepared=self.prepared, plan=self.prepared.plan, execution_id=execution_id
         )

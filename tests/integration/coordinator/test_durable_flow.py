@@ -19,7 +19,6 @@ from uuid import UUID
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate, start_event
 from testgenie.db import Database
 from testgenie.orchestrator.sources.local import LocalScenarioSource
@@ -27,6 +26,7 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import execution_id_for
 from testgenie.runner.bounds import ANSWER_BUDGET_BYTES
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.services import suite_requests
 
@@ -95,7 +95,7 @@ def deps(db: Database, requests: SuiteRequestService, tmp_path: Path) -> Coordin
         requests=requests,
         db=db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
         runner_function=RUNNER,
         default_phase_timeout=60,
         execution_timeout_seconds=3600,

@@ -44,10 +44,9 @@ for _name, _value in (
     os.environ.setdefault(_name, _value)
 
 import psycopg  # noqa: E402
+from testgenie import bootstrap  # noqa: E402
 from testgenie.db import Database  # noqa: E402
-from testgenie.execution.service import SuiteExecutionService  # noqa: E402
 from testgenie.queue.models import QueueSuiteRequestInput  # noqa: E402
-from testgenie.runner.coordinator import runner_orchestrator  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
 from testgenie_local.runner_host import LocalRunner  # noqa: E402
@@ -55,7 +54,6 @@ from testgenie_local.sandbox import choose_sandbox  # noqa: E402
 from testgenie_local.template import read_template  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
-from tests.support.services import suite_requests  # noqa: E402
 
 TARGET_RATIO = 1.3
 SCENARIO = "bench-trivial"
@@ -133,8 +131,8 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        queue = suite_requests(db)
-        environments.append((db, queue, SuiteExecutionService(runner_orchestrator(settings), db, queue)))
+        services = bootstrap.build(settings, database=db)  # the runner's orchestrator, as in ExecuteFunction
+        environments.append((db, services.suite_requests, services.execution))
     try:
         # Warm the runner once (not counted), as the stack path's warm-up request does.
         _, queue, executions = environments[0]

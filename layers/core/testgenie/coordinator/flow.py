@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.db import Database
+    from testgenie.db import Transactions
     from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
@@ -44,7 +44,7 @@ RECORD_MARGIN_SECONDS = 120
 @dataclass(frozen=True)
 class CoordinatorDeps:
     requests: SuiteRequestService
-    db: Database
+    db: Transactions
     bundles: ScenarioSource
     artifacts: ArtifactStore
     runner_function: str

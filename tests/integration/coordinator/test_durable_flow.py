@@ -340,3 +340,26 @@ def test_no_database_connection_is_held_while_a_phase_runs(
     assert json.loads(result.result)["outcome"] == "passed"
     assert held == [False, False, False]
     assert not coordinator_db.holds_connection
+
+
+def test_a_request_that_can_never_be_claimed_is_failed_not_left_queued(
+    db: Database, requests: SuiteRequestService, deps: Any
+) -> None:
+    request_id = _queue(requests, "e2e-pass", ["structure"])
+
+    class Unclaimable(CountingRequests):
+        def claim_durable(self, request_id: UUID, arn: str) -> Any:
+            self.counts["claim_durable"] += 1
+            raise RuntimeError("claim refused (a poison request)")
+
+    refusing = Unclaimable(requests)
+    runner = StandInRunner()
+    result = _run(replace(deps, requests=refusing), runner, request_id)
+
+    assert result.status.value == "SUCCEEDED", result.error
+    assert refusing.counts["claim_durable"] > 1  # the step was retried, then it gave up
+    assert not runner.calls
+    current = requests.get(request_id)
+    assert current.status is SuiteRequestStatus.FAILED
+    assert (current.reason or "").startswith("interrupted: the request could not be claimed")
+    assert [r["outcome"] for r in _executions(db, request_id)] == ["errored"]

@@ -56,8 +56,15 @@ def test_postgres_restart_during_a_batch_loses_repeats_and_fails_nothing(
             "lint": {"commands": [["python", "-c", "print('lint ok')"]]},
         },
     )
+    # The direct path: a run's final write held through the outage by ExecuteFunction itself. (The
+    # durable path's record is a step: a failed write is retried by the durable service.)
     stack = serve(
-        scenarios, url, MAX_ATTEMPTS="3", DB_CONNECT_TIMEOUT_SECONDS="2", TESTGENIE_POLLER_CONCURRENCY="4"
+        scenarios,
+        url,
+        MAX_ATTEMPTS="3",
+        DB_CONNECT_TIMEOUT_SECONDS="2",
+        COORDINATOR_FUNCTION_NAME="",
+        TESTGENIE_POLLER_CONCURRENCY="4",
     )
 
     ids = [stack.queue(scenarioName="rel-steady")["id"] for _ in range(BATCH)]

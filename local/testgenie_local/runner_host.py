@@ -27,8 +27,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +34,7 @@ from typing import Any
 
 from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
 
+from testgenie_local import presigned
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
 from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
 from testgenie_local.sandbox import Sandbox, limit_resources
@@ -295,9 +294,10 @@ class _Environment:
 
 
 def _fetch_bytes(url: str, limit: int) -> bytes:
-    from testgenie.orchestrator.bundles import _download
-
-    return _download(url, limit)
+    data = presigned.get(url, limit)
+    if len(data) > limit:
+        raise ValueError(f"the bundle is larger than {limit} bytes")
+    return data
 
 
 class LocalRunnerFunction:
@@ -312,6 +312,7 @@ class LocalRunnerFunction:
         environment: dict[str, str] | None = None,
         max_idle: int = 4,
         sandbox: Sandbox | None = None,
+        stage_bytes: bool | None = None,
     ) -> None:
         self.spec = spec
         self.python = python
@@ -321,6 +322,9 @@ class LocalRunnerFunction:
         self.environment = {**_QUIET, **(environment or {})}
         self.max_idle = max_idle
         self.per_tenant = spec.tenant_isolation == "PER_TENANT"
+        # The host fetches the bundle and carries the log: always in the stack (the sandbox has no
+        # network, and the local AWS honours pre-signed URLs only through presigned.py).
+        self.stage_bytes = stage_bytes if stage_bytes is not None else self.sandbox.offline
         self._idle: list[_Environment] = []
         self._lock = threading.Lock()
         parent.mkdir(parents=True, exist_ok=True)
@@ -370,6 +374,7 @@ class LocalRunnerFunction:
         for its log pipe. Returns the payload to send and the invocation's original log target."""
         event = json.loads(payload)
         bundle, upload = event["bundle"], event["logUpload"]
+        environment.inbox.mkdir(exist_ok=True)
         for old in environment.inbox.iterdir():
             old.unlink()
         target = environment.inbox / "bundle.tar.gz"
@@ -396,13 +401,9 @@ class LocalRunnerFunction:
         data = environment.carried_log()
         problem = "the phase log is larger than the runner may upload" if data is None else None
         if data is not None:
-            request = urllib.request.Request(  # noqa: S310 - the coordinator's pre-signed PUT
-                str(target["url"]), data=data, method="PUT", headers=dict(target.get("headers") or {})
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as done:  # noqa: S310
-                    done.read()
-            except (urllib.error.URLError, OSError) as exc:
+            try:  # the coordinator's pre-signed PUT
+                presigned.put(str(target["url"]), data, dict(target.get("headers") or {}))
+            except Exception as exc:  # the result matters more than its log: say why, keep the answer
                 problem = f"the phase log could not be uploaded: {exc}"
         if problem is not None:
             body["logStored"] = False
@@ -430,7 +431,7 @@ class LocalRunnerFunction:
         window = pid_window()  # what this invocation starts is created from here on
         environment = self._take_environment(tenant)
         original: dict[str, Any] | None = None
-        if self.sandbox.offline:
+        if self.stage_bytes:
             # Not an invocation: the runner itself answers that it is malformed.
             with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
                 payload, original = self._stage_invocation(environment, payload)
@@ -522,7 +523,7 @@ class LocalRunner:
             if problem is not None:
                 raise RunnerVenvError(problem)
             self.functions[spec.logical_id] = LocalRunnerFunction(
-                spec, python, self.identity, sandbox=self.sandbox
+                spec, python, self.identity, sandbox=self.sandbox, stage_bytes=True
             )
         self.endpoint = LambdaEndpoint(
             self.functions, artifacts_dir=self.artifacts_dir, upload_secret=self.upload_secret, host=self.host

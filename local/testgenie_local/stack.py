@@ -26,6 +26,16 @@ from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
 from testgenie_local.gateway import Gateway, PortInUse, ensure_port_free
+from testgenie_local.identities import (
+    DEVELOPER_USER,
+    IDENTITIES,
+    STACK_USER,
+    Keys,
+    enforce,
+    function_statements,
+    install_default_session,
+)
+from testgenie_local.identities import provision as provision_identities
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
@@ -34,7 +44,7 @@ from testgenie_local.runtime import FunctionRuntime, load_handler
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
-from testgenie_local.template import Resolver, Template, read_template
+from testgenie_local.template import Resolver, Template, load_yaml, read_template
 
 log = logging.getLogger("testgenie.local")
 LOCAL_DATABASE = "testgenie"
@@ -96,6 +106,8 @@ class StackInfo:
     scenarios: str
     data_dir: str
     pid: int
+    # `testgenie push`'s keys for the local S3 (scenarios/ only); stack.json is the stack user's alone.
+    aws_developer_keys: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -113,6 +125,9 @@ class LocalStack:
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
         self._sandbox: Sandbox | None = None
+        self._statements: dict[str, list[dict[str, Any]]] = {}
+        self._function_keys: dict[str, Keys] = {}
+        self._developer_keys: dict[str, str] = {}
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -157,6 +172,7 @@ class LocalStack:
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
+        self._check_credentials(template)
 
         import testgenie.bootstrap
 
@@ -176,6 +192,7 @@ class LocalStack:
             scenarios=str(scenarios),
             data_dir=str(data_dir),
             pid=os.getpid(),
+            aws_developer_keys=dict(self._developer_keys),
         )
         self._lock.write_state(self.info.to_json())
         return self.info
@@ -236,6 +253,8 @@ class LocalStack:
             conditions=template.conditions,
             mappings=template.mappings,
         )
+        raw = load_yaml(self.options.template.read_text(encoding="utf-8"))
+        self._statements = function_statements(raw.get("Resources") or {}, resolver)
         from_template: dict[str, str] = {}
         for fn in template.functions.values():
             for key, raw in fn.environment.items():
@@ -272,6 +291,22 @@ class LocalStack:
             if key not in _WIRING and key not in env and key not in os.environ:
                 env[key] = value
         self._set_env(env)
+
+    def _check_credentials(self, template: Template) -> None:
+        """Every function signs with its own role's keys from here on, and moto checks them."""
+        assert self.aws is not None
+        keys = provision_identities(self.aws.client("iam"), self._statements, self.aws.bucket_names.values())
+        self._function_keys = keys
+        IDENTITIES.keys = dict(keys)
+        IDENTITIES.fallback = None  # a thread of no function signs with keys moto refuses
+        self.aws.use_keys(keys[STACK_USER])
+        developer = keys[DEVELOPER_USER]
+        self._developer_keys = {
+            "accessKeyId": developer.access_key_id,
+            "secretAccessKey": developer.secret_access_key,
+        }
+        install_default_session()
+        enforce(self.aws.endpoint_url)
 
     def _scenario_source(self, declared: str | None, folder: Path) -> str:
         """The template's s3:// source when the stack holds its bucket, filled from the folder at start,
@@ -379,7 +414,8 @@ class LocalStack:
                 mapping = EventSourceMapping(
                     runtime=runtime,
                     source=source,
-                    sqs=aws.sqs,
+                    # As the Lambda service polls: with the function's role (identities.py).
+                    sqs=partial(aws.client, "sqs", self._function_keys.get(fn.logical_id)),
                     queue_url=aws.queue_urls[source.queue],
                     queue_arn=aws.queue_arns[source.queue],
                     region=aws.region,

@@ -10,8 +10,9 @@ moto's INITIAL_NO_AUTH_ACTION_COUNT): made-up keys are refused, and an action a 
 not allow in template.yaml fails locally as it would on AWS.
 
 Two more users: `testgenie-stack` (everything: what the stack does itself, as CloudFormation and the
-Lambda service would) and `testgenie-developer` (the scenarios/ prefix of the buckets, for
-`testgenie push`, whose keys are in the data dir's stack.json, readable by the stack's user only).
+Lambda service would) and `testgenie-developer` (the scenarios/ prefix of the buckets for
+`testgenie push`, sending to and looking at the queues; its keys are in the data dir's stack.json,
+readable by the stack's user only).
 """
 
 from __future__ import annotations

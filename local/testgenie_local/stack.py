@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
+from testgenie_local.bundle import local_target, upload_scenarios
 from testgenie_local.gateway import Gateway, PortInUse, ensure_port_free
 from testgenie_local.identities import (
     DEVELOPER_USER,
@@ -87,6 +88,8 @@ class StackOptions:
     database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
     artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # `--scenarios s3://bucket/prefix`: bundles already in a bucket of the local AWS (nothing uploaded).
+    scenarios_url: str | None = None
     # Run scenarios without the bubblewrap sandbox when it cannot run (else the stack refuses to start).
     unsafe_shared_runner: bool = False
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
@@ -165,7 +168,7 @@ class LocalStack:
             raise StackError(str(exc)) from None
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
-        if not scenarios.is_dir():
+        if opts.scenarios_url is None and not scenarios.is_dir():
             raise StackError(f"scenarios folder not found: {scenarios}")
         self._start_database(data_dir)
         _seal(data_dir, self.postgres)
@@ -189,7 +192,7 @@ class LocalStack:
             aws_endpoint=self.aws.endpoint_url,
             queues=dict(self.aws.queue_urls),
             buckets=dict(self.aws.bucket_names),
-            scenarios=str(scenarios),
+            scenarios=opts.scenarios_url or str(scenarios),
             data_dir=str(data_dir),
             pid=os.getpid(),
             aws_developer_keys=dict(self._developer_keys),
@@ -308,31 +311,34 @@ class LocalStack:
         install_default_session()
         enforce(self.aws.endpoint_url)
 
+    def _scenarios_in_bucket(self, url: str) -> str:
+        """`--scenarios s3://bucket/prefix`: a local bucket the template's roles may read."""
+        assert self.aws is not None
+        bucket = url[len("s3://") :].partition("/")[0]
+        local = sorted(self.aws.bucket_names.values())
+        if bucket not in local:
+            raise StackError(
+                f"--scenarios {url}: {bucket!r} is not a bucket of the template here ({', '.join(local) or 'none'}); "
+                "the functions' roles may read only those (push bundles into one with `testgenie push`)"
+            )
+        self.options.say(f"scenarios: the bundles in {url}")
+        return url
+
     def _scenario_source(self, declared: str | None, folder: Path) -> str:
         """The template's s3:// source when the stack holds its bucket, filled from the folder at start,
         so every local run fetches its bundle by URL as on AWS; else the folder itself."""
         assert self.aws is not None
+        if self.options.scenarios_url is not None:
+            return self._scenarios_in_bucket(self.options.scenarios_url)
         if not declared or not declared.startswith("s3://"):
             return str(folder)
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
-        from testgenie.orchestrator.bundles import bundle_digest, pack_folder
-        from testgenie.orchestrator.workspace import DIGEST_METADATA
-
-        s3 = self.aws.s3()
-        names = []
-        for scenario in sorted(folder.iterdir()):
-            if (scenario / ".testgenie" / "testing.json").is_file():
-                data = pack_folder(scenario)
-                s3.put_object(
-                    Bucket=bucket,
-                    Key=f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/"),
-                    Body=data,
-                    ContentType="application/gzip",
-                    Metadata={DIGEST_METADATA: bundle_digest(data)},
-                )
-                names.append(scenario.name)
+        if self.options.scenarios_url is not None:
+            return self._scenarios_in_bucket(self.options.scenarios_url)
+        # Vendored as `testgenie push` does: python.requirements resolved for the local runner.
+        names = upload_scenarios(folder, self.aws.s3(), bucket, prefix, local_target())
         count = f"{len(names)} bundle" + ("" if len(names) == 1 else "s")
         self.options.say(f"scenarios: {count} from {folder} in {declared}")
         return declared

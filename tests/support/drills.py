@@ -72,13 +72,15 @@ def request_states(url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def local_sqs(stack: RunningStack) -> Any:
-    """A boto3 SQS client on the stack's moto server (fake credentials: never real AWS)."""
+    """A boto3 SQS client on the stack's moto server, with the developer keys the stack issued (the
+    local AWS refuses made-up keys; these are never real AWS keys)."""
+    keys = stack.info["aws_developer_keys"]
     return boto3.client(
         "sqs",
         endpoint_url=stack.info["aws_endpoint"],
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=keys["accessKeyId"],
+        aws_secret_access_key=keys["secretAccessKey"],
     )
 
 

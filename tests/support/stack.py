@@ -133,7 +133,7 @@ def stack_env(database_url: str | None, **extra: str) -> dict[str, str]:
 
 def start_stack(
     workdir: Path,
-    scenarios: Path,
+    scenarios: Path | str,
     database_url: str | None,
     *,
     data_dir: Path | None = None,

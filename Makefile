@@ -107,7 +107,8 @@ deploy-network: aws-cli
 	  $(if $(NETWORK_PARAMS),--parameter-overrides $(NETWORK_PARAMS))
 
 deploy: build aws-cli $(if $(NETWORK_STACK),deploy-network)
-	$(TOOLS)/bin/sam deploy --config-file samconfig.toml --stack-name $(STACK) --parameter-overrides \
+	$(TOOLS)/bin/sam deploy --config-file samconfig.toml --stack-name $(STACK) \
+	  $(if $(NETWORK_STACK)$(DEPLOY_PARAMS),--parameter-overrides) \
 	  $(if $(NETWORK_STACK),$$($(AWS) cloudformation describe-stacks --stack-name $(NETWORK_STACK) --output text \
 	    --query "Stacks[0].Outputs[].join('=', [OutputKey, OutputValue])")) $(DEPLOY_PARAMS)
 

@@ -45,8 +45,8 @@ FORBIDDEN_IN_HISTORY = (
     "boto3",
     "botocore.client",
     "aws_xray_sdk",
-    "testgenie.orchestrator.engine",
-    "testgenie.orchestrator.runners",
+    "testgenie.orchestrator.run.engine",
+    "testgenie.orchestrator.phases",
     "aws_lambda_powertools.utilities.batch",
 )
 

@@ -24,10 +24,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "layers" / "core"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.catalog import PHASE_NAMES
-from testgenie.orchestrator.engine import SuiteOrchestrator
-from testgenie.orchestrator.models import SuiteExecutionRequest
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.models import SuitePlan
+from testgenie.orchestrator.planning.catalog import PHASE_NAMES
+from testgenie.orchestrator.run.engine import SuiteOrchestrator
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from benchmarks.common import record_figure
 
@@ -51,7 +51,7 @@ def bare(commands: int) -> float:
 
 def orchestrated(engine: SuiteOrchestrator) -> float:
     started = time.perf_counter()
-    result = engine.execute(SuiteExecutionRequest(scenario_name="bench"), uuid.uuid4())
+    result = engine.execute(SuitePlan(scenario_name="bench"), uuid.uuid4())
     elapsed = time.perf_counter() - started
     if not result.success or len(result.phases) != len(PHASE_NAMES):
         raise SystemExit(f"benchmark scenario did not pass: {result.to_json_dict()}")

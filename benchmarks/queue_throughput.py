@@ -10,8 +10,8 @@ queued and executed with `SuiteExecutionService.execute_queued` by `--concurrenc
 with its own connection (as many "Lambda environments" as the stack has pollers).
 
 Like for like: both paths run the same trivial scenario's one phase the same way, in the runner
-(RunnerFunction as a process of its own interpreter behind the local Lambda Invoke endpoint, its
-log uploaded); the direct path plans from the scenario folder, the stack from its bucket. So the
+(RunnerFunction as a process of its own interpreter in the sandbox the stack chooses, behind the
+local Lambda Invoke endpoint, its log uploaded); the direct path plans from the scenario folder, the stack from its bucket. So the
 ratio stack time / direct time (target <= 1.3) is what the queue adds: the HTTP POST, SQS and the
 poller. Prints executions/second for both and that ratio.
 """
@@ -49,6 +49,7 @@ from testgenie.runner.coordinator import runner_orchestrator  # noqa: E402
 from testgenie.settings import Settings  # noqa: E402
 from testgenie_local.polling import wait_for  # noqa: E402
 from testgenie_local.runner_host import LocalRunner  # noqa: E402
+from testgenie_local.sandbox import choose_sandbox  # noqa: E402
 from testgenie_local.template import read_template  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
@@ -99,7 +100,12 @@ def truncate(url: str) -> None:
 def start_runner(artifacts: Path) -> tuple[LocalRunner, dict[str, str | None]]:
     """The template's RunnerFunction behind a local Lambda endpoint, as `testgenie serve` runs it."""
     spec = read_template(REPO_ROOT / "template.yaml").functions["RunnerFunction"]
-    runner = LocalRunner([spec], artifacts_dir=artifacts, upload_secret=secrets.token_hex(16))
+    # The sandbox `testgenie serve` chooses (bubblewrap; SandboxUnavailable says why not), so both
+    # paths pay the same per-environment cost.
+    sandbox = choose_sandbox(say=lambda line: print(line, file=sys.stderr))
+    runner = LocalRunner(
+        [spec], artifacts_dir=artifacts, upload_secret=secrets.token_hex(16), sandbox=sandbox
+    )
     env = runner.start()
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         os.environ.setdefault(name, value)

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import FIGURES_ENV, REPO_ROOT, print_table
+from benchmarks.common import FIGURES_ENV, REPO_ROOT, load_note, print_table
 
 SMALL_RUNS: list[tuple[str, list[str]]] = [
     ("benchmarks.orchestrator_overhead", ["--rounds", "9"]),
@@ -30,6 +30,7 @@ SMALL_RUNS: list[tuple[str, list[str]]] = [
 
 def main() -> int:
     started = time.monotonic()
+    load_before = load_note()
     failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="testgenie-bench-") as folder:
         figures_path = Path(folder) / "figures.jsonl"
@@ -50,7 +51,8 @@ def main() -> int:
     ]
     print_table(
         f"make bench — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.monotonic() - started:.0f} s",
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {time.monotonic() - started:.0f} s; "
+        f"at the start {load_before}, at the end {load_note()}",
         ["benchmark", "figure", "measured", "target", "met"],
         rows,
     )

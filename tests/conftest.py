@@ -14,6 +14,7 @@ from testgenie.migrate import migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database, provision
 
 from tests.support.paths import E2E_SCENARIOS, EXAMPLES, MIGRATIONS
+from tests.support.tools import pytest_runtest_makereport  # noqa: F401 - a hook: CI fails missing-tool skips
 
 
 @pytest.fixture(scope="session")

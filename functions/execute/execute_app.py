@@ -13,10 +13,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie import bootstrap
-from testgenie.entrypoints.deadline import run_deadline
+from testgenie.coordinator.runs import ExecutionAccepted
+from testgenie.entrypoints.deadline import run_deadline, run_now_wait_seconds
 from testgenie.entrypoints.http import (
     API_PREFIX,
     BAD_REQUEST_DOC,
@@ -25,21 +27,23 @@ from testgenie.entrypoints.http import (
     JsonResponse,
     build_resolver,
     error_doc,
+    json_document_response,
     json_response,
     model_doc,
     serve,
 )
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import RerunBody, SuiteExecutionBody, SuiteRequestBody
 from testgenie.entrypoints.params import parse_uuid
 from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.entrypoints.sqs import (
     DeadLetterRecordHandler,
+    DurableStartRecordHandler,
     QueueRecordHandler,
     is_dead_letter_batch,
     process_batch,
 )
 from testgenie.errors import ValidationError
-from testgenie.history.models import PinState, RerunBody
+from testgenie.history.models import PinState
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
@@ -63,18 +67,30 @@ IdempotencyKey = Annotated[
 
 @app.post(
     f"{API_PREFIX}/executions",
-    summary="Run a suite now (synchronous); a failed run is still 200 with success=false",
+    summary=(
+        "Run a suite now; a failed run is still 200 with success=false. A run still going after 25 s "
+        "answers 202 with where to follow it (durable executions)"
+    ),
     tags=["executions"],
     responses={
         200: model_doc("the execution result", SuiteExecutionResult),
+        202: model_doc("still running: follow the suite request, then read the execution", ExecutionAccepted),
         404: error_doc(REQUEST_NOT_FOUND),
         409: error_doc("the linked suite request cannot be claimed"),
         **_ERRORS,
     },
 )
-def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonResponse:
+def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> Response[Any]:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
+    durable = bootstrap.durable_runs()
+    if durable is not None:
+        answer = durable.run_now(body.to_input(), wait_seconds=run_now_wait_seconds(left))
+        if isinstance(answer, str):
+            return json_document_response(HTTPStatus.OK, answer)
+        accepted = json_response(HTTPStatus.ACCEPTED, answer.to_json_dict())
+        accepted.headers["Location"] = answer.follow
+        return accepted
     result = bootstrap.execution_service().execute(body.to_input(), deadline=run_deadline(left))
     record_execution_metrics(result)
     return json_response(HTTPStatus.OK, result.to_json_dict())
@@ -91,7 +107,7 @@ def execute_suite(body: Annotated[SuiteExecutionHttpBody, Body()]) -> JsonRespon
     },
 )
 def queue_suite_request(
-    body: Annotated[SuiteRequestHttpBody, Body()], idempotency_key: IdempotencyKey = None
+    body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
     request, created = bootstrap.suite_request_service().queue(body, Trigger.API, idempotency_key)
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())
@@ -99,7 +115,10 @@ def queue_suite_request(
 
 @app.post(
     f"{API_PREFIX}/suite-requests/<requestId>/cancel",
-    summary="Cancel a suite request (a running one stops after its current phase)",
+    summary=(
+        "Cancel a suite request: a durable run is stopped at once and recorded cancelled (on the direct "
+        "path a running one stops after its current phase)"
+    ),
     tags=["suite-requests"],
     responses={
         200: model_doc("the request's new state", SuiteRequest),
@@ -109,7 +128,11 @@ def queue_suite_request(
     },
 )
 def cancel_suite_request(requestId: str) -> JsonResponse:
-    cancelled = bootstrap.suite_request_service().cancel(parse_uuid(requestId, "suite request id"))
+    request_id = parse_uuid(requestId, "suite request id")
+    durable = bootstrap.durable_runs()
+    cancelled = (
+        durable.cancel(request_id) if durable else bootstrap.suite_request_service().cancel(request_id)
+    )
     return json_response(HTTPStatus.OK, cancelled.to_json_dict())
 
 
@@ -156,6 +179,9 @@ def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[st
     settings = get_settings()
     if is_dead_letter_batch(event, settings.suite_request_dlq_arn):
         return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
+    durable = bootstrap.durable_runs()
+    if durable is not None:
+        return process_batch(event, context, DurableStartRecordHandler(durable.start))
     budget_ms = settings.phase_timeout_seconds * 1000
     handler = QueueRecordHandler(
         bootstrap.execution_service,

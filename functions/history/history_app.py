@@ -37,6 +37,7 @@ from testgenie.entrypoints.params import (
     PhaseStatusQuery,
     PresetQuery,
     ScenarioQuery,
+    ShardQuery,
     SinceQuery,
     TriggerQuery,
     UntilQuery,
@@ -46,7 +47,7 @@ from testgenie.entrypoints.params import (
     parse_scenario,
     parse_uuid,
 )
-from testgenie.errors import TestGenieError, ValidationError
+from testgenie.errors import NotFoundError, TestGenieError, ValidationError
 from testgenie.history.filters import EXECUTIONS_CURSOR, SCENARIOS_CURSOR, execution_filter
 from testgenie.history.models import ExecutionComparison, ScenarioPage, ScenarioStats
 from testgenie.observability import logger, traced
@@ -171,13 +172,16 @@ def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
         **_ERRORS,
     },
 )
-def get_phase_log(executionId: str, phase: str) -> Response[Any]:
+def get_phase_log(executionId: str, phase: str, shard: ShardQuery = None) -> Response[Any]:
     from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
 
     settings = get_settings()
     execution = parse_uuid(executionId, "execution id")
     name = phase.strip().lower()
-    text = artifact_store_from_settings(settings).read_log(execution, name, settings.log_tail_bytes)
+    log = name if shard is None else f"{name}.shard-{shard}"  # docs/scenarios.md, "Shards"
+    text = artifact_store_from_settings(settings).read_log(execution, log, settings.log_tail_bytes)
+    if text is None and shard is not None:
+        raise NotFoundError(f"phase '{name}' of execution {execution} has no log of shard {shard}")
     if text is None:
         raise bootstrap.history_service().missing_log(execution, name)
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
@@ -224,7 +228,9 @@ def get_suite_request(requestId: str) -> JsonResponse:
     responses={200: model_doc("the catalog", PhasePage)},
 )
 def list_phases() -> JsonResponse:
-    from testgenie.orchestrator.catalog import phase_descriptors  # the catalog only, never the engine
+    from testgenie.orchestrator.planning.catalog import (
+        phase_descriptors,  # the catalog only, never the engine
+    )
 
     return json_response(HTTPStatus.OK, page(phase_descriptors(get_settings().phase_timeout_seconds)))
 

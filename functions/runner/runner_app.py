@@ -11,7 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from testgenie.observability import logger
-from testgenie.orchestrator.runners.containment import become_runner_process
+from testgenie.orchestrator.phases.containment import become_runner_process
 from testgenie.runner.bounds import bound_answer
 from testgenie.runner.phase import run_invocation
 from testgenie.runner.protocol import PhaseInvocation

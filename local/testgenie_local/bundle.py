@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.bundles import bundle_digest, pack_folder
-from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_RULE
-from testgenie.orchestrator.testing_config import CONFIG_RELPATH, load_testing_config
-from testgenie.orchestrator.workspace import DIGEST_METADATA, VENDOR_RELPATH
+from testgenie.orchestrator.planning.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_RULE
+from testgenie.orchestrator.planning.testing_config import CONFIG_RELPATH, load_testing_config
+from testgenie.orchestrator.run.workspace import VENDOR_RELPATH
+from testgenie.orchestrator.sources.base import DIGEST_METADATA
+from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 
 from testgenie_local.stack_state import running_stack
 

@@ -99,7 +99,7 @@ class ProgressView:
         width = 24
         filled = int(width * done / total) if total else 0
         bar = "█" * filled + "░" * (width - filled)
-        status = request.get("status", "?")
+        status = shown_status(request)
         header = f"{request.get('scenarioName', '')} [{bar}] {done}/{total or '?'} phases · {status}"
         lines = [header]
         for phase in progress.get("phases") or []:
@@ -107,7 +107,7 @@ class ProgressView:
             lines.append(
                 f"  {mark} {phase.get('name', '?'):<14} {phase.get('status', '?'):<8} {ms(phase.get('durationMs'))}"
             )
-        if current and status not in TERMINAL:
+        if current and request.get("status") not in TERMINAL:
             elapsed = time.monotonic() - self._started
             lines.append(f"  {STATUS_MARK['running']} {current:<14} running  ({elapsed:.0f}s)")
         return lines
@@ -173,10 +173,37 @@ def print_result(result: dict[str, Any], stream: TextIO | None = None) -> None:
         )
     if rows:
         out(table(rows, ["phase", "status", "time", "tests", "error"]), stream)
+    for line in shard_lines(phases):
+        out(line, stream)
     for line in failure_lines(phases):
         out(line, stream)
     for warning in result.get("warnings") or []:
         out(f"warning: {warning}", stream)
+
+
+SHARD_BAR = 24
+
+
+def shard_lines(phases: list[dict[str, Any]]) -> list[str]:
+    """Each sharded phase's shards, a bar each (its wall time against the longest shard's)."""
+    lines: list[str] = []
+    for phase in phases:
+        shards = phase.get("shards") or []
+        if not shards:
+            continue
+        longest = max(int(s.get("durationMs") or 0) for s in shards) or 1
+        lines.append(f"{phase.get('name')}: {len(shards)} shards")
+        for shard in shards:
+            took = int(shard.get("durationMs") or 0)
+            filled = max(1, round(SHARD_BAR * took / longest)) if took else 0
+            bar = "█" * filled + "·" * (SHARD_BAR - filled)
+            retried = f" ({shard.get('attempts')} attempts)" if int(shard.get("attempts") or 1) > 1 else ""
+            mark = STATUS_MARK.get(str(shard.get("status")), "!")
+            lines.append(
+                f"  shard {shard.get('index')} {mark} {shard.get('status')!s:<9} {bar} "
+                f"{ms(took):>7} {shard.get('tests', 0)} tests{retried}"
+            )
+    return lines
 
 
 def failure_lines(phases: list[dict[str, Any]]) -> list[str]:
@@ -196,3 +223,9 @@ def failure_lines(phases: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{phase.get('name')}: {error}")
         lines.extend(f"  {text}" for text in tests)
     return lines
+
+
+def shown_status(request: dict[str, Any]) -> str:
+    """A request's status as people read it: a running one whose cancel is under way is "cancelling"."""
+    status = str(request.get("status", "?"))
+    return "cancelling" if status == "running" and request.get("cancelRequested") else status

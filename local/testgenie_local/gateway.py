@@ -13,7 +13,6 @@ import errno
 import json
 import re
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Response
 
+from testgenie_local.background_server import BackgroundServer
 from testgenie_local.gateway_guard import (
     Refusal,
     check_content_type,
@@ -451,11 +451,13 @@ def ensure_port_free(host: str, port: int, hint: str = "") -> None:
             raise
 
 
-class Gateway:
+class Gateway(BackgroundServer):
     """The HTTP API on 127.0.0.1:`port` (0 picks a free port), served from a background thread.
 
     `mount`: an optional WSGI app for every path no template route takes (see GatewayApp).
     """
+
+    _thread_name = "gateway"
 
     def __init__(
         self,
@@ -469,28 +471,10 @@ class Gateway:
     ) -> None:
         handler = type("_TimedHandler", (_RequestHandler,), {"timeout": read_timeout})
         try:
-            self._server = _Server((host, port), handler)
+            server = _Server((host, port), handler)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise PortInUse(host, port, busy_hint) from None
             raise
-        self._server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        server.app = GatewayApp(Router(routes), log or (lambda *a, **k: None), mount)
+        super().__init__(server)

@@ -4,7 +4,9 @@ The coordinator calls `lambda:Invoke` with boto3 exactly as on AWS; the stack po
 AWS_ENDPOINT_URL_LAMBDA (moto's Lambda needs Docker). `POST /2015-03-31/functions/<name>/invocations`
 answers as Lambda does: 200 with the payload, plus `X-Amz-Function-Error: Unhandled` when the
 function raised, crashed or ran out of its Timeout. A function with `TenancyConfig: PER_TENANT` needs
-the invoke's TenantId (`X-Amz-Tenant-Id`), and an environment serves one tenant only.
+the invoke's TenantId (`X-Amz-Tenant-Id`), and an environment serves one tenant only. With a durable
+service attached (durable_host.py), it also starts durable executions by name and serves Lambda's
+durable-execution API, as on AWS.
 
 The same server takes the runner's phase logs: `PUT /_artifacts/<key>?expires=&signature=` writes
 into ARTIFACTS_DIR when the HMAC signature (testgenie.artifacts.upload_signature) holds, which is
@@ -17,7 +19,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,7 +30,13 @@ from testgenie.artifacts import upload_allowed
 from testgenie_local.background_server import BackgroundServer
 
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
-_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
+DURABLE_API_PREFIX = "/2025-12-01/"
+_STOP_RE = re.compile(r"^/2025-12-01/durable-executions/(.+)/stop$")
+DURABLE_NAME_HEADER = "X-Amz-Durable-Execution-Name"
+# What the durable service sends with each handler invocation (the SDK's local runner): such an
+# Invoke runs the handler; a client's Invoke of a durable function starts an execution instead.
+HANDLER_INVOKE_HEADER = "X-Dex-Handler-Invoke"
+_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?\.log$")
 UPLOAD_PREFIX = "/_artifacts/"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -40,12 +48,29 @@ class Invocable(Protocol):
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]: ...
 
 
+class DurableService(Protocol):
+    """The local durable service (durable_host.LocalDurableService) as the endpoint uses it."""
+
+    def serves(self, function: str) -> bool: ...
+
+    def start_execution(self, function: str, name: str | None, payload: bytes) -> str: ...
+
+    def forward(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]: ...
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A burst of deliveries starts its executions at once: Lambda refuses none of them for a full
+    # listen queue (socketserver's default is 5).
+    request_queue_size = 128
     functions: Mapping[str, Invocable]
     artifacts_dir: Path | None
     upload_secret: str
+    durable: DurableService | None
+    on_stopped: Callable[[str], None] | None
 
 
 def _function_name(raw: str) -> str:
@@ -84,12 +109,51 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return self.rfile.read(length) if length else b""
 
+    def _durable_api(self, method: str) -> bool:
+        """Lambda's durable-execution API (checkpoint, state, get, stop): the durable service's."""
+        durable = self.server.durable
+        if durable is None or not urlsplit(self.path).path.startswith(DURABLE_API_PREFIX):
+            return False
+        body = self._body(MAX_PAYLOAD_BYTES) if method == "POST" else b""
+        if body is None:
+            return True
+        status, headers, answer = durable.forward(method, self.path, body, dict(self.headers.items()))
+        self._answer(status, answer, {k: v for k, v in headers.items() if k.startswith("x-amz")})
+        stopped = _STOP_RE.match(urlsplit(self.path).path)
+        if stopped and status < 300 and self.server.on_stopped is not None:
+            self.server.on_stopped(unquote(stopped.group(1)))
+        return True
+
+    def _start_durable(self, durable: DurableService, name: str) -> None:
+        """An Invoke of a durable function by a client: a new durable execution, once per name."""
+        from testgenie_local.durable_host import DurableExecutionAlreadyStarted
+
+        payload = self._body(MAX_PAYLOAD_BYTES)
+        if payload is None:
+            return
+        try:
+            arn = durable.start_execution(name, self.headers.get(DURABLE_NAME_HEADER), payload)
+        except DurableExecutionAlreadyStarted as exc:
+            self._error(409, "DurableExecutionAlreadyStartedException", str(exc))
+            return
+        self._answer(202, b"", {"X-Amz-Durable-Execution-Arn": arn, "X-Amz-Executed-Version": "$LATEST"})
+
+    def do_GET(self) -> None:
+        if not self._durable_api("GET"):
+            self._error(404, "UnknownOperationException", f"no such operation: GET {self.path}")
+
     def do_POST(self) -> None:
+        if self._durable_api("POST"):
+            return
         found = _INVOKE_RE.match(urlsplit(self.path).path)
         if not found:
             self._error(404, "UnknownOperationException", f"no such operation: POST {self.path}")
             return
         name = _function_name(found.group(1))
+        durable = self.server.durable
+        if durable is not None and durable.serves(name) and not self.headers.get(HANDLER_INVOKE_HEADER):
+            self._start_durable(durable, name)
+            return
         function = self.server.functions.get(name)
         if function is None:
             self._error(404, "ResourceNotFoundException", f"Function not found: {name}")
@@ -158,10 +222,27 @@ class LambdaEndpoint(BackgroundServer):
         port: int = 0,
     ) -> None:
         server = _Server((host, port), _Handler)
-        server.functions = functions
+        server.functions = dict(functions)
         server.artifacts_dir = artifacts_dir
         server.upload_secret = upload_secret
+        server.durable = None
+        server.on_stopped = None
+        self._http = server
         super().__init__(server)
+
+    def serve_durable(
+        self,
+        durable: DurableService,
+        handlers: Mapping[str, Invocable],
+        on_stopped: Callable[[str], None] | None = None,
+    ) -> None:
+        """Front the durable service: its API, starts by name, and its handler invocations (the
+        durable functions' `handlers`, invoked by the service itself). `on_stopped(arn)` follows a stop."""
+        functions = dict(self._http.functions)
+        functions.update(handlers)
+        self._http.functions = functions
+        self._http.on_stopped = on_stopped
+        self._http.durable = durable
 
     @property
     def upload_url(self) -> str:

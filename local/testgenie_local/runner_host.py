@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import getpass
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from testgenie.orchestrator.runners.containment import PidWindow, created_since, pid_window
+from testgenie.orchestrator.phases.containment import PidWindow, created_since, descendants, pid_window
 
 from testgenie_local import presigned
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
@@ -120,6 +121,14 @@ def _state(pid: int) -> str | None:
         return None
 
 
+def _parent(pid: int) -> int | None:
+    """A process's parent pid, None when it is gone."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Misbehaved(Exception):
     """The environment cannot be trusted with another invocation (it is discarded)."""
 
@@ -179,6 +188,8 @@ class _Environment:
         )
         self._reader.start()
         self.name = owner.spec.logical_id
+        self._chain: tuple[int, int] | None = None  # (the sandbox's pid 1, the runner), once found
+        self.staged: str | None = None  # the digest of the bundle in the inbox
 
     def _drain(self) -> None:
         assert self.proc.stderr is not None
@@ -260,16 +271,28 @@ class _Environment:
         """The runner process itself (inside the sandbox: bwrap's child's child)."""
         if not self.owner.sandbox.isolated:
             return self.proc.pid
-        from testgenie.orchestrator.runners.containment import descendants
+        chain = self._chain
+        # The same two processes as last time (each still the other's child): no scan of /proc.
+        if chain is not None and _parent(chain[1]) == chain[0] and _parent(chain[0]) == self.proc.pid:
+            return chain[1]
+        from testgenie.orchestrator.phases.containment import descendants
 
         found = descendants(self.proc.pid)
-        return found[-1] if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
+        self._chain = (found[0], found[1]) if len(found) == 2 else None  # bwrap -> its pid 1 -> the runner
+        return self._chain[1] if self._chain else None
 
     def sweep(self, since: PidWindow | None = None) -> None:
         """Between invocations nothing of the last one keeps running (Lambda freezes the sandbox).
         In a sandbox the runner ended everything itself (its pid namespace is its own)."""
         if not self.owner.sandbox.isolated:
             _kill_session(self.proc.pid, keep=self.proc.pid, since=since)
+
+    def kill_tree(self) -> None:
+        """Everything this environment started (the runner is their subreaper, so even a setsid'ed
+        command stays its descendant), then the environment itself."""
+        for pid in reversed([self.proc.pid, *descendants(self.proc.pid)]):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
         if self.owner.sandbox.isolated:
@@ -300,6 +323,31 @@ def _fetch_bytes(url: str, limit: int) -> bytes:
     return data
 
 
+def _execution_of(payload: bytes) -> str:
+    """The execution an invocation belongs to (its `executionId`; "" when it names none)."""
+    try:
+        found = json.loads(payload).get("executionId")
+    except (ValueError, AttributeError):
+        return ""
+    return str(found) if found else ""
+
+
+DEFAULT_RUNNER_CONCURRENCY = 8
+
+
+def runner_concurrency() -> int:
+    """RUNNER_CONCURRENCY: how many runner environments run side by side (default 8: most suites wait
+    more than they compute; set it to the cores for CPU-bound ones; docs/scenarios.md, "Shards")."""
+    raw = os.environ.get("RUNNER_CONCURRENCY", "").strip()
+    try:
+        value = int(raw) if raw else DEFAULT_RUNNER_CONCURRENCY
+    except ValueError:
+        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"RUNNER_CONCURRENCY must be at least 1, not {value}")
+    return value
+
+
 class LocalRunnerFunction:
     """One template function (the runner) served by warm processes of its own interpreter."""
 
@@ -313,8 +361,12 @@ class LocalRunnerFunction:
         max_idle: int = 4,
         sandbox: Sandbox | None = None,
         stage_bytes: bool | None = None,
+        concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> None:
         self.spec = spec
+        # At most this many environments run at once (the shards of a phase among them); more
+        # invocations wait for a free one, as Lambda's reserved concurrency bounds them on AWS.
+        self._slots = threading.BoundedSemaphore(max(1, concurrency))
         self.python = python
         self.identity = identity or runner_identity()
         self.sandbox = sandbox or Sandbox("shared", network="host")
@@ -326,6 +378,7 @@ class LocalRunnerFunction:
         # network, and the local AWS honours pre-signed URLs only through presigned.py).
         self.stage_bytes = stage_bytes if stage_bytes is not None else self.sandbox.offline
         self._idle: list[_Environment] = []
+        self._busy: dict[str, list[_Environment]] = {}  # execution id -> environments serving it now
         self._lock = threading.Lock()
         parent.mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"{spec.logical_id.lower()}-", dir=parent))
@@ -375,16 +428,24 @@ class LocalRunnerFunction:
         event = json.loads(payload)
         bundle, upload = event["bundle"], event["logUpload"]
         environment.inbox.mkdir(exist_ok=True)
-        for old in environment.inbox.iterdir():
-            old.unlink()
         target = environment.inbox / "bundle.tar.gz"
-        try:
-            data = _fetch_bytes(str(bundle["url"]), int(bundle.get("sizeBytes") or 0) or _MAX_BUNDLE)
-        except Exception as exc:  # the runner says the bundle could not be fetched, and why
-            log.warning("%s: the bundle could not be fetched for the sandbox: %s", self.spec.logical_id, exc)
-        else:
-            target.write_bytes(data)  # the runner checks its digest, as with any download
-            os.chmod(target, 0o644)
+        digest = str(bundle.get("sha256") or "")
+        # The next phase of the same bundle in this environment: its inbox (read-only inside the
+        # sandbox) already holds those bytes; no second download (an S3 GET a phase).
+        if not (digest and environment.staged == digest and target.is_file()):
+            environment.staged = None
+            for old in environment.inbox.iterdir():
+                old.unlink()
+            try:
+                data = _fetch_bytes(str(bundle["url"]), int(bundle.get("sizeBytes") or 0) or _MAX_BUNDLE)
+            except Exception as exc:  # the runner says the bundle could not be fetched, and why
+                log.warning(
+                    "%s: the bundle could not be fetched for the sandbox: %s", self.spec.logical_id, exc
+                )
+            else:
+                target.write_bytes(data)  # the runner checks its digest, as with any download
+                os.chmod(target, 0o644)
+                environment.staged = digest if hashlib.sha256(data).hexdigest() == digest else None
         bundle["url"] = target.as_uri()
         original = dict(upload)
         upload["url"] = f"fd:{environment.log_fd}"
@@ -428,8 +489,35 @@ class LocalRunnerFunction:
 
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
+        with self._slots:
+            return self._invoke(payload, tenant)
+
+    def _invoke(self, payload: bytes, tenant: str | None) -> tuple[str | None, bytes]:
         window = pid_window()  # what this invocation starts is created from here on
         environment = self._take_environment(tenant)
+        owner = _execution_of(payload)
+        with self._lock:
+            self._busy.setdefault(owner, []).append(environment)
+        try:
+            return self._run(environment, payload, window)
+        finally:
+            with self._lock:
+                self._busy[owner].remove(environment)
+                if not self._busy[owner]:
+                    del self._busy[owner]
+
+    def abandon(self, execution_id: str) -> int:
+        """End the invocations in flight for `execution_id` (its durable execution was stopped): their
+        processes are killed, as a Lambda environment is when its invocation is abandoned."""
+        with self._lock:
+            victims = list(self._busy.get(execution_id, []))
+        for environment in victims:
+            environment.kill_tree()
+        return len(victims)
+
+    def _run(
+        self, environment: _Environment, payload: bytes, window: PidWindow | None
+    ) -> tuple[str | None, bytes]:
         original: dict[str, Any] | None = None
         if self.stage_bytes:
             # Not an invocation: the runner itself answers that it is malformed.
@@ -522,8 +610,15 @@ class LocalRunner:
             problem = tarfile_problem(python)
             if problem is not None:
                 raise RunnerVenvError(problem)
+            concurrency = runner_concurrency()
             self.functions[spec.logical_id] = LocalRunnerFunction(
-                spec, python, self.identity, sandbox=self.sandbox, stage_bytes=True
+                spec,
+                python,
+                self.identity,
+                sandbox=self.sandbox,
+                concurrency=concurrency,
+                max_idle=concurrency,
+                stage_bytes=True,
             )
         self.endpoint = LambdaEndpoint(
             self.functions, artifacts_dir=self.artifacts_dir, upload_secret=self.upload_secret, host=self.host
@@ -537,6 +632,10 @@ class LocalRunner:
             "ARTIFACTS_UPLOAD_URL": self.endpoint.upload_url if uploads else None,
             "ARTIFACTS_UPLOAD_SECRET": self.upload_secret if uploads else None,
         }
+
+    def abandon(self, execution_id: str) -> int:
+        """Kill the runner processes serving `execution_id` now (how many there were)."""
+        return sum(function.abandon(execution_id) for function in self.functions.values())
 
     def stop(self) -> None:
         if self.endpoint is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import queue
 import sys
 import threading
@@ -177,3 +178,21 @@ class _Environments:
         future: Future[Any] = Future()
         self._jobs.put((event, context, future))
         return future.result()
+
+
+class InProcessHandler:
+    """A function of this process behind the Lambda endpoint (Invocable): JSON in, JSON out, an
+    exception answered as Lambda answers a function error."""
+
+    per_tenant = False
+
+    def __init__(self, runtime: FunctionRuntime) -> None:
+        self.runtime = runtime
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
+        try:
+            result = self.runtime.invoke(json.loads(payload or b"{}"))
+        except Exception as exc:
+            error = {"errorType": type(exc).__name__, "errorMessage": str(exc)[:2000]}
+            return "Unhandled", json.dumps(error).encode()
+        return None, json.dumps(result).encode()

@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
+from uuid import UUID
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
@@ -41,11 +42,14 @@ from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
-from testgenie_local.runtime import FunctionRuntime, load_handler
+from testgenie_local.runtime import FunctionRuntime, InProcessHandler, load_handler
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
-from testgenie_local.template import Resolver, Template, load_yaml, read_template
+from testgenie_local.template import FunctionSpec, Resolver, Template, load_yaml, read_template
+
+if TYPE_CHECKING:
+    from testgenie_local.durable_host import LocalDurableService
 
 log = logging.getLogger("testgenie.local")
 LOCAL_DATABASE = "testgenie"
@@ -62,6 +66,8 @@ _WIRING = (
     "ARTIFACTS_UPLOAD_URL",
     "ARTIFACTS_UPLOAD_SECRET",
 )
+# Why a run the last stack left running ends failed (the durable runner cannot resume it).
+INTERRUPTED = "interrupted: the local stack stopped while it ran"
 NOT_ISOLATED = (
     "warning: local runs are not isolated: the runner runs as {user}, the stack's own user (only a "
     "stack started as root can run it as nobody), so a scenario can read this stack's environment"
@@ -127,6 +133,7 @@ class LocalStack:
         self.scheduler: Scheduler | None = None
         self.runtimes: dict[str, FunctionRuntime] = {}
         self.runner: LocalRunner | None = None
+        self.durable: LocalDurableService | None = None
         self._sandbox: Sandbox | None = None
         self._statements: dict[str, list[dict[str, Any]]] = {}
         self._function_keys: dict[str, Keys] = {}
@@ -181,6 +188,7 @@ class LocalStack:
 
         testgenie.bootstrap.reset()
         self._load_functions(template)
+        self._start_durable(template, data_dir)
         self.gateway = self._make_gateway(template)
         self._start_pollers(template)
         self._start_schedules(template)
@@ -405,6 +413,75 @@ class LocalStack:
                 fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
             )
 
+    def _start_durable(self, template: Template, data_dir: Path) -> None:
+        """The template's durable functions (CoordinatorFunction) under the SDK's local runner, behind
+        the runner's Lambda endpoint; executions a previous stack left running are failed now
+        ("interrupted"), before anything else can start (docs/local-stack.md)."""
+        specs = [fn for fn in template.functions.values() if fn.durable_execution_timeout]
+        if not specs or self.runner is None or self.runner.endpoint is None:
+            return
+        from testgenie_local.durable_host import DurableFunction, LocalDurableService
+
+        # TESTGENIE_COORDINATOR_TIMEOUT_SECONDS: a shorter Timeout for the durable functions (drills of
+        # an execution that outlives its function's Timeout).
+        override = int(os.environ.get("TESTGENIE_COORDINATOR_TIMEOUT_SECONDS", "0") or 0)
+        if override > 0:
+            specs = [dataclasses.replace(s, timeout_seconds=min(override, s.timeout_seconds)) for s in specs]
+        endpoint = self.runner.endpoint
+        assert self.aws is not None
+        service = LocalDurableService(
+            data_dir / "durable",
+            lambda_endpoint=endpoint.url,
+            durable=[DurableFunction(s.logical_id, s.durable_execution_timeout or 0) for s in specs],
+            plain=sorted(self.runner.functions),
+            invocation_timeout=max(s.timeout_seconds for s in specs),
+            region=self.aws.region,
+            host=self.options.host,
+        )
+        service.start()
+        self.durable = service
+        handlers = {s.logical_id: InProcessHandler(self._durable_runtime(s)) for s in specs}
+        endpoint.serve_durable(service, handlers, on_stopped=self._abandon_runner_work)
+        self._fail_interrupted(service.interrupted(INTERRUPTED))
+
+    def _durable_runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        try:
+            handler = load_handler(spec)
+        except Exception as exc:
+            raise StackError(
+                f"cannot load {spec.logical_id} ({spec.code_uri.name}/{spec.handler}): {exc}"
+            ) from exc
+        from aws_durable_execution_sdk_python.lambda_service import LambdaClient
+
+        # The SDK keeps one Lambda client per process; this stack's endpoint is new.
+        LambdaClient._cached_boto_client = None
+        return FunctionRuntime(
+            spec, handler, spec.reserved_concurrency or 8, load=partial(load_handler, spec)
+        )
+
+    def _abandon_runner_work(self, arn: str) -> None:
+        """A stopped execution's runner invocation in flight is abandoned: its processes are killed."""
+        name = self.durable.name_of(arn) if self.durable is not None else None
+        if name is None or self.runner is None:
+            return
+        from testgenie.records import execution_id_for
+
+        with contextlib.suppress(ValueError):
+            killed = self.runner.abandon(str(execution_id_for(UUID(name))))
+            log.info("stopped execution %s: %d runner invocation(s) abandoned", name, killed)
+
+    def _fail_interrupted(self, names: list[str]) -> None:
+        if not names:
+            return
+        import testgenie.bootstrap
+        from testgenie.queue.models import SuiteRequestStatus
+
+        requests = testgenie.bootstrap.suite_request_service()
+        for name in names:
+            with contextlib.suppress(ValueError):
+                requests.record_stopped(UUID(name), INTERRUPTED, SuiteRequestStatus.FAILED)
+        self.options.say(f"{len(names)} execution(s) the last stack left running: failed ({INTERRUPTED})")
+
     def _start_pollers(self, template: Template) -> None:
         assert self.aws is not None
         aws = self.aws
@@ -475,6 +552,8 @@ class LocalStack:
                 testgenie.bootstrap.reset()
             except Exception:  # noqa: S110 - best effort on the way out
                 pass
+        if self.durable is not None:
+            self.durable.stop()
         if self.runner is not None:
             self.runner.stop()
         if self.aws is not None:
@@ -538,7 +617,7 @@ def _env_int(name: str, default: int) -> int:
 
 def child_pids(root: int) -> list[int]:
     """Every descendant of `root` (Linux /proc), parents before their children."""
-    from testgenie.orchestrator.runners.containment import descendants
+    from testgenie.orchestrator.phases.containment import descendants
 
     return descendants(root)
 

@@ -147,6 +147,9 @@ class FunctionSpec:
     schedules: list[Schedule] = field(default_factory=list)
     layers: list[Path] = field(default_factory=list)
     reserved_concurrency: int | None = None  # ReservedConcurrentExecutions (the connection budget)
+    # DurableConfig.ExecutionTimeout: a durable function (its executions run under the local
+    # durable service, docs/local-stack.md); None for a plain function.
+    durable_execution_timeout: int | None = None
     tenant_isolation: str | None = None  # TenancyConfig.TenantIsolationMode (PER_TENANT)
 
     @property
@@ -491,6 +494,7 @@ def _function(
         return None  # an inline or image function: nothing the local stack can load
     timeout = int(resolver.resolve(merged.get("Timeout", DEFAULT_TIMEOUT_SECONDS)))
     reserved = resolver.resolve(merged.get("ReservedConcurrentExecutions"))
+    durable = resolver.resolve((props.get("DurableConfig") or {}).get("ExecutionTimeout"))
     # SAM: Globals' lists are additive (the global layers first), maps merge, scalars are replaced.
     all_layers = [*(globals_fn.get("Layers") or []), *(props.get("Layers") or [])]
     layer_names = list(dict.fromkeys(_logical_of(item) for item in all_layers))
@@ -520,6 +524,7 @@ def _function(
         schedules=schedules,
         layers=[p.resolve() for p in layer_paths],
         reserved_concurrency=int(reserved) if reserved is not None else None,
+        durable_execution_timeout=int(durable) if durable is not None else None,
         tenant_isolation=_tenant_isolation(props.get("TenancyConfig")),
     )
 

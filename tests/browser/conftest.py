@@ -6,7 +6,6 @@ CI=true, so CI can never pass without having looked at the pages.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,15 +14,14 @@ import pytest
 
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, Watched
 from tests.support.stack import RunningStack, start_stack
+from tests.support.tools import missing_tool
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, ConsoleMessage, Request, Response
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"browser tests cannot run in CI: {reason}")
-    pytest.skip(reason)
+    missing_tool(reason)  # a failure when CI=true (tests/support/tools.py)
 
 
 @pytest.fixture(scope="session")

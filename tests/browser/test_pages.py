@@ -37,30 +37,11 @@ def history(browser_stack: RunningStack) -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="module")
-def history_routes(browser_stack: RunningStack) -> bool:
-    """Whether the stack serves issue 12's history routes (GET /scenarios and the rest)."""
-    return browser_stack.call("GET", "/scenarios").status == 200
-
-
-@pytest.fixture
-def allowed(history_routes: bool) -> tuple[str, ...]:
-    """Failures a page may show: none, except the 404 of GET /scenarios while it is not served."""
-    return () if history_routes else ("/api/v1/scenarios", "status of 404")
-
-
-@pytest.fixture
-def needs_history(history_routes: bool) -> None:
-    if not history_routes:
-        pytest.skip("GET /scenarios, /stats, /compare and /rerun are not served by this stack yet (issue 12)")
-
-
 def _open(watched: Watched, stack: RunningStack, fragment: str) -> Page:
     watched.page.goto(f"{stack.url}/{fragment}")
     return watched.page
 
 
-@pytest.mark.usefixtures("needs_history")
 def test_scenarios_page_lists_health_per_scenario(
     browser_stack: RunningStack, history: dict[str, Any], open_page: Callable[..., Watched], tmp_path: Path
 ) -> None:
@@ -77,7 +58,6 @@ def test_scenarios_page_lists_health_per_scenario(
     watched.clean()
 
 
-@pytest.mark.usefixtures("needs_history")
 def test_scenario_chart_has_a_point_per_run_and_a_click_opens_it(
     browser_stack: RunningStack, history: dict[str, Any], open_page: Callable[..., Watched], tmp_path: Path
 ) -> None:
@@ -107,7 +87,6 @@ def test_scenario_chart_has_a_point_per_run_and_a_click_opens_it(
     watched.clean()
 
 
-@pytest.mark.usefixtures("needs_history")
 def test_compare_with_previous_and_rerun_failed_phases(
     browser_stack: RunningStack, history: dict[str, Any], open_page: Callable[..., Watched]
 ) -> None:
@@ -138,7 +117,6 @@ def test_execution_page_shows_phases_failures_and_log(
     history: dict[str, Any],
     open_page: Callable[..., Watched],
     tmp_path: Path,
-    allowed: tuple[str, ...],
 ) -> None:
     watched = open_page()
     page = _open(watched, browser_stack, f"#/executions/{history['broken']}")
@@ -156,7 +134,7 @@ def test_execution_page_shows_phases_failures_and_log(
     started = page.locator("dl.facts time").first
     expect(started).to_have_attribute("title", re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$"))
     screenshot(page, "execution", tmp_path)
-    watched.clean(allow=allowed)
+    watched.clean()
 
 
 def test_queue_form_shows_progress_until_the_run_ends(
@@ -164,7 +142,6 @@ def test_queue_form_shows_progress_until_the_run_ends(
     history: dict[str, Any],
     open_page: Callable[..., Watched],
     tmp_path: Path,
-    allowed: tuple[str, ...],
 ) -> None:
     watched = open_page()
     page = _open(watched, browser_stack, "#/queue")
@@ -183,7 +160,7 @@ def test_queue_form_shows_progress_until_the_run_ends(
     expect(row.locator("td[data-label=Status] .badge")).to_have_text("✔ completed", timeout=60_000)
     expect(row.locator(".progress-text")).to_have_text("2/2 phases")
     expect(row.get_by_role("link", name="open")).to_be_visible()
-    watched.clean(allow=allowed)
+    watched.clean()
 
 
 def test_cancel_stops_a_slow_run(
@@ -191,7 +168,6 @@ def test_cancel_stops_a_slow_run(
     history: dict[str, Any],
     open_page: Callable[..., Watched],
     tmp_path: Path,
-    allowed: tuple[str, ...],
 ) -> None:
     slow = browser_stack.queue(scenarioName="e2e-slow")
     browser_stack.wait_status(slow["id"], {"running"})
@@ -203,14 +179,13 @@ def test_cancel_stops_a_slow_run(
     row.get_by_role("button", name=re.compile("^Cancel")).click()
     expect(row.locator("td[data-label=Status] .badge")).to_have_text("⊘ cancelled", timeout=60_000)
     assert browser_stack.get(f"/suite-requests/{slow['id']}")["status"] == "cancelled"
-    watched.clean(allow=allowed)
+    watched.clean()
 
 
 def test_phone_width_and_error_loading_states(
     browser_stack: RunningStack,
     history: dict[str, Any],
     open_page: Callable[..., Watched],
-    allowed: tuple[str, ...],
 ) -> None:
     watched = open_page(PHONE)
     page = watched.page
@@ -218,7 +193,7 @@ def test_phone_width_and_error_loading_states(
     expect(page.locator('li.phase[data-phase="unit"]')).to_be_visible()
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways at phone width ({width}px)"
-    watched.clean(allow=allowed)
+    watched.clean()
 
     # Empty history: each page says so (and how to get a run) instead of an empty table.
     blank = open_page(DESKTOP)

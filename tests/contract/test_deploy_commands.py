@@ -100,6 +100,25 @@ def test_deploy_creates_the_network_stack_then_passes_its_outputs_as_parameters(
     assert overrides == [f"{k}={v}" for k, v in OUTPUTS["testgenie-network"].items()]
 
 
+def test_deploy_with_a_network_of_your_own_passes_only_your_parameters(tmp_path: Path) -> None:
+    calls = _make(
+        tmp_path,
+        "deploy",
+        "NETWORK_STACK=",
+        "DEPLOY_PARAMS=SubnetIds=subnet-0z DatabaseMaxConnections=40",
+        outputs=OUTPUTS,
+    )
+    assert not [c for c in calls if c[:3] == ["aws", "cloudformation", "deploy"]]  # no network stack
+    (deploy,) = [c for c in calls if c[:2] == ["sam", "deploy"]]
+    assert deploy[deploy.index("--parameter-overrides") + 1 :] == [
+        "SubnetIds=subnet-0z",
+        "DatabaseMaxConnections=40",
+    ]
+    bare = _make(tmp_path / "bare", "deploy", "NETWORK_STACK=", outputs=OUTPUTS)
+    (deploy,) = [c for c in bare if c[:2] == ["sam", "deploy"]]
+    assert "--parameter-overrides" not in deploy  # nothing to override: the template's defaults
+
+
 def test_teardown_empties_the_bucket_named_by_the_stack_then_deletes_both_stacks(tmp_path: Path) -> None:
     calls = _make(tmp_path, "teardown", outputs=OUTPUTS)
     steps = [c for c in calls if c[0] != "aws" or c[1:3] != ["cloudformation", "describe-stacks"]]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.orchestrator.catalog import phase_descriptors
+from testgenie.orchestrator.planning.catalog import phase_descriptors
 from testgenie.settings import _ENV_FIELDS, Settings
 from testgenie_local.commands.common import DEFAULT_DATA_DIR, DEFAULT_PORT
 from testgenie_local.template import Resolver, read_template
@@ -40,14 +40,14 @@ def _stack_environment() -> dict[str, str]:
     template = read_template(REPO_ROOT / "template.yaml")
     resolver = Resolver(template.parameters, conditions=template.conditions, mappings=template.mappings)
     values: dict[str, str] = {}
-    for fn in template.functions.values():
+    for name, fn in template.functions.items():
         for key, raw in fn.environment.items():
-            try:
-                value: Any = resolver.resolve(raw)
-            except Exception:  # noqa: S112 - a resource reference: not a default a doc can state
-                continue
-            if isinstance(value, int | float | str) and not isinstance(value, bool):
-                values.setdefault(key, str(value))
+            value: Any = resolver.resolve(raw)  # a variable that cannot be resolved fails the test
+            if value is None:
+                continue  # AWS::NoValue: the variable is not set, so the code's default applies
+            assert isinstance(value, int | float | str), f"{name}.{key} resolves to {value!r}"
+            assert not isinstance(value, bool), f"{name}.{key} resolves to {value!r}"
+            values.setdefault(key, str(value))
     return values
 
 

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import RerunBody, SuiteExecutionBody, SuiteRequestBody
 from testgenie.entrypoints.schedule import SchedulerEvent
 from testgenie.entrypoints.sqs import SuiteRequestSqsMessage
-from testgenie.history.models import RerunBody
 from testgenie.models_base import wire_names
 from testgenie_local.cli import build_parser
 from testgenie_local.commands.common import plan_body
@@ -22,8 +21,8 @@ from tests.support.paths import REPO_ROOT
 
 DOCUMENT: dict[str, Any] = json.loads((REPO_ROOT / "openapi.json").read_text())
 BODIES: dict[tuple[str, str], type[BaseModel]] = {
-    ("post", "/api/v1/executions"): SuiteExecutionHttpBody,
-    ("post", "/api/v1/suite-requests"): SuiteRequestHttpBody,
+    ("post", "/api/v1/executions"): SuiteExecutionBody,
+    ("post", "/api/v1/suite-requests"): SuiteRequestBody,
     ("post", "/api/v1/executions/{executionId}/rerun"): RerunBody,
 }
 
@@ -81,5 +80,5 @@ def test_the_cli_plan_body_holds_only_fields_both_routes_take(command: str) -> N
     )
     body = plan_body(args)
     assert set(body) == {"scenarioName", "preset", "phases", "skip", "failFast"}
-    SuiteRequestHttpBody.model_validate(body)
-    SuiteExecutionHttpBody.model_validate(body)
+    SuiteRequestBody.model_validate(body)
+    SuiteExecutionBody.model_validate(body)

@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.cloudformation import TEMPLATE, cfn_lint, sam_validate, tools, tools_env
 from tests.support.paths import REPO_ROOT
+from tests.support.tools import missing_tool
 
 EXPECTED_ROUTES = {
     "ExecuteFunction": {
@@ -252,7 +253,7 @@ def test_sam_build_succeeds(tmp_path: Path) -> None:
     sam = tools("sam")
     python = _python313()
     if python is None:
-        pytest.skip("python3.13 is not installed: `sam build` needs the runtime's Python")
+        missing_tool("python3.13 (`sam build` needs the runtime's Python; .ci/run installs it)")
     env = tools_env()
     env["PATH"] = f"{Path(python).parent}:{env.get('PATH', '')}"
     out = subprocess.run(

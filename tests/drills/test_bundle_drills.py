@@ -15,7 +15,10 @@ from typing import Any
 
 import pytest
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.bundles import (
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.process import run_command
+from testgenie.orchestrator.run.workspace import command_environment, fresh_workspace
+from testgenie.orchestrator.sources.bundles import (
     MAX_EXTRACTED_BYTES,
     BundleCache,
     BundleFetchError,
@@ -24,9 +27,6 @@ from testgenie.orchestrator.bundles import (
     bundle_digest,
     pack_folder,
 )
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.process import run_command
-from testgenie.orchestrator.workspace import command_environment, fresh_workspace
 
 from tests.drills.hostile import zip_bomb
 
@@ -72,7 +72,7 @@ def test_too_many_members_are_refused(tmp_path: Path) -> None:
         for index in range(30):
             tar.addfile(tarfile.TarInfo(f"f{index}"), io.BytesIO(b""))
     ref = _publish(tmp_path, "many", buffer.getvalue())
-    from testgenie.orchestrator.bundles import BundleLimits
+    from testgenie.orchestrator.sources.bundles import BundleLimits
 
     cache = BundleCache(tmp_path / "cache", BundleLimits(members=20))
     with pytest.raises(UnsafeArchiveError, match="more than 20 members"):
@@ -143,7 +143,7 @@ def _pax_bomb(header_bytes: int = 64 * 1024) -> bytes:
 def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import testgenie.orchestrator.bundles as bundles_module
+    import testgenie.orchestrator.sources.bundles as bundles_module
 
     bomb = _pax_bomb()
     assert len(bomb) < 2048
@@ -162,7 +162,7 @@ def test_the_coordinator_plans_from_a_bundle_without_tarfile(
 ) -> None:
     import tarfile as tarfile_module
 
-    from testgenie.orchestrator.workspace import write_planning_files
+    from testgenie.orchestrator.sources.s3 import write_planning_files
 
     folder = tmp_path / "src" / "demo"
     (folder / ".testgenie" / "phases").mkdir(parents=True)

@@ -14,8 +14,8 @@ import textwrap
 import time
 from pathlib import Path
 
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.process import run_command
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.process import run_command
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,9 +83,9 @@ RUNNER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from testgenie.orchestrator.runners.base import LogBuffer
-    from testgenie.orchestrator.runners.containment import become_runner_process
-    from testgenie.orchestrator.runners.process import run_command
+    from testgenie.orchestrator.phases.base import LogBuffer
+    from testgenie.orchestrator.phases.containment import become_runner_process
+    from testgenie.orchestrator.phases.process import run_command
 
     subreaper = become_runner_process()
     work = Path(sys.argv[1])

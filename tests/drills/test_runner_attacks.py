@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.bundles import bundle_digest, pack_folder
 from testgenie.orchestrator.models import PhasePlan, PhaseStatus
+from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 from testgenie.runner.client import RunnerFailure, function_error, parse_answer
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
 from testgenie.runner.tenancy import tenant_for
@@ -39,6 +39,8 @@ from testgenie_local.runner_host import LocalRunnerFunction
 from testgenie_local.runner_venv import ensure_runner_venv
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.template import read_template
+
+from tests.support.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[2]
 ATTACKER = Path(__file__).resolve().parent / "scenarios" / "runner-attacker"
@@ -112,9 +114,7 @@ def _sandbox(kind: str) -> Sandbox:
     try:
         return choose_sandbox(network="none")
     except SandboxUnavailable as exc:
-        if os.environ.get("CI") == "true":
-            raise
-        pytest.skip(str(exc))
+        missing_tool(f"a sandbox ({exc})")
 
 
 @pytest.fixture(params=["shared", "bubblewrap"])

@@ -15,7 +15,7 @@ from tests.support.stack import RunningStack, run_cli, start_stack
 pytestmark = pytest.mark.e2e
 
 
-def test_restart_mid_run_requeues_and_finishes_exactly_once(
+def test_restart_mid_run_fails_the_run_interrupted_exactly_once(
     tmp_path: Path, e2e_scenarios: Path, fresh_database: Callable[[], str]
 ) -> None:
     database_url = fresh_database()
@@ -40,11 +40,15 @@ def test_restart_mid_run_requeues_and_finishes_exactly_once(
         ).fetchone()
     assert row == ("running", 1)
 
+    # The second stack has a data dir of its own, so it knows nothing of the first's durable
+    # execution: the request's lease runs out and the reaper fails it ("interrupted"), never
+    # re-queues it (its execution name is taken). test_durable_paths.py restarts on the same data dir.
     second = start_stack(tmp_path / "second", e2e_scenarios, database_url, **settings)
     try:
         final = second.wait_status(request["id"], {"completed", "failed", "cancelled"}, timeout=120)
-        assert final["status"] == "completed", final
-        assert final["attempts"] == 2  # the reaper re-queued it once
+        assert final["status"] == "failed", final
+        assert final["reason"].startswith("interrupted"), final
+        assert final["attempts"] == 1  # never run again
         executions = [
             item
             for item in second.get("/executions?scenario=e2e-slow&limit=50")["items"]
@@ -52,7 +56,7 @@ def test_restart_mid_run_requeues_and_finishes_exactly_once(
         ]
         assert len(executions) == 1
         assert executions[0]["executionId"] == final["executionId"]
-        assert executions[0]["outcome"] == "passed"
+        assert executions[0]["outcome"] == "errored"
     finally:
         assert second.stop() == 0, second.tail()
     with psycopg.connect(database_url) as conn:

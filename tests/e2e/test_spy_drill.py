@@ -28,6 +28,7 @@ import pytest
 
 from tests.support.paths import REPO_ROOT
 from tests.support.stack import TERMINAL, start_stack
+from tests.support.tools import missing_tool
 
 pytestmark = [
     pytest.mark.e2e,
@@ -93,7 +94,7 @@ def test_the_spy_finds_no_key_of_the_service(
     tmp_path: Path, fresh_database: Callable[[], str], canary: str, sandbox: str
 ) -> None:
     if sandbox == "bubblewrap" and shutil.which("bwrap") is None:
-        pytest.skip("bubblewrap is not installed (make sandbox)")
+        missing_tool("bubblewrap (make sandbox installs it)")
     data = tmp_path / "data"
     _spy_scenario(tmp_path / "scenarios", [str(REPO_ROOT), str(data), "/tmp", "/var/tmp", "/root"])
     password = f"spy{uuid.uuid4().hex}"

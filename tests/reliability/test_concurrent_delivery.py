@@ -15,7 +15,7 @@ import pytest
 from testgenie.db import Database
 from testgenie.entrypoints.sqs import QueueRecordHandler, process_batch
 from testgenie.execution.service import SuiteExecutionService
-from testgenie.orchestrator.engine import in_process_orchestrator
+from testgenie.orchestrator.run.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.settings import Settings
 

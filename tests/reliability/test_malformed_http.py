@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import SuiteExecutionBody, SuiteRequestBody
 from testgenie.models_base import wire_names
 
 from tests.support.drills import copy_scenarios, fingerprint
@@ -32,8 +32,8 @@ COUNT = 1_000
 PREFIX = "/api/v1"
 # The fields of each body (tests/contract/test_request_bodies.py keeps openapi.json equal to them).
 FIELDS = {
-    "executions": set(wire_names(SuiteExecutionHttpBody)),
-    "suite-requests": set(wire_names(SuiteRequestHttpBody)),
+    "executions": set(wire_names(SuiteExecutionBody)),
+    "suite-requests": set(wire_names(SuiteRequestBody)),
 }
 
 

@@ -15,10 +15,10 @@ from uuid import uuid4
 
 import pytest
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.engine import SuiteOrchestrator
-from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuiteExecutionRequest
-from testgenie.orchestrator.runners.http import Unreachable, http_request
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuitePlan
+from testgenie.orchestrator.phases.http import Unreachable, http_request
+from testgenie.orchestrator.run.engine import SuiteOrchestrator
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.drills import make_scenario
 
@@ -90,7 +90,7 @@ def test_a_phase_against_a_dripping_server_ends_timeout(drip_server: str, tmp_pa
         60,
         workspace_parent=tmp_path,
     )
-    request = SuiteExecutionRequest(scenario_name="rel-drip", phases=[phase])
+    request = SuitePlan(scenario_name="rel-drip", phases=[phase])
 
     result = engine.execute(request, uuid4())
 
@@ -112,7 +112,7 @@ def test_the_run_deadline_bounds_an_http_phase_with_a_longer_timeout(
         60,
         workspace_parent=tmp_path,
     )
-    request = SuiteExecutionRequest(scenario_name="rel-drip", phases=["smoke"])
+    request = SuitePlan(scenario_name="rel-drip", phases=["smoke"])
 
     result = engine.execute(request, uuid4(), deadline=time.monotonic() + 2)
 

@@ -8,10 +8,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.support.paths import REPO_ROOT, TEMPLATE
+from tests.support.tools import missing_tool
 
 CONTRACT = REPO_ROOT / "tests" / "contract"
 TOOLS_BIN = REPO_ROOT / ".venv-tools" / "bin"
@@ -40,9 +40,7 @@ CfnLoader.add_multi_constructor("!", _construct)
 def tools(name: str) -> Path:
     path = TOOLS_BIN / name
     if not path.exists():
-        pytest.skip(
-            f"{path} is missing: run `make validate` (it creates .venv-tools with SAM CLI and cfn-lint)"
-        )
+        missing_tool(f"{path}: run `make validate` (it creates .venv-tools with SAM CLI and cfn-lint)")
     return path
 
 

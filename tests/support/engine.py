@@ -8,16 +8,16 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.engine_protocol import ProgressCallback, StopCheck
 from testgenie.orchestrator.models import (
     Outcome,
     PhasePlan,
     PhaseResult,
     PhaseStatus,
-    SuiteExecutionRequest,
     SuiteExecutionResult,
+    SuitePlan,
     summarize_phases,
 )
+from testgenie.orchestrator.run.engine_protocol import ProgressCallback, StopCheck
 
 KNOWN_PHASES = ["structure", "standards", "docs", "unit", "integration"]
 
@@ -37,7 +37,7 @@ class FakeEngine:
         self.executed: list[UUID] = []
         self.deadlines: list[float | None] = []
 
-    def plan(self, request: SuiteExecutionRequest) -> PhasePlan:
+    def plan(self, request: SuitePlan) -> PhasePlan:
         if not request.scenario_name.strip():
             raise ValidationError("scenarioName is required")
         names = request.phases or KNOWN_PHASES
@@ -48,7 +48,7 @@ class FakeEngine:
 
     def execute(
         self,
-        request: SuiteExecutionRequest,
+        request: SuitePlan,
         execution_id: UUID,
         on_progress: ProgressCallback | None = None,
         should_stop: StopCheck | None = None,

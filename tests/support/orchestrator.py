@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from testgenie.orchestrator.runners import runner_for
-from testgenie.orchestrator.runners.base import LogBuffer, PhaseContext, PhaseReport, RunState
-from testgenie.orchestrator.testing_config import PhaseConfig, TestingConfig
+from testgenie.orchestrator.phases import phase_kind
+from testgenie.orchestrator.phases.base import LogBuffer, PhaseContext, PhaseReport, RunState
+from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
 
 
 def process_alive(pid: int) -> bool:
@@ -65,7 +65,7 @@ def phase_context(
 
 def run_phase(ctx: PhaseContext) -> PhaseReport:
     report = PhaseReport()
-    runner_for(ctx.name)(ctx, report)
+    phase_kind(ctx.name)(ctx, report)
     return report
 
 

@@ -28,7 +28,7 @@ def make_record(
         id=execution_id or uuid4(),
         suite_request_id=suite_request_id,
         scenario_name=scenario,
-        preset_used=preset,
+        preset=preset,
         success=success,
         phases=phases,
         started_at=completed - timedelta(seconds=3),
@@ -72,7 +72,7 @@ def run_record(
     return SuiteExecutionRecord(
         id=uuid4(),
         scenario_name=scenario,
-        preset_used=preset,
+        preset=preset,
         success=success,
         phases=results,
         started_at=completed_at - timedelta(milliseconds=duration_ms),

@@ -15,12 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from testgenie.artifacts import UploadTarget
-from testgenie.orchestrator.bundles import BundleRef, bundle_digest
-from testgenie.orchestrator.models import SuiteExecutionRequest
-from testgenie.orchestrator.planning import build_plan, discover_phase_scripts
-from testgenie.orchestrator.runners.containment import become_runner_process
-from testgenie.orchestrator.testing_config import load_testing_config
-from testgenie.orchestrator.workspace import fresh_workspace
+from testgenie.orchestrator.models import SuitePlan
+from testgenie.orchestrator.phases.containment import become_runner_process
+from testgenie.orchestrator.planning.plan import build_plan, discover_phase_scripts
+from testgenie.orchestrator.planning.testing_config import load_testing_config
+from testgenie.orchestrator.run.workspace import fresh_workspace
+from testgenie.orchestrator.sources.bundles import BundleRef, bundle_digest
 from testgenie.runner.phase import run_invocation
 from testgenie.runner.protocol import PhaseInvocation, PriorTest
 
@@ -47,7 +47,7 @@ def main() -> int:
     with fresh_workspace(bundle, execution_id, scenario=scenario) as planning:
         config = load_testing_config(planning.scenario_dir)
         scripts = discover_phase_scripts(planning.scenario_dir)
-    plan = build_plan(SuiteExecutionRequest(scenario_name=scenario, preset=preset), config, scripts, 300)
+    plan = build_plan(SuitePlan(scenario_name=scenario, preset=preset), config, scripts, 300)
     prior: list[PriorTest] = []
     for phase in plan.phases:
         invocation = PhaseInvocation(

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from testgenie_local.bundle import build_bundle, local_target
 
+from tests.support.tools import unless_tool
+
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = [
     REPO / "layers" / "core" / "requirements.txt",
@@ -28,13 +30,7 @@ PYTHON_313 = sorted(glob.glob("/root/.pyenv/versions/3.13.*/bin/python")) or sor
     glob.glob("/usr/bin/python3.13")
 )
 
-pytestmark = [
-    pytest.mark.skipif(not PYTHON_313, reason="no Python 3.13 interpreter on this machine"),
-    pytest.mark.skipif(
-        not (REPO / "layers" / "core" / "testgenie" / "runner" / "phase.py").is_file(),
-        reason="the runner (testgenie.runner) is not on this branch yet",
-    ),
-]
+pytestmark = unless_tool(bool(PYTHON_313), "a Python 3.13 interpreter (.ci/run installs one with pyenv)")
 
 
 @pytest.fixture(scope="session")

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 LOG_CONTENT_TYPE = "text/plain; charset=utf-8"
 
-_PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*\.log$")
+# A phase's log, or one shard's ("unit.shard-3": a dot no phase name has, so the two never collide).
+_PHASE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?$")
+_LOG_KEY_RE = re.compile(r"^executions/[0-9a-f-]{36}/[a-z0-9][a-z0-9_-]*(\.shard-[0-9]{1,4})?\.log$")
 DEFAULT_LOCAL_DIR = Path(tempfile.gettempdir()) / "testgenie" / "artifacts"
 
 

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from testgenie.db import Database, resolve_database_url
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from testgenie.coordinator.flow import CoordinatorDeps
+    from testgenie.coordinator.runs import DurableRuns
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
@@ -116,8 +117,10 @@ def execution_service() -> SuiteExecutionService:
     def build() -> SuiteExecutionService:
         from testgenie.execution.service import SuiteExecutionService
         from testgenie.runner.coordinator import runner_orchestrator
+        from testgenie.shards.store import DatabaseShardStore
 
-        return SuiteExecutionService(runner_orchestrator(get_settings()), database(), suite_request_service())
+        engine = runner_orchestrator(get_settings(), DatabaseShardStore(database()))
+        return SuiteExecutionService(engine, database(), suite_request_service())
 
     return _built("execution_service", build)
 
@@ -140,7 +143,7 @@ def coordinator_deps() -> CoordinatorDeps:
         from testgenie.artifacts import artifact_store_from_settings
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.errors import ConfigurationError
-        from testgenie.orchestrator.workspace import scenario_source_from_settings
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
         settings = get_settings()
         if not settings.runner_function_name:
@@ -156,3 +159,21 @@ def coordinator_deps() -> CoordinatorDeps:
         )
 
     return _built("coordinator_deps", build)
+
+
+def durable_runs() -> DurableRuns | None:
+    """Runs as durable executions of COORDINATOR_FUNCTION_NAME; None when it is not set (the direct path)."""
+    settings = get_settings()
+    if not settings.coordinator_function_name:
+        return None
+    name = settings.coordinator_function_name
+
+    def build() -> DurableRuns:
+        from testgenie.coordinator.control import LambdaDurableControl
+        from testgenie.coordinator.runs import DurableRuns
+
+        return DurableRuns(
+            suite_request_service(), execution_service(), history_service(), LambdaDurableControl(name)
+        )
+
+    return _built("durable_runs", build)

@@ -60,6 +60,11 @@ class Database:
                 raise DatabaseBusyError(f"database busy: {_first_line(exc)}") from exc
             raise DatabaseUnavailableError(f"database unavailable: {_first_line(exc)}") from exc
 
+    @property
+    def holds_connection(self) -> bool:
+        """Whether a connection is open now (the durable coordinator holds none between its steps)."""
+        return self._conn is not None and not self._conn.closed
+
     def connection(self) -> Connection:
         """The open connection, (re)opened when missing or closed."""
         if self._conn is None or self._conn.closed:

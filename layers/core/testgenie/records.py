@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
-from uuid import UUID, uuid4
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,7 +43,7 @@ class SuiteExecutionRecord(BaseModel):
     id: UUID
     suite_request_id: UUID | None = None
     scenario_name: str
-    preset_used: str | None = None
+    preset: str | None = None
     success: bool
     phases: list[PhaseResult] = Field(default_factory=list)
     started_at: datetime
@@ -83,7 +83,7 @@ class SuiteExecutionRecord(BaseModel):
             id=result.execution_id,
             suite_request_id=result.suite_request_id,
             scenario_name=result.scenario_name,
-            preset_used=result.preset or None,
+            preset=result.preset or None,
             success=result.success,
             phases=list(result.phases),
             started_at=result.started_at,
@@ -104,7 +104,7 @@ class SuiteExecutionRecord(BaseModel):
             started_at=self.started_at,
             completed_at=self.completed_at,
             success=self.success,
-            preset=self.preset_used or None,
+            preset=self.preset or None,
             outcome=self.outcome,
             phases=list(self.phases),
             phase_summary=self.summary,
@@ -202,7 +202,7 @@ def failed_record(
         id=execution_id or uuid4(),
         suite_request_id=suite_request_id,
         scenario_name=scenario_name,
-        preset_used=preset or None,
+        preset=preset or None,
         success=False,
         phases=list(phases or []),
         started_at=min(started_at, now),
@@ -226,3 +226,9 @@ def progress_of(results: list[PhaseResult], planned: list[str], *, final: bool =
     if remaining and not final:
         progress["currentPhase"] = remaining[0]
     return progress
+
+
+def execution_id_for(suite_request_id: UUID) -> UUID:
+    """The id a durable run of this request records its execution under (one per request): known
+    before the run starts, so POST /executions can name it in a 202, and a cancel records under it."""
+    return uuid5(NAMESPACE_URL, f"testgenie:execution:{suite_request_id}")

@@ -19,6 +19,7 @@ from testgenie_local.console import (
     print_page,
     print_result,
     printable,
+    shown_status,
     when,
 )
 
@@ -83,7 +84,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         if args.json:
             print_json(request)
             return EXIT_OK
-        out(f"suite request {args.id}: {request.get('status')} ({request.get('scenarioName')})")
+        out(f"suite request {args.id}: {shown_status(request)} ({request.get('scenarioName')})")
         if request.get("progress"):
             out("\n".join(ProgressView().render(request)[1:]))
         if not request.get("executionId"):
@@ -110,8 +111,11 @@ def _suite_request_or_none(api: ApiClient, ident: str) -> dict[str, Any] | None:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log)."""
-    text = client(args).request("GET", f"/executions/{args.execution}/phases/{args.phase}/log").text
+    """A phase's whole log, as stored (GET /executions/{id}/phases/{phase}/log[?shard=K])."""
+    path = f"/executions/{args.execution}/phases/{args.phase}/log"
+    if args.shard is not None:
+        path += f"?shard={args.shard}"
+    text = client(args).request("GET", path).text
     sys.stdout.write(printable(text if text.endswith("\n") or not text else text + "\n"))
     sys.stdout.flush()
     return EXIT_OK
@@ -143,7 +147,7 @@ def cmd_requests(args: argparse.Namespace) -> int:
         return [
             str(item.get("id")),
             str(item.get("scenarioName")),
-            str(item.get("status")),
+            shown_status(item),
             str(item.get("preset") or "-"),
             done,
             str(item.get("attempts", 0)),
@@ -161,10 +165,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if args.json:
         print_json(request)
     elif request.get("status") == "cancelled":
-        out(f"suite request {args.id} cancelled")
+        reason = f" ({request['reason']})" if request.get("reason") else ""
+        out(f"suite request {args.id} cancelled{reason}")
     else:
         out(
-            f"suite request {args.id}: cancel requested; it stops after its current phase ({request.get('status')})"
+            f"suite request {args.id}: cancelling; it stops after its current phase ({request.get('status')})"
         )
     return EXIT_OK
 
@@ -199,6 +204,7 @@ def configure_log(sub: Subparsers) -> None:
     log = sub.add_parser("log", help="print a phase's full log")
     log.add_argument("execution", help="the execution id (see `history`)")
     log.add_argument("phase", help="the phase name, e.g. unit")
+    log.add_argument("--shard", type=int, help="a sharded phase: this shard's log (0 … N-1)")
     log.set_defaults(func=cmd_log)
 
 

@@ -97,7 +97,14 @@ def plan_body(args: argparse.Namespace) -> dict[str, Any]:
         body["skip"] = skip
     if args.fail_fast:
         body["failFast"] = True
+    if getattr(args, "shards", None):
+        body["shards"] = args.shards if args.shards == "auto" else _shard_count(args.shards)
     return body
+
+
+def _shard_count(raw: str) -> int | str:
+    """A count goes as a number; anything else as typed, for the API to refuse naming the field."""
+    return int(raw) if raw.strip().isdigit() else raw
 
 
 def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,3 +113,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phases", help="explicit phases, comma separated (win over --preset)")
     parser.add_argument("--skip", help="phases to skip, comma separated")
     parser.add_argument("--fail-fast", action="store_true", help="stop at the first failed phase")
+    parser.add_argument(
+        "--shards",
+        help='run the sharded phases (else unit) as N shards at once, or "auto" (docs/scenarios.md)',
+    )

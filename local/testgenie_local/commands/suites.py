@@ -62,6 +62,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     err(f"running {args.scenario} now (synchronously)…")
     response = api.request("POST", "/executions", body=plan_body(args), timeout=args.wait_timeout)
     result: dict[str, Any] = response.json()
+    if response.status == 202:  # still running (a durable execution): follow it as `execute --wait` does
+        request_id = str(result["suiteRequestId"])
+        err(f"still running after the API's wait; following suite request {request_id}…")
+        final = follow_request(
+            api, request_id, timeout=args.wait_timeout, view=None if args.json else ProgressView()
+        )
+        return finish(api, final, args.json)
     if args.json:
         print_json(result)
     else:

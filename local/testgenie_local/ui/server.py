@@ -10,7 +10,6 @@ its own port (against DNS rebinding) and API requests from its own origin (again
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from testgenie_local.background_server import BackgroundServer
 from testgenie_local.client import API_PREFIX, ApiClient, ApiError
 from testgenie_local.ui.pages import PagesApp
 
@@ -87,32 +87,13 @@ def _json_error(status: int, message: str) -> Response:
     return Response(json.dumps({"error": message}), status, mimetype="application/json")
 
 
-class UiServer:
+class UiServer(BackgroundServer):
     """UiApp on 127.0.0.1:`port` (0 picks a free one), threaded, served from a background thread."""
 
+    _thread_name = "ui"
+
     def __init__(self, client: ApiClient, port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(
+        server: BaseWSGIServer = make_server(
             "127.0.0.1", port, UiApp(client, lambda: self.port), threaded=True
         )
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="ui", daemon=True)
-        self._thread.start()
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        super().__init__(server)

@@ -20,11 +20,12 @@ import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.coordinator.flow import CoordinatorDeps, coordinate, execution_id_for, start_event
+from testgenie.coordinator.flow import CoordinatorDeps, coordinate, start_event
 from testgenie.db import Database
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
+from testgenie.records import execution_id_for
 from testgenie.runner.bounds import ANSWER_BUDGET_BYTES
 
 from tests.support.services import suite_requests
@@ -287,3 +288,55 @@ def test_an_oversized_answer_is_cut_to_fit_a_checkpoint(
     row = _executions(db, request_id)[0]
     assert 0 < len(row["phases"][0]["observations"]) < len(many)
     assert any("truncated to fit a checkpoint" in w for w in row["warnings"] or [])
+
+
+def _killed() -> BaseException:
+    """The coordinator's process dying mid-invocation: the invocation fails and Lambda invokes again
+    (what the SDK's InvocationError asks for); nothing of the dying step is checkpointed."""
+    from aws_durable_execution_sdk_python import InvocationError
+
+    return InvocationError("the coordinator was killed")
+
+
+def test_an_invocation_that_dies_is_replayed_without_repeating_checkpointed_phases(
+    db: Database, requests: SuiteRequestService, deps: Any
+) -> None:
+    request_id = _queue(requests, "e2e-slow", ["structure", "lint", "standards"])
+    counting = CountingRequests(requests)
+    died: list[str] = []
+
+    def record_progress(claim: Any, progress: dict[str, Any]) -> bool:
+        # The invocation after the second phase's answer dies while recording its progress, once.
+        if progress.get("completedPhases") == 2 and not died:
+            died.append("progress 2")
+            raise _killed()
+        return requests.record_progress(claim, progress)
+
+    counting.record_progress = record_progress  # type: ignore[method-assign]
+    runner = StandInRunner()
+    result = _run(replace(deps, requests=counting), runner, request_id)
+
+    assert died == ["progress 2"]
+    assert result.status.value == "SUCCEEDED", result.error
+    assert runner.calls == {"structure": 1, "lint": 1, "standards": 1}  # no phase ran twice
+    assert counting.counts["claim_durable"] == 1
+    assert len(_executions(db, request_id)) == 1
+
+
+def test_no_database_connection_is_held_while_a_phase_runs(
+    database_url: str, requests: SuiteRequestService, deps: Any
+) -> None:
+    coordinator_db = Database(database_url)  # the coordinator's own, as in its Lambda environment
+    own = replace(deps, db=coordinator_db, requests=suite_requests(coordinator_db))
+    request_id = _queue(requests, "e2e-slow", ["structure", "lint", "standards"])
+    held: list[bool] = []
+
+    def behave(event: dict[str, Any]) -> Any:
+        held.append(coordinator_db.holds_connection)
+        return _answer(event)
+
+    result = _run(own, StandInRunner(behave), request_id)
+
+    assert json.loads(result.result)["outcome"] == "passed"
+    assert held == [False, False, False]
+    assert not coordinator_db.holds_connection

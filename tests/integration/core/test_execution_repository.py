@@ -10,11 +10,11 @@ from uuid import uuid4
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter
 from testgenie.history.repository import QUERIES as HISTORY_QUERIES
 from testgenie.history.repository import executions_page_sql
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.paging import Keyset, clamp_limit
 from testgenie.queue.models import SuiteRequestFilter

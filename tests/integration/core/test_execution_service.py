@@ -8,10 +8,10 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.db import Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
-from testgenie.orchestrator.models import Outcome, SuiteExecutionRequest, SuiteExecutionResult
+from testgenie.history.service import ExecutionHistoryService
+from testgenie.orchestrator.models import Outcome, SuiteExecutionResult, SuitePlan
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import Trigger
@@ -43,7 +43,7 @@ def _count(db: Database) -> int:
 def test_execute_without_a_linked_request_records_one_row(
     db: Database, requests: SuiteRequestService
 ) -> None:
-    result = _service(db, requests).execute(SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo")))
+    result = _service(db, requests).execute(SuiteExecutionInput(SuitePlan(scenario_name="demo")))
 
     assert result.execution_id != UUID(int=0)
     assert result.suite_request_id is None
@@ -61,9 +61,7 @@ def test_mismatched_scenario_is_a_validation_error_and_touches_nothing(
 
     with pytest.raises(ValidationError, match="suiteRequestId does not match scenarioName"):
         _service(db, requests).execute(
-            SuiteExecutionInput(
-                SuiteExecutionRequest(scenario_name="test-genie"), suite_request_id=request_id
-            )
+            SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), suite_request_id=request_id)
         )
 
     assert requests.get(request_id).status == SuiteRequestStatus.QUEUED
@@ -75,7 +73,7 @@ def test_scenario_match_is_case_insensitive(db: Database, requests: SuiteRequest
     request_id = _queue(requests, "Test-Genie")
 
     result = _service(db, requests).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), suite_request_id=request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), suite_request_id=request_id)
     )
 
     assert result.suite_request_id == request_id
@@ -89,7 +87,7 @@ def test_an_invalid_plan_is_rejected_before_the_claim(db: Database, requests: Su
     with pytest.raises(ValidationError, match="queued with the default plan, not phases e2e"):
         _service(db, requests).execute(
             SuiteExecutionInput(
-                SuiteExecutionRequest(scenario_name="test-genie", phases=["e2e"]), suite_request_id=request_id
+                SuitePlan(scenario_name="test-genie", phases=["e2e"]), suite_request_id=request_id
             )
         )
 
@@ -100,7 +98,7 @@ def test_an_invalid_plan_is_rejected_before_the_claim(db: Database, requests: Su
 def test_unknown_suite_request_is_not_found(db: Database, requests: SuiteRequestService) -> None:
     with pytest.raises(NotFoundError, match="suite request not found"):
         _service(db, requests).execute(
-            SuiteExecutionInput(SuiteExecutionRequest(scenario_name="demo"), suite_request_id=uuid4())
+            SuiteExecutionInput(SuitePlan(scenario_name="demo"), suite_request_id=uuid4())
         )
 
 
@@ -118,9 +116,7 @@ def test_a_request_that_is_not_claimable_is_a_conflict(
 
     with pytest.raises(ConflictError, match=f"suite request is {status} and cannot be claimed"):
         _service(db, requests).execute(
-            SuiteExecutionInput(
-                SuiteExecutionRequest(scenario_name="test-genie"), suite_request_id=request_id
-            )
+            SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), suite_request_id=request_id)
         )
     assert requests.get(request_id).status == status
     assert _count(db) == 0
@@ -133,7 +129,7 @@ def test_a_failed_phase_fails_the_request_and_still_returns_the_result(
     engine = FakeEngine(failing={"docs"})
 
     result = _service(db, requests, engine).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), request_id)
     )
 
     assert (result.success, result.outcome) == (False, Outcome.FAILED)
@@ -151,15 +147,11 @@ def test_a_linked_run_runs_the_stored_plan_and_refuses_another(
 
     with pytest.raises(ValidationError, match="queued with phases structure, docs, not phases structure;"):
         service.execute(
-            SuiteExecutionInput(
-                SuiteExecutionRequest(scenario_name="test-genie", phases=["structure"]), request_id
-            )
+            SuiteExecutionInput(SuitePlan(scenario_name="test-genie", phases=["structure"]), request_id)
         )
     assert requests.get(request_id).status == SuiteRequestStatus.QUEUED
 
-    result = service.execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
-    )
+    result = service.execute(SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), request_id))
 
     assert [p.name for p in result.phases] == ["structure", "docs"]
 
@@ -171,7 +163,7 @@ def test_an_engine_crash_leaves_an_errored_row_and_a_failed_request(
     engine = FakeEngine(crash=RuntimeError("runner exploded"))
 
     result = _service(db, requests, engine).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), request_id)
     )
 
     assert result.outcome == Outcome.ERRORED
@@ -187,9 +179,7 @@ def test_an_engine_crash_leaves_an_errored_row_and_a_failed_request(
 
 def test_the_execution_id_exists_before_phases_start(db: Database, requests: SuiteRequestService) -> None:
     engine = FakeEngine()
-    result = _service(db, requests, engine).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="d"))
-    )
+    result = _service(db, requests, engine).execute(SuiteExecutionInput(SuitePlan(scenario_name="d")))
 
     assert engine.executed == [result.execution_id]
     assert all(p.log_path == f"executions/{result.execution_id}/{p.name}.log" for p in result.phases)
@@ -201,7 +191,7 @@ def test_progress_is_recorded_while_running(db: Database, requests: SuiteRequest
     engine = FakeEngine(before_phase=lambda name: snapshots.append(requests.get(request_id).progress))
 
     _service(db, requests, engine).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), request_id)
     )
 
     assert snapshots[0] is None
@@ -226,7 +216,7 @@ def test_cancel_while_running_stops_after_the_current_phase(
             requests.cancel(request_id)
 
     result = _service(db, requests, FakeEngine(before_phase=cancel_during_docs)).execute(
-        SuiteExecutionInput(SuiteExecutionRequest(scenario_name="test-genie"), request_id)
+        SuiteExecutionInput(SuitePlan(scenario_name="test-genie"), request_id)
     )
 
     assert result.outcome == Outcome.CANCELLED

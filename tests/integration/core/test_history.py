@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 from testgenie.db import Database
 from testgenie.errors import NotFoundError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import (
     Observation,
     PhaseResult,
@@ -56,7 +56,7 @@ def _rich_record(db: Database) -> SuiteExecutionRecord:
         id=uuid4(),
         suite_request_id=request.id,
         scenario_name="demo",
-        preset_used="comprehensive",
+        preset="comprehensive",
         success=False,
         phases=phases,
         started_at=datetime(2026, 6, 1, 14, 0, 0, 123456, tzinfo=plus_two),

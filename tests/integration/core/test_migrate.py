@@ -13,6 +13,7 @@ from testgenie.migrate import MigrationError, load_migrations, migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 from tests.support.paths import REPO_ROOT
+from tests.support.threads import join_all, start_all
 
 
 @pytest.fixture
@@ -99,11 +100,7 @@ def test_concurrent_migrators_apply_each_file_once(empty_db: str, migrations_cop
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(start_all(threading.Thread(target=run) for _ in range(4)))
 
     assert errors == []
     every_file = len(load_migrations(migrations_copy))

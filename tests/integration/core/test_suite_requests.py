@@ -22,6 +22,7 @@ from testgenie.records import SuiteExecutionRecord, Trigger
 
 from tests.support.records import make_record
 from tests.support.services import suite_requests
+from tests.support.threads import barrier, join_all, start_all
 
 
 class RecordingPublisher:
@@ -220,21 +221,17 @@ def test_get_unknown_is_not_found(service: SuiteRequestService) -> None:
 
 def test_twenty_threads_claiming_one_request_exactly_one_wins(database_url: str, db: Database) -> None:
     request_id = _queue(suite_requests(db))
-    barrier = threading.Barrier(20)
+    ready = barrier(20)
     wins: list[int] = []
 
     def worker() -> None:
         own = suite_requests(Database(database_url))  # one connection per worker, as in Lambda
-        barrier.wait()
+        ready.wait()
         claim = own.claim(request_id)
         if claim is not None:
             wins.append(claim.token)
 
-    threads = [threading.Thread(target=worker) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(start_all(threading.Thread(target=worker) for _ in range(20)))
 
     assert wins == [1]
     stored = suite_requests(db).get(request_id)
@@ -442,19 +439,15 @@ def test_two_reapers_at_once_handle_each_row_once(database_url: str, db: Databas
     db.run(
         lambda conn: conn.execute("UPDATE suite_requests SET lease_expires_at = NOW() - INTERVAL '1 second'")
     )
-    barrier = threading.Barrier(2)
+    ready = barrier(2)
     failed: list[UUID] = []
 
     def reap() -> None:
         reaper = suite_requests(Database(database_url), max_attempts=1)
-        barrier.wait()
+        ready.wait()
         failed.extend(reaper.reap_expired().failed)
 
-    threads = [threading.Thread(target=reap) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(start_all(threading.Thread(target=reap) for _ in range(2)))
 
     assert sorted(failed) == sorted(ids)
     assert db.run(lambda conn: SuiteExecutionRepository().count(conn)) == 10

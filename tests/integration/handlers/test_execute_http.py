@@ -242,8 +242,8 @@ def real_plans(env: Queues, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     """The execute function's plans come from the real orchestrator over the example scenarios."""
     from testgenie.artifacts import LocalArtifactStore
     from testgenie.execution.service import SuiteExecutionService
-    from testgenie.orchestrator.engine import SuiteOrchestrator
-    from testgenie.orchestrator.workspace import LocalScenarioSource
+    from testgenie.orchestrator.run.engine import SuiteOrchestrator
+    from testgenie.orchestrator.sources.local import LocalScenarioSource
 
     engine = SuiteOrchestrator(
         LocalScenarioSource(REPO_ROOT / "examples" / "scenarios"), LocalArtifactStore(tmp_path / "a"), 60

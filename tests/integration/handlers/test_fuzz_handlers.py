@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from testgenie.db import Database
-from testgenie.entrypoints.models import SuiteExecutionHttpBody, SuiteRequestHttpBody
+from testgenie.entrypoints.models import SuiteExecutionBody, SuiteRequestBody
 from testgenie.models_base import wire_names
 
 from tests.support.context import FakeLambdaContext
@@ -143,8 +143,8 @@ def test_plausible_bodies_never_answer_5xx(env: Queues, execute_app: ModuleType,
 # -- beyond the limits: each gets its documented message, and nothing is stored or published ------
 
 BODY_FIELDS = {
-    "/api/v1/executions": wire_names(SuiteExecutionHttpBody),
-    "/api/v1/suite-requests": wire_names(SuiteRequestHttpBody),
+    "/api/v1/executions": wire_names(SuiteExecutionBody),
+    "/api/v1/suite-requests": wire_names(SuiteRequestBody),
 }
 body_paths = st.sampled_from(sorted(BODY_FIELDS))
 LIMITS = settings(FUZZ, max_examples=60)

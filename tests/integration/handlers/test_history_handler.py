@@ -23,6 +23,7 @@ from tests.support.handlers import Client
 from tests.support.paths import REPO_ROOT
 from tests.support.records import make_record
 from tests.support.services import suite_requests
+from tests.support.threads import barrier, join_all, start_all
 
 API = "/api/v1"
 
@@ -276,8 +277,8 @@ def test_history_never_imports_the_engine_boto3_or_batch_utilities() -> None:
         m
         for m in modules
         if m.split(".")[0] in {"boto3", "aws_xray_sdk", "s3transfer"}
-        or m.startswith(("botocore.", "testgenie.orchestrator.engine", "testgenie.orchestrator.runners"))
-        or m.startswith(("testgenie.orchestrator.planning", "testgenie.orchestrator.workspace"))
+        or m.startswith(("botocore.", "testgenie.orchestrator.run.engine", "testgenie.orchestrator.phases"))
+        or m.startswith(("testgenie.orchestrator.planning.plan", "testgenie.orchestrator.run.workspace"))
         or m.startswith(("testgenie.execution.service", "aws_lambda_powertools.utilities.batch"))
     ]
     assert forbidden == []
@@ -294,7 +295,7 @@ def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
     monkeypatch.setenv("DATABASE_URL", connection_limited_url(3))
     bootstrap.reset()
     burst = 12
-    start, done = threading.Barrier(burst), threading.Barrier(burst)
+    start, done = barrier(burst), barrier(burst)
     answers: list[tuple[int, Any, dict[str, Any]]] = []
     lock = threading.Lock()
 
@@ -306,11 +307,7 @@ def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
         done.wait()  # every environment keeps its connection until the whole burst has been answered
         bootstrap.database().close()
 
-    threads = [threading.Thread(target=environment) for _ in range(burst)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    join_all(start_all(threading.Thread(target=environment) for _ in range(burst)))
 
     served = [a for a in answers if a[0] == 200]
     busy = [a for a in answers if a[0] == 503]

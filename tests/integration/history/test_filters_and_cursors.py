@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import Outcome
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord, Trigger
@@ -57,7 +57,7 @@ def _matches(record: SuiteExecutionRecord, query: ExecutionFilter) -> bool:
             query.scenario is None or record.scenario_name == query.scenario,
             not query.outcomes or record.outcome.value in query.outcomes,
             query.trigger is None or record.trigger.value == query.trigger,
-            query.preset is None or record.preset_used == query.preset,
+            query.preset is None or record.preset == query.preset,
             query.since is None or record.completed_at >= query.since,
             query.until is None or record.completed_at <= query.until,
             query.phase is None or query.phase in phases,

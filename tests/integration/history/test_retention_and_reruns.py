@@ -11,16 +11,18 @@ import pytest
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.reruns import RerunService
 from testgenie.execution.retention import RetentionService
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseResult
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.records import SuiteExecutionRecord, Trigger
 from testgenie_local.polling import wait_for
 
 from tests.support.records import run_record
 from tests.support.services import suite_requests
+from tests.support.threads import join_all
 
 NOW = datetime(2026, 9, 1, tzinfo=UTC)
 
@@ -83,7 +85,7 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
         report = retention.prune(now=NOW)
     finally:
         stop.set()
-        thread.join()
+        join_all([thread])
 
     expired = [r for r in [*old, only_old] if r not in pinned]
     assert report.deleted == len(expired)
@@ -147,3 +149,24 @@ def test_rerun_errors(db: Database) -> None:
         service.rerun(passed.id, failed_only=True)
     with pytest.raises(NotFoundError, match="execution not found"):
         service.rerun(run_record("x", NOW, {}).id)
+
+
+def test_a_rerun_of_a_scenario_the_source_no_longer_holds_says_so(db: Database, tmp_path: Path) -> None:
+    # E.g. a local stack restarted with `--scenarios my-scenarios`: hello-python's runs stay in history.
+    (tmp_path / "my-scenario" / ".testgenie").mkdir(parents=True)
+    (tmp_path / "my-scenario" / ".testgenie" / "testing.json").write_text("{}")
+    source = LocalScenarioSource(tmp_path)
+    old = run_record("hello-python", NOW, {"unit": "passed"})
+    _store(db, [old])
+    queue = suite_requests(db, plan_validator=lambda request: source.locate(request.scenario_name))
+
+    with pytest.raises(ValidationError) as refused:
+        RerunService(db, queue).rerun(old.id)
+
+    assert refused.value.message == (
+        f"execution {old.id} ran scenario 'hello-python', which the service no longer has "
+        "(scenario 'hello-python' was not found): push that scenario again, or serve a scenarios "
+        "folder that holds it"
+    )
+    queued = db.run(lambda conn: conn.execute("SELECT count(*) AS n FROM suite_requests").fetchone())
+    assert queued == {"n": 0}  # refused before anything was queued

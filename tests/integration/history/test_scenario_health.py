@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
-from testgenie.execution.history import ExecutionHistoryService
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import SCENARIOS_CURSOR
+from testgenie.history.service import ExecutionHistoryService
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
 
@@ -31,16 +31,21 @@ def _store(db: Database, records: list[SuiteExecutionRecord]) -> None:
     db.run(work)
 
 
-def _from_scratch(records: list[SuiteExecutionRecord], scenario: str) -> dict[str, Any]:
-    """The summary recomputed from every run of the scenario, with no code of the service."""
+def _from_scratch(
+    records: list[SuiteExecutionRecord], scenario: str, *, none_is_a_digest: bool = False
+) -> dict[str, Any]:
+    """The summary recomputed from every run of the scenario, with no code of the service.
+    `none_is_a_digest`: the wrong rule (runs without a digest as one source), to show the data tells
+    the two apart."""
     mine = sorted((r for r in records if r.scenario_name == scenario), key=lambda r: (r.completed_at, r.id))
     window = mine[-30:]
     durations = sorted(r.duration_ms for r in window)
     seen: dict[tuple[str, str], set[str]] = {}
     for r in window:
+        digest = r.source_digest if r.source_digest is not None or not none_is_a_digest else "(none)"
         for phase in r.phases:
-            if r.source_digest is not None and phase.status.value in ("passed", "failed"):
-                seen.setdefault((phase.name, r.source_digest), set()).add(phase.status.value)
+            if digest is not None and phase.status.value in ("passed", "failed"):
+                seen.setdefault((phase.name, digest), set()).add(phase.status.value)
     return {
         "lastExecution": str(mine[-1].id),
         "runs": len(window),
@@ -51,16 +56,26 @@ def _from_scratch(records: list[SuiteExecutionRecord], scenario: str) -> dict[st
     }
 
 
+# Each phase fails at its own rate (never, rarely, often, always), and digests come from a pool with
+# many runs without one: so the flaky count is neither 0 nor every phase, and it differs between the
+# right rule and one that counts runs without a digest (the test checks that it does).
+FAIL_RATES = {"lint": 0.0, "unit": 0.08, "docs": 0.5, "api": 0.25, "e2e": 1.0}
+DIGESTS: list[str | None] = [f"sha256:{n}" for n in range(8)] + [None] * 5
+
+
 def _random_runs(rng: random.Random, count: int) -> list[SuiteExecutionRecord]:
     runs = []
     for _ in range(count):
-        phases = {name: rng.choice(["passed", "failed", "skipped"]) for name in ("lint", "unit", "docs")}
+        phases = {
+            name: "skipped" if rng.random() < 0.15 else "failed" if rng.random() < rate else "passed"
+            for name, rate in FAIL_RATES.items()
+        }
         runs.append(
             run_record(
                 rng.choice(["s1", "s2", "s3"]),
                 BASE + timedelta(seconds=rng.randint(0, 400)),  # out of order, and some equal times
                 phases,
-                digest=rng.choice(["sha256:a", "sha256:b", None]),
+                digest=rng.choice(DIGESTS),
                 duration_ms=rng.randint(100, 9000),
             )
         )
@@ -85,7 +100,8 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=120)  # well inside pytest-timeout: a stuck recorder fails here, named
+    assert [t.is_alive() for t in threads] == [False, False], "a recorder did not finish"
 
     page = json.loads(ExecutionHistoryService(db).scenarios())
     got = {item["scenarioName"]: item for item in page["items"]}
@@ -94,6 +110,11 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
         expected = _from_scratch(runs, scenario)
         assert item["lastExecution"]["executionId"] == expected.pop("lastExecution")
         assert {key: item[key] for key in expected} == expected, scenario
+    # The data can fail a wrong flaky rule: some scenario's count is neither 0 nor every phase, and
+    # some scenario's count differs when runs without a digest are counted as one source.
+    counts = [_from_scratch(runs, s)["flakyPhases"] for s in got]
+    assert any(0 < n < len(FAIL_RATES) for n in counts), counts
+    assert counts != [_from_scratch(runs, s, none_is_a_digest=True)["flakyPhases"] for s in got]
     times = [item["lastExecution"]["completedAt"] for item in page["items"]]
     assert times == sorted(times, reverse=True)  # newest activity first
 

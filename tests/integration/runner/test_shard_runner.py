@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 from testgenie.orchestrator.models import PhasePlan, ShardAssignment
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.runner.phase import run_invocation
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, UploadTarget
 from testgenie.shards.split import split_tests

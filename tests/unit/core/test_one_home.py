@@ -27,8 +27,8 @@ def _spellings(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("text", "home"),
     [
-        ("A-Za-z0-9_-", "layers/core/testgenie/orchestrator/catalog.py"),
-        ('"scenarioName is required"', "layers/core/testgenie/orchestrator/catalog.py"),
+        ("A-Za-z0-9_-", "layers/core/testgenie/orchestrator/planning/catalog.py"),
+        ('"scenarioName is required"', "layers/core/testgenie/orchestrator/planning/catalog.py"),
         ('"execution not found"', "layers/core/testgenie/records.py"),
         ('"suite request not found"', "layers/core/testgenie/queue/models.py"),
         ("Idempotency-Key must", "layers/core/testgenie/queue/models.py"),

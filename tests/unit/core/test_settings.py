@@ -11,6 +11,8 @@ from testgenie.errors import ConfigurationError
 from testgenie.migrate import default_migrations_dir
 from testgenie.settings import Settings
 
+from tests.support.threads import join_all
+
 
 def test_defaults_and_parsing() -> None:
     settings = Settings.from_env(
@@ -85,7 +87,7 @@ def test_each_environment_builds_its_own_services_and_reset_rebuilds_them(
     there: list[object] = []
     worker = Thread(target=lambda: there.append(bootstrap.database()))
     worker.start()
-    worker.join()
+    join_all([worker])
 
     assert bootstrap.database() is here  # built once per environment
     assert there[0] is not here  # another environment (thread) has its own

@@ -67,7 +67,22 @@ def test_every_statement_is_used_and_every_name_used_exists(queries: Path) -> No
 
 
 def test_the_repositories_keep_their_sql_in_queries_files() -> None:
-    assert {path.parent.name for path in QUERY_FILES} >= {"queue", "history", "execution"}
+    """Every statement a repository executes is QUERIES["name"], or (the pages) a name bound from
+    a builder that composes queries.sql's blocks; never a string written in Python."""
+    repositories = sorted(CORE.rglob("repository.py"))
+    inline = [
+        f"{path.relative_to(CORE)}:{node.lineno}"
+        for path in repositories
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "execute"
+        and node.args
+        and not isinstance(node.args[0], ast.Subscript | ast.Name)
+    ]
+    assert {path.parent.name for path in QUERY_FILES} >= {"queue", "history", "execution", "shards"}
+    assert {path.parent for path in repositories} <= {path.parent for path in QUERY_FILES}
+    assert inline == []
 
 
 _POSITIONAL_ROW = re.compile(r"\b(row|rows|page\[-1\]|r)\[-?\d+\]")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tools import missing_tool
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 FINDER = REPO_ROOT / "local" / "find-python3.13"
 
@@ -50,7 +52,7 @@ def test_make_build_stops_at_once_naming_what_to_install(tmp_path: Path) -> None
 def test_a_pyenv_313_is_found_when_path_has_none(tmp_path: Path) -> None:
     real = _finder(os.environ["PATH"], Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")))
     if real.returncode != 0:
-        pytest.skip("no Python 3.13 on this machine")
+        missing_tool("Python 3.13 (.ci/run installs one with pyenv)")
     versions = tmp_path / "pyenv" / "versions" / "3.13.99" / "bin"
     versions.mkdir(parents=True)
     (versions / "python3.13").symlink_to(Path(real.stdout.strip()) / "python3.13")

@@ -9,7 +9,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from testgenie.orchestrator.bundles import bundle_digest
+from testgenie.orchestrator.sources.bundles import bundle_digest
 from testgenie_local.aws import LocalAws
 from testgenie_local.bundle import (
     LAMBDA_TARGET,

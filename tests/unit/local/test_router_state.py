@@ -62,6 +62,7 @@ def _race(mode: str) -> dict[str, str]:
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,
     )
     answer: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     return answer

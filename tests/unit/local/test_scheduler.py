@@ -59,9 +59,20 @@ def test_scheduler_fires_input_to_the_function_and_stops(template: Template) -> 
     finally:
         scheduler.stop()
     assert all(event == {"action": "reap"} for event in received)
-    count = len(received)
-    assert all(not t.is_alive() for t in scheduler._threads)
-    assert len(received) == count
+    assert all(not t.is_alive() for t in scheduler._threads)  # stop() returned after every thread ended
+    assert len(received) == sum(scheduler.fired.values())  # each firing reached the function once
+
+
+def test_stop_ends_a_schedule_waiting_out_its_period(template: Template) -> None:
+    """A schedule of one hour is stopped at once, without firing (its wait is the stop event's)."""
+    received: list[Any] = []
+    spec = template.functions["WorkFunction"]
+    runtime = FunctionRuntime(spec, lambda event, context: received.append(event))
+    scheduler = Scheduler(plan([(s, runtime) for s in spec.schedules], {"*": 3600}))
+    scheduler.start()
+    scheduler.stop(timeout=30)
+    assert [t.is_alive() for t in scheduler._threads] == [False]
+    assert received == []
 
 
 def test_a_raising_function_does_not_stop_the_schedule() -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from testgenie.artifacts import LocalArtifactStore
-from testgenie.orchestrator.engine import SuiteOrchestrator
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.run.engine import SuiteOrchestrator
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.paths import EXAMPLES
 

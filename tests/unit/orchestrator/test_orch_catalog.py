@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from testgenie.orchestrator.catalog import CATALOG, DEFAULT_PRESETS, phase_descriptors
+from testgenie.orchestrator.planning.catalog import CATALOG, DEFAULT_PRESETS, phase_descriptors
 
 REFERENCE_ORDER = [
     "structure",
@@ -66,9 +66,9 @@ def test_default_presets_are_exactly_the_references() -> None:
 def test_catalog_imports_nothing_heavy() -> None:
     """The history function imports the catalog: no boto3, no runners, no engine, no subprocess use."""
     code = (
-        "import sys, testgenie.orchestrator.catalog as c; c.phase_descriptors();"
-        "heavy = [m for m in ('boto3', 'botocore', 'testgenie.orchestrator.runners', "
-        "'testgenie.orchestrator.engine', 'testgenie.orchestrator.workspace', 'pydantic') if m in sys.modules];"
+        "import sys, testgenie.orchestrator.planning.catalog as c; c.phase_descriptors();"
+        "heavy = [m for m in ('boto3', 'botocore', 'testgenie.orchestrator.phases', "
+        "'testgenie.orchestrator.run.engine', 'testgenie.orchestrator.run.workspace', 'pydantic') if m in sys.modules];"
         "print(','.join(heavy))"
     )
     result = subprocess.run(

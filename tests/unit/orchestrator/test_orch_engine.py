@@ -11,17 +11,17 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.artifacts import LocalArtifactStore, UploadTarget
 from testgenie.errors import ValidationError
-from testgenie.orchestrator import runners
-from testgenie.orchestrator.engine import SuiteOrchestrator, in_process_orchestrator
-from testgenie.orchestrator.engine_protocol import SuiteEngine
+from testgenie.orchestrator import phases
 from testgenie.orchestrator.models import (
     Classification,
     Outcome,
     PhaseResult,
     PhaseStatus,
-    SuiteExecutionRequest,
+    SuitePlan,
 )
-from testgenie.orchestrator.workspace import LocalScenarioSource
+from testgenie.orchestrator.run.engine import SuiteOrchestrator, in_process_orchestrator
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
+from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.settings import Settings
 
 from tests.support.orchestrator import wait_until_gone
@@ -29,8 +29,8 @@ from tests.support.orchestrator import wait_until_gone
 ScenarioFactory = Any
 
 
-def request(scenario: str = "demo", **fields: Any) -> SuiteExecutionRequest:
-    return SuiteExecutionRequest(scenario_name=scenario, **fields)
+def request(scenario: str = "demo", **fields: Any) -> SuitePlan:
+    return SuitePlan(scenario_name=scenario, **fields)
 
 
 def statuses(result: Any) -> dict[str, str]:
@@ -245,7 +245,7 @@ def test_a_crashing_runner_is_a_failed_phase(
     def explode(*_: Any) -> None:
         raise KeyError("oops")
 
-    monkeypatch.setitem(runners.RUNNERS, "docs", explode)
+    monkeypatch.setitem(phases.PHASE_KINDS, "docs", explode)
     result = orchestrator.execute(request(phases=["docs", "structure"]), uuid4())
     docs = result.phases[0]
     assert docs.status == PhaseStatus.FAILED

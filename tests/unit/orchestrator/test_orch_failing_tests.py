@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from testgenie.orchestrator.models import MAX_FAILING_TESTS_PER_PHASE
-from testgenie.orchestrator.runners.junit import failing_tests, failure_signature, parse_junit
+from testgenie.orchestrator.phases.junit import failing_tests, failure_signature, parse_junit
 
 PYTEST_STYLE = """<?xml version="1.0"?>
 <testsuites><testsuite name="pytest">

@@ -8,8 +8,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from testgenie.orchestrator.runners import containment
-from testgenie.orchestrator.runners.containment import (
+from testgenie.orchestrator.phases import containment
+from testgenie.orchestrator.phases.containment import (
     TOKEN_ENV,
     created_since,
     on_arc,

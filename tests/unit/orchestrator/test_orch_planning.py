@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.catalog import PHASE_NAMES
-from testgenie.orchestrator.models import SuiteExecutionRequest
-from testgenie.orchestrator.planning import build_plan
-from testgenie.orchestrator.testing_config import TestingConfig
+from testgenie.orchestrator.models import SuitePlan
+from testgenie.orchestrator.planning.catalog import PHASE_NAMES
+from testgenie.orchestrator.planning.plan import build_plan
+from testgenie.orchestrator.planning.testing_config import TestingConfig
 
 ALL = list(PHASE_NAMES)
 
@@ -20,7 +20,7 @@ def plan(
     default_timeout: int = 900,
     **request: Any,
 ):  # type: ignore[no-untyped-def]
-    req = SuiteExecutionRequest(scenario_name=request.pop("scenario", "demo"), **request)
+    req = SuitePlan(scenario_name=request.pop("scenario", "demo"), **request)
     return build_plan(req, TestingConfig.model_validate(config or {}), scripts, default_timeout)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import LogBuffer, PhaseTimeout
-from testgenie.orchestrator.runners.process import (
+from testgenie.orchestrator.phases.base import LogBuffer, PhaseTimeout
+from testgenie.orchestrator.phases.process import (
     CommandResult,
     classify_failure,
     run_command,

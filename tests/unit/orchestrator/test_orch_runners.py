@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from testgenie.errors import ValidationError
 from testgenie.orchestrator.models import Classification
-from testgenie.orchestrator.runners.base import PhaseTimeout, RunState, TestCase
-from testgenie.orchestrator.runners.performance import percentile
-from testgenie.orchestrator.testing_config import parse_testing_config
+from testgenie.orchestrator.phases.base import PhaseTimeout, RunState, TestCase
+from testgenie.orchestrator.phases.performance import percentile
+from testgenie.orchestrator.planning.testing_config import parse_testing_config
 
 from tests.support.orchestrator import outcome, phase_context, run_phase
 
@@ -326,7 +326,7 @@ def test_unit_unreadable_junit_is_misconfiguration(make_scenario: ScenarioFactor
 
 
 def test_unit_detects_npm_and_go(make_scenario: ScenarioFactory) -> None:
-    from testgenie.orchestrator.runners.unit import detect_commands
+    from testgenie.orchestrator.phases.unit import detect_commands
 
     folder = make_scenario(
         "multi", None, {"go.mod": "module x\n", "package.json": json.dumps({"scripts": {"test": "jest"}})}

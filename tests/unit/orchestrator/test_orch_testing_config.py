@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.testing_config import (
+from testgenie.orchestrator.planning.testing_config import (
     TestingConfig,
     load_testing_config,
     parse_testing_config,

@@ -12,15 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from testgenie.errors import ScenarioNotFoundError, ValidationError
-from testgenie.orchestrator.workspace import (
-    LocalScenarioSource,
-    S3ScenarioSource,
-    UnsafeArchiveError,
-    command_environment,
-    prepare_workspace,
-    safe_extract,
-    scenario_source_from_settings,
-)
+from testgenie.orchestrator.run.workspace import command_environment, prepare_workspace
+from testgenie.orchestrator.sources.bundles import UnsafeArchiveError, safe_extract
+from testgenie.orchestrator.sources.factory import scenario_source_from_settings
+from testgenie.orchestrator.sources.local import LocalScenarioSource
+from testgenie.orchestrator.sources.s3 import S3ScenarioSource
 from testgenie.settings import Settings
 
 BUCKET = "scenarios"
@@ -208,8 +204,8 @@ def test_s3_source_refuses_a_malicious_bundle(s3: Any, tmp_path: Path) -> None:
 
 def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
     from testgenie.artifacts import LocalArtifactStore
-    from testgenie.orchestrator.engine import SuiteOrchestrator
-    from testgenie.orchestrator.models import SuiteExecutionRequest
+    from testgenie.orchestrator.models import SuitePlan
+    from testgenie.orchestrator.run.engine import SuiteOrchestrator
 
     config = b'{"phases": {"lint": {"commands": ["test -f README.md"]}}}'
     s3.put_object(
@@ -221,7 +217,7 @@ def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
         S3ScenarioSource(BUCKET, "p", cache_dir=tmp_path / "cache", client=s3),
         LocalArtifactStore(tmp_path / "a"),
     )
-    result = engine.execute(SuiteExecutionRequest(scenario_name="demo", phases=["lint"]), uuid4())
+    result = engine.execute(SuitePlan(scenario_name="demo", phases=["lint"]), uuid4())
     assert result.success
     assert result.phases[0].status.value == "passed"
 

@@ -61,7 +61,7 @@ def test_counts_and_failing_tests_from_every_shard() -> None:
         (1, ShardStatus.FAILED, 5, "log-1"),
         (2, ShardStatus.PASSED, 5, "log-2"),
     ]
-    assert {o.section for o in merged.observations or []} == {"shard 0", "shard 1", "shard 2"}
+    assert {o.text.split("]")[0] for o in merged.observations or []} == {"[shard 0", "[shard 1", "[shard 2"}
     assert shard_outcome(runs) is None  # failing tests fail the phase, not the run's engine
 
 

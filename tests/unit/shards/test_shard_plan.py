@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.models import SuiteExecutionRequest
-from testgenie.orchestrator.planning import build_plan
-from testgenie.orchestrator.testing_config import parse_testing_config
+from testgenie.orchestrator.models import SuitePlan
+from testgenie.orchestrator.planning.plan import build_plan
+from testgenie.orchestrator.planning.testing_config import parse_testing_config
 
 
 def _plan(configured: dict[str, Any], shards: Any = None, max_shards: int = 16, **request: Any) -> Any:
     config = parse_testing_config(json.dumps({"phases": configured}))
-    asked = SuiteExecutionRequest(scenario_name="demo", shards=shards, **request)
+    asked = SuitePlan(scenario_name="demo", shards=shards, **request)
     return build_plan(asked, config, max_shards=max_shards)
 
 
@@ -61,5 +61,5 @@ def test_a_bad_shards_value_in_testing_json_names_the_field(value: Any, message:
 
 
 def test_the_override_is_kept_with_what_was_requested() -> None:
-    assert SuiteExecutionRequest(scenario_name="d", shards=4).requested()["shards"] == 4
-    assert "shards" not in SuiteExecutionRequest(scenario_name="d").requested()
+    assert SuitePlan(scenario_name="d", shards=4).requested()["shards"] == 4
+    assert "shards" not in SuitePlan(scenario_name="d").requested()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from testgenie.orchestrator.models import TestTiming
-from testgenie.orchestrator.runners.junit import measured_timings, parse_junit
+from testgenie.orchestrator.phases.junit import measured_timings, parse_junit
 
 REPORT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" tests="4">

@@ -14,16 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.errors import ConflictError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.engine import SuiteOrchestrator, plan_scenario
-from testgenie.orchestrator.models import PhaseResult, SuiteExecutionRequest, SuiteExecutionResult
-from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.models import PhaseResult, SuiteExecutionResult, SuitePlan
+from testgenie.orchestrator.planning.plan import validate_scenario_name
+from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
-from testgenie.records import SuiteExecutionRecord, failed_record, progress_of
+from testgenie.records import SuiteExecutionRecord, execution_id_for, failed_record, progress_of
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS
 
 if TYPE_CHECKING:
@@ -31,19 +31,13 @@ if TYPE_CHECKING:
 
     from testgenie.artifacts import ArtifactStore
     from testgenie.db import Database
-    from testgenie.orchestrator.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
 T = TypeVar("T")
 # Kept free at the end of the execution's own timeout: the last phase is told to stop this early, so
 # the record is written before the durable service ends the execution.
 RECORD_MARGIN_SECONDS = 120
-
-
-def execution_id_for(suite_request_id: UUID) -> UUID:
-    """The id of the execution a durable run of this request records: known before it starts, so
-    POST /executions can name it in a 202 (one execution per request; docs/api.md)."""
-    return uuid5(NAMESPACE_URL, f"testgenie:execution:{suite_request_id}")
 
 
 @dataclass(frozen=True)
@@ -178,7 +172,7 @@ def _claim(deps: CoordinatorDeps, request_id: UUID, arn: str) -> dict[str, Any] 
     return {"claim": claim.model_dump(mode="json"), "startedAt": datetime.now(UTC).isoformat()}
 
 
-def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: datetime) -> dict[str, Any]:
+def _plan(deps: CoordinatorDeps, request: SuitePlan, started_at: datetime) -> dict[str, Any]:
     """The plan from the bytes the runner will verify (the bundle's reference first, as RunnerPhases
     does); a plan that can no longer run (the scenario changed since it was queued) ends the run."""
     try:
@@ -192,7 +186,7 @@ def _plan(deps: CoordinatorDeps, request: SuiteExecutionRequest, started_at: dat
 
 
 def _record_of(
-    result: SuiteExecutionResult, claim: Claim, request: SuiteExecutionRequest, started_at: datetime
+    result: SuiteExecutionResult, claim: Claim, request: SuitePlan, started_at: datetime
 ) -> SuiteExecutionRecord:
     # The run started when it was claimed, not when this (possibly replaying) invocation began.
     result = result.model_copy(update={"suite_request_id": claim.request.id, "started_at": started_at})

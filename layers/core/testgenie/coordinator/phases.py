@@ -1,6 +1,6 @@
 """The durable coordinator's phase executor: each phase is one chained invoke of RunnerFunction.
 
-Same loop as ever (orchestrator/engine.py: cancel, fail-fast, progress); what differs is how one
+Same loop as ever (orchestrator/run/engine.py: cancel, fail-fast, progress); what differs is how one
 phase runs. Its invocation (fresh pre-signed URLs, the run's deadline) is built inside a step, and
 `invoke_runner_phase` hands it to the runner with `context.invoke`, so the answer is checkpointed:
 on replay a phase that answered is never run again, and while the runner works the coordinator is
@@ -19,10 +19,10 @@ from uuid import UUID
 
 from pydantic import ValidationError as PydanticValidationError
 
-from testgenie.orchestrator.engine import PhaseSession
-from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuiteExecutionRequest, TestTiming
-from testgenie.orchestrator.runners.base import TestCase
-from testgenie.orchestrator.runners.junit import measured_timings
+from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuitePlan, TestTiming
+from testgenie.orchestrator.phases.base import TestCase
+from testgenie.orchestrator.phases.junit import measured_timings
+from testgenie.orchestrator.run.engine import PhaseSession
 from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase, upload_lifetime
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.orchestrator.workspace import ScenarioSource
+    from testgenie.orchestrator.sources.base import ScenarioSource
 
 # What Lambda and the durable service say when an invoke ran out of time.
 _TIMEOUT_MARKERS = ("Sandbox.Timedout", "ChainedInvoke.Timeout", "Task timed out", "TimedOut")
@@ -220,7 +220,7 @@ class DurablePhases:
         self.before_phase = before_phase
 
     @contextmanager
-    def session(self, request: SuiteExecutionRequest, execution_id: UUID) -> Iterator[PhaseSession]:
+    def session(self, request: SuitePlan, execution_id: UUID) -> Iterator[PhaseSession]:
         yield _DurableSession(
             owner=self, prepared=self.prepared, plan=self.prepared.plan, execution_id=execution_id
         )

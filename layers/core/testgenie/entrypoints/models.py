@@ -9,8 +9,12 @@ from pydantic import ConfigDict, Field, field_validator
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, StrictBody
-from testgenie.orchestrator.catalog import SCENARIO_NAME_RE, SCENARIO_NAME_REQUIRED, SCENARIO_NAME_RULE
 from testgenie.orchestrator.models import ShardsSetting, parse_shards
+from testgenie.orchestrator.planning.catalog import (
+    SCENARIO_NAME_RE,
+    SCENARIO_NAME_REQUIRED,
+    SCENARIO_NAME_RULE,
+)
 from testgenie.queue.models import MAX_PLAN_ITEMS, QueueSuiteRequestInput, SuiteRequest, SuiteRequestSnapshot
 from testgenie.records import SuiteExecutionSummary
 
@@ -43,7 +47,7 @@ def check_scenario_name(value: str) -> str:
     return value
 
 
-class SuiteExecutionHttpBody(StrictBody):
+class SuiteExecutionBody(StrictBody):
     """POST /executions: run a suite now (an unknown field is a 400 naming it)."""
 
     scenario_name: str = Field(default="", description="the scenario to run (required)")
@@ -76,7 +80,7 @@ class SuiteExecutionHttpBody(StrictBody):
 
     def to_input(self) -> SuiteExecutionInput:
         from testgenie.execution.service import SuiteExecutionInput
-        from testgenie.orchestrator.models import SuiteExecutionRequest
+        from testgenie.orchestrator.models import SuitePlan
 
         scenario = self.scenario_name.strip()
         if not scenario:
@@ -87,7 +91,7 @@ class SuiteExecutionHttpBody(StrictBody):
                 link = UUID(self.suite_request_id.strip())
             except ValueError:
                 raise ValidationError("suiteRequestId must be a valid UUID") from None
-        request = SuiteExecutionRequest(
+        request = SuitePlan(
             scenario_name=scenario,
             preset=(self.preset or "").strip() or None,
             phases=self.phases,
@@ -98,7 +102,7 @@ class SuiteExecutionHttpBody(StrictBody):
         return SuiteExecutionInput(request=request, suite_request_id=link)
 
 
-class SuiteRequestHttpBody(QueueSuiteRequestInput, StrictBody):
+class SuiteRequestBody(QueueSuiteRequestInput, StrictBody):
     """POST /suite-requests: QueueSuiteRequestInput, plus text the database can store; an unknown
     field is a 400 naming it."""
 
@@ -113,6 +117,12 @@ class SuiteRequestHttpBody(QueueSuiteRequestInput, StrictBody):
     @classmethod
     def _scenario(cls, value: str) -> str:
         return check_scenario_name(value)
+
+
+class RerunBody(StrictBody):
+    """POST /executions/{executionId}/rerun."""
+
+    failed_only: bool = Field(default=False, description="only the phases that failed in the original")
 
 
 class ExecutionPage(CamelModel):

@@ -8,7 +8,11 @@ from uuid import UUID
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.catalog import MAX_SCENARIO_NAME_LENGTH, SCENARIO_NAME_RE, SCENARIO_NAME_RULE
+from testgenie.orchestrator.planning.catalog import (
+    MAX_SCENARIO_NAME_LENGTH,
+    SCENARIO_NAME_RE,
+    SCENARIO_NAME_RULE,
+)
 from testgenie.paging import MAX_PAGE
 
 MAX_OFFSET = 1_000_000
@@ -18,6 +22,9 @@ MAX_OFFSET = 1_000_000
 LimitQuery = Annotated[
     int,
     Query(ge=1, description=f"page size (default {MAX_PAGE}); larger values are clamped to {MAX_PAGE}"),
+]
+ShardQuery = Annotated[
+    int | None, Query(ge=0, le=999, description="a sharded phase: this shard's log (0 … N-1)")
 ]
 OffsetQuery = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="items to skip (default 0)")]
 ScenarioQuery = Annotated[

@@ -209,3 +209,36 @@ def process_batch(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     return dict(response)
+
+
+class DurableStartRecordHandler:
+    """A queued request starts its durable execution (named after it) and the record is acknowledged;
+    a duplicate delivery finds the name taken (one execution per request). A start that failed for a
+    transient reason is retried by SQS."""
+
+    def __init__(self, start: Callable[[UUID], bool]) -> None:
+        self._start = start
+
+    def __call__(self, record: SQSRecord) -> str:
+        logger.append_keys(message_id=record.message_id)
+        try:
+            try:
+                request_id = read_message(record.body)
+            except MalformedMessage as exc:
+                logger.error(
+                    "malformed suite request message acknowledged",
+                    extra={"reason": str(exc), "body": (record.body or "")[:500]},
+                )
+                record_count("MalformedMessages")
+                return "malformed"
+            sent = record.attributes.sent_timestamp
+            if sent and sent.isdigit():
+                record_queue_latency(time.time() * 1000 - int(sent))
+            if self._start(request_id):
+                logger.info("durable execution started", extra={"suite_request_id": str(request_id)})
+                return "started"
+            record_count("DuplicateMessages")
+            logger.info("durable execution already started", extra={"suite_request_id": str(request_id)})
+            return "duplicate"
+        finally:
+            logger.remove_keys(["message_id"])

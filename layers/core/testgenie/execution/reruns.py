@@ -57,7 +57,7 @@ def rerun_payload(record: SuiteExecutionRecord, failed_only: bool) -> QueueSuite
             raise ValidationError("the execution has no failed phases; rerun it without failedOnly")
     return QueueSuiteRequestInput(
         scenario_name=record.scenario_name,
-        preset=asked.get("preset") or record.preset_used,
+        preset=asked.get("preset") or record.preset,
         phases=phases,
         skip=skip,
         fail_fast=bool(asked.get("failFast", False)),

@@ -15,14 +15,14 @@ from testgenie.db import Connection, Database
 from testgenie.errors import ConflictError, NotFoundError, TestGenieError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.observability import logger
-from testgenie.orchestrator.engine_protocol import SuiteEngine
 from testgenie.orchestrator.models import (
     Outcome,
     PhaseResult,
-    SuiteExecutionRequest,
     SuiteExecutionResult,
+    SuitePlan,
 )
-from testgenie.queue.models import REQUEST_NOT_FOUND, Claim, SuiteRequest
+from testgenie.orchestrator.run.engine_protocol import SuiteEngine
+from testgenie.queue.models import CLAIMABLE, REQUEST_NOT_FOUND, Claim, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import SuiteExecutionRecord, Trigger, failed_record, progress_of
 from testgenie.retrying import retry_transient
@@ -34,7 +34,7 @@ FINAL_WRITE_SECONDS = 8.0
 
 @dataclass(frozen=True)
 class SuiteExecutionInput:
-    request: SuiteExecutionRequest
+    request: SuitePlan
     suite_request_id: UUID | None = None
     trigger: Trigger = Trigger.API
 
@@ -52,7 +52,7 @@ class SuiteExecutionService:
         self._suite_requests = suite_requests
         self._executions = executions or SuiteExecutionRepository()
 
-    def validate_plan(self, request: SuiteExecutionRequest) -> None:
+    def validate_plan(self, request: SuitePlan) -> None:
         """ValidationError (400) naming the preset, phase or scenario when the plan can never run."""
         self._engine.plan(request)
 
@@ -61,13 +61,7 @@ class SuiteExecutionService:
 
         `deadline` (time.monotonic()) stops the run early with outcome `timeout`, still recorded.
         """
-        linked: SuiteRequest | None = None
-        request = run.request
-        if run.suite_request_id is not None:
-            linked = self._suite_requests.get(run.suite_request_id)
-            if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
-                raise ValidationError("suiteRequestId does not match scenarioName")
-            request = linked_plan(linked, run.request)
+        linked, request = self._linked(run)
         plan = self._engine.plan(request)  # a 400 here never touches the request's status
         claim: Claim | None = None
         if linked is not None:
@@ -75,6 +69,23 @@ class SuiteExecutionService:
             if claim is None:
                 raise self._not_claimable(linked.id)
         return self._run_and_record(request, plan.phases, claim, run.trigger, deadline)
+
+    def check_startable(self, run: SuiteExecutionInput) -> SuiteRequest | None:
+        """What execute() checks before it claims, without claiming: the linked request (None when
+        unlinked) exists (404), matches the scenario and plan (400) and is claimable (409)."""
+        linked, request = self._linked(run)
+        self._engine.plan(request)
+        if linked is not None and linked.status not in CLAIMABLE:
+            raise self._not_claimable(linked.id)
+        return linked
+
+    def _linked(self, run: SuiteExecutionInput) -> tuple[SuiteRequest | None, SuitePlan]:
+        if run.suite_request_id is None:
+            return None, run.request
+        linked = self._suite_requests.get(run.suite_request_id)
+        if linked.scenario_name.lower() != run.request.scenario_name.strip().lower():
+            raise ValidationError("suiteRequestId does not match scenarioName")
+        return linked, linked_plan(linked, run.request)
 
     def execute_queued(
         self, suite_request_id: UUID, *, deadline: float | None = None
@@ -105,7 +116,7 @@ class SuiteExecutionService:
 
     def _run_and_record(
         self,
-        request: SuiteExecutionRequest,
+        request: SuitePlan,
         planned: list[str],
         claim: Claim | None,
         trigger: Trigger,
@@ -172,7 +183,7 @@ class SuiteExecutionService:
         retry_transient(lambda: self._db.run(work), what="recording the execution", deadline=deadline)
 
     def _record_claimed_failure(
-        self, claim: Claim, request: SuiteExecutionRequest, outcome: Outcome, reason: str
+        self, claim: Claim, request: SuitePlan, outcome: Outcome, reason: str
     ) -> SuiteExecutionResult:
         record = failed_record(
             scenario_name=request.scenario_name,
@@ -188,7 +199,7 @@ class SuiteExecutionService:
         return record.to_execution_result()
 
 
-def linked_plan(linked: SuiteRequest, body: SuiteExecutionRequest) -> SuiteExecutionRequest:
+def linked_plan(linked: SuiteRequest, body: SuitePlan) -> SuitePlan:
     """The plan a linked run runs: the one stored on the request. A body that names a different plan
     is refused (400), so a queued `comprehensive` request can never be completed by a smaller run."""
     stored = linked.execution_request()
@@ -202,14 +213,14 @@ def linked_plan(linked: SuiteRequest, body: SuiteExecutionRequest) -> SuiteExecu
     return stored
 
 
-def _plan_key(request: SuiteExecutionRequest) -> tuple[str, list[str], list[str]]:
+def _plan_key(request: SuitePlan) -> tuple[str, list[str], list[str]]:
     def names(values: list[str] | None) -> list[str]:
         return [v.strip().lower() for v in values or [] if v.strip()]
 
     return ((request.preset or "").strip().lower(), names(request.phases), sorted(set(names(request.skip))))
 
 
-def _describe_plan(request: SuiteExecutionRequest) -> str:
+def _describe_plan(request: SuitePlan) -> str:
     preset, phases, skip = _plan_key(request)
     parts = [
         f"phases {', '.join(phases)}" if phases else f"preset '{preset}'" if preset else "the default plan"

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from testgenie.models_base import CamelModel, StrictBody, UtcDateTime
+from testgenie.models_base import CamelModel, UtcDateTime
 
 
 class LastExecution(CamelModel):
@@ -38,7 +38,7 @@ class LastFailure(CamelModel):
     completed_at: UtcDateTime
     signature: str | None = Field(description="the first failing test's signature, when tests failed")
     error: str | None = Field(
-        default=None, description="the phase's error (what failed when no test did, e.g. a command)"
+        default=None, description="the phase's error, when no test failed (e.g. a command that failed)"
     )
 
 
@@ -105,7 +105,3 @@ class ExecutionComparison(CamelModel):
 class PinState(CamelModel):
     execution_id: UUID
     pinned: bool
-
-
-class RerunBody(StrictBody):
-    failed_only: bool = Field(default=False, description="only the phases that failed in the original")

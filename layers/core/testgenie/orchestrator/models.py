@@ -175,7 +175,7 @@ def parse_shards(value: Any) -> ShardsSetting | None:
     raise ValueError('must be a whole number of shards (1 … MaxShards) or "auto"')
 
 
-class SuiteExecutionRequest(CamelModel):
+class SuitePlan(CamelModel):
     """What to run. Names are normalised and validated by the planner, not here."""
 
     scenario_name: str

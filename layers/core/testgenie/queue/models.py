@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validat
 
 from testgenie.errors import ValidationError
 from testgenie.models_base import CamelModel, UtcDateTime
-from testgenie.orchestrator.models import ShardsSetting, SuiteExecutionRequest, parse_shards
+from testgenie.orchestrator.models import ShardsSetting, SuitePlan, parse_shards
 from testgenie.paging import parse_key, parse_time
 from testgenie.records import Trigger
 
@@ -75,9 +75,9 @@ class SuiteRequest(CamelModel):
     def estimated_queue_time_seconds(self) -> int:
         return estimate_queue_time(len(self.requested_types), self.coverage_target)
 
-    def execution_request(self) -> SuiteExecutionRequest:
+    def execution_request(self) -> SuitePlan:
         """The plan stored on this row, as the engine takes it."""
-        return SuiteExecutionRequest(
+        return SuitePlan(
             scenario_name=self.scenario_name,
             preset=self.preset,
             phases=self.phases,

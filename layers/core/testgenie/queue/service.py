@@ -11,8 +11,8 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.catalog import SCENARIO_NAME_REQUIRED
-from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuiteExecutionRequest
+from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuitePlan
+from testgenie.orchestrator.planning.catalog import SCENARIO_NAME_REQUIRED
 from testgenie.paging import Keyset, encode_cursor
 from testgenie.queue.models import (
     REQUEST_NOT_FOUND,
@@ -31,7 +31,14 @@ from testgenie.queue.models import (
 )
 from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
 from testgenie.queue.repository import SuiteRequestRepository
-from testgenie.records import ExecutionWriter, SuiteExecutionRecord, Trigger, failed_record, progress_of
+from testgenie.records import (
+    ExecutionWriter,
+    SuiteExecutionRecord,
+    Trigger,
+    execution_id_for,
+    failed_record,
+    progress_of,
+)
 from testgenie.retrying import retry_transient
 
 _REAP_BATCH = 100
@@ -56,7 +63,7 @@ class SuiteRequestService:
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
         requests: SuiteRequestRepository | None = None,
-        plan_validator: Callable[[SuiteExecutionRequest], object] | None = None,
+        plan_validator: Callable[[SuitePlan], object] | None = None,
     ) -> None:
         self._db = db
         self._publisher = publisher or NullPublisher()
@@ -201,10 +208,13 @@ class SuiteRequestService:
         """The durable execution that claimed the request (None: none did, or not a durable run)."""
         return self._db.run_statement(lambda conn: self._requests.durable_execution_arn(conn, request_id))
 
-    def record_stopped(self, request_id: UUID, reason: str) -> SuiteRequest:
-        """A running request whose durable execution was stopped (cancel): `cancelled` with the phases
-        finished so far (its progress) and `reason`, in one transaction. A request that ended meanwhile
-        (its record won the race) is returned as it is."""
+    def record_stopped(
+        self, request_id: UUID, reason: str, status: SuiteRequestStatus = SuiteRequestStatus.CANCELLED
+    ) -> SuiteRequest:
+        """A running request whose durable execution was stopped: `cancelled` (a cancel) or `failed`
+        (interrupted), with the phases finished so far (its progress) and `reason`, in one transaction.
+        A request that ended meanwhile (its record won the race) is returned as it is."""
+        outcome = Outcome.CANCELLED if status is SuiteRequestStatus.CANCELLED else Outcome.ERRORED
 
         def work(conn: Connection) -> SuiteRequest:
             current = self._requests.get(conn, request_id)
@@ -212,16 +222,14 @@ class SuiteRequestService:
                 raise NotFoundError(REQUEST_NOT_FOUND)
             if current.status is not SuiteRequestStatus.RUNNING:
                 return current
-            if not self._requests.release(
-                conn, request_id, current.attempts, SuiteRequestStatus.CANCELLED, reason
-            ):
+            if not self._requests.release(conn, request_id, current.attempts, status, reason):
                 found = self._requests.get(conn, request_id)
                 assert found is not None
                 return found
             if current.execution_id is None:
-                self._executions.create(
-                    conn, _terminal_record(current, Outcome.CANCELLED, reason, current.trigger)
-                )
+                record = _terminal_record(current, outcome, reason, current.trigger)
+                # Under the id the durable run was to record (POST /executions named it in its 202).
+                self._executions.create(conn, record.model_copy(update={"id": execution_id_for(request_id)}))
             ended = self._requests.get(conn, request_id)
             assert ended is not None
             return ended
@@ -349,7 +357,12 @@ class SuiteRequestService:
                 request = self._requests.get(conn, request_id)
                 if request is not None and request.execution_id is None:
                     outcome = Outcome.TIMEOUT if target is SuiteRequestStatus.FAILED else Outcome.CANCELLED
-                    self._executions.create(conn, _terminal_record(request, outcome, reason, request.trigger))
+                    record = _terminal_record(request, outcome, reason, request.trigger)
+                    if row["durable_execution_arn"] and target is SuiteRequestStatus.FAILED:
+                        # Interrupted, not out of time: under the id its durable run was to record.
+                        update = {"id": execution_id_for(request_id), "outcome": Outcome.ERRORED}
+                        record = record.model_copy(update=update)
+                    self._executions.create(conn, record)
                 (report.failed if target is SuiteRequestStatus.FAILED else report.cancelled).append(
                     request_id
                 )

@@ -13,11 +13,11 @@ from pathlib import Path
 from uuid import UUID
 
 from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
-from testgenie.orchestrator.runners.base import LogBuffer
-from testgenie.orchestrator.runners.sharding import collect
-from testgenie.orchestrator.runners.unit import split_by_test_id
-from testgenie.orchestrator.testing_config import load_testing_config
-from testgenie.orchestrator.workspace import Workspace, command_environment, fresh_workspace
+from testgenie.orchestrator.phases.base import LogBuffer
+from testgenie.orchestrator.phases.sharding import collect
+from testgenie.orchestrator.phases.unit import split_by_test_id
+from testgenie.orchestrator.planning.testing_config import load_testing_config
+from testgenie.orchestrator.run.workspace import Workspace, command_environment, fresh_workspace
 from testgenie.runner.protocol import CollectionAnswer, PhaseInvocation
 
 

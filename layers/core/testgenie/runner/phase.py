@@ -16,14 +16,14 @@ from pathlib import Path
 
 from testgenie.artifacts import UploadTarget
 from testgenie.errors import ValidationError
-from testgenie.orchestrator.bundles import default_cache_dir, remove_tree
 from testgenie.orchestrator.models import Classification, PhaseResult, PhaseStatus
-from testgenie.orchestrator.phase_run import PhaseJob, PhaseRun, run_one_phase
-from testgenie.orchestrator.planning import discover_phase_scripts, scenario_phases
-from testgenie.orchestrator.runners.base import LogBuffer, RunState, TestCase
-from testgenie.orchestrator.runners.containment import end_every_other_process, is_runner_process
-from testgenie.orchestrator.testing_config import load_testing_config
-from testgenie.orchestrator.workspace import command_environment, fresh_workspace
+from testgenie.orchestrator.phases.base import LogBuffer, RunState, TestCase
+from testgenie.orchestrator.phases.containment import end_every_other_process, is_runner_process
+from testgenie.orchestrator.planning.plan import discover_phase_scripts, scenario_phases
+from testgenie.orchestrator.planning.testing_config import load_testing_config
+from testgenie.orchestrator.run.phase_run import PhaseJob, PhaseRun, run_one_phase
+from testgenie.orchestrator.run.workspace import command_environment, fresh_workspace
+from testgenie.orchestrator.sources.bundles import default_cache_dir, remove_tree
 from testgenie.runner.collect import collect_phase
 from testgenie.runner.protocol import CollectionAnswer, PhaseAnswer, PhaseInvocation, PriorTest
 

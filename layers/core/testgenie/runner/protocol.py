@@ -15,8 +15,8 @@ from pydantic import Field, model_validator
 
 from testgenie.artifacts import UploadTarget
 from testgenie.models_base import CamelModel, UtcDateTime
-from testgenie.orchestrator.bundles import BundleRef
 from testgenie.orchestrator.models import PhasePlan, PhaseResult, PhaseStatus, ShardAssignment
+from testgenie.orchestrator.sources.bundles import BundleRef
 
 __all__ = ["BundleRef", "CollectionAnswer", "PhaseAnswer", "PhaseInvocation", "PriorTest"]
 

@@ -9,7 +9,7 @@ trading isolation for warm starts.
 
 from __future__ import annotations
 
-from testgenie.orchestrator.planning import validate_scenario_name
+from testgenie.orchestrator.planning.plan import validate_scenario_name
 
 
 def tenant_for(scenario_name: str) -> str:

@@ -103,7 +103,7 @@ def _observations(runs: Sequence[ShardRun]) -> list[Observation]:
     merged = []
     for run in runs:
         for observation in run.result.observations or [] if run.result else []:
-            merged.append(observation.model_copy(update={"section": f"shard {run.index}"}))
+            merged.append(observation.model_copy(update={"text": f"[shard {run.index}] {observation.text}"}))
     return merged[:MAX_MERGED_OBSERVATIONS]
 
 

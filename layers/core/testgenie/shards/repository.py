@@ -6,43 +6,20 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Literal
 
 from psycopg.types.json import Jsonb
 
 from testgenie.db import Connection
 from testgenie.orchestrator.models import TestTiming
+from testgenie.sql import load_queries
 
 # A recording writes at most this many timings; a phase with more tests keeps the longest ones.
 MAX_TIMINGS_PER_RUN = 20_000
 MAX_TEST_ID_CHARS = 1000
 
-# The latest measured duration wins: the split follows the suite as it changes.
-UPSERT_TIMINGS_SQL = (
-    "INSERT INTO test_timings (scenario_name, phase, test_id, duration_ms, updated_at) "
-    "SELECT %s, x.phase, x.test_id, x.ms, NOW() FROM jsonb_to_recordset(%s::jsonb) "
-    "AS x(phase TEXT, test_id TEXT, ms BIGINT) "
-    "ON CONFLICT (scenario_name, phase, test_id) "
-    "DO UPDATE SET duration_ms = EXCLUDED.duration_ms, updated_at = EXCLUDED.updated_at"
-)
-SELECT_TIMINGS_SQL = (
-    "SELECT test_id, duration_ms FROM test_timings WHERE scenario_name = %s AND phase = %s LIMIT %s"
-)
-DELETE_OLD_TIMINGS_SQL = (
-    "DELETE FROM test_timings WHERE ctid IN (SELECT ctid FROM test_timings WHERE updated_at < %s "
-    "LIMIT %s FOR UPDATE SKIP LOCKED)"
-)
-SELECT_COLLECTION_SQL = (
-    "SELECT mode, test_ids FROM test_collections WHERE scenario_name = %s AND cache_key = %s"
-)
-INSERT_COLLECTION_SQL = (
-    "INSERT INTO test_collections (scenario_name, cache_key, mode, test_ids) VALUES (%s, %s, %s, %s) "
-    "ON CONFLICT (scenario_name, cache_key) DO NOTHING"
-)
-DELETE_OLD_COLLECTIONS_SQL = (
-    "DELETE FROM test_collections WHERE ctid IN (SELECT ctid FROM test_collections "
-    "WHERE created_at < %s LIMIT %s FOR UPDATE SKIP LOCKED)"
-)
+QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 
 CollectionMode = Literal["tests", "commands"]
 
@@ -70,16 +47,20 @@ class TestTimingRepository:
             return 0
         # Rows are locked in key order, so two recordings of one scenario never deadlock.
         rows = [{"phase": phase, "test_id": test_id, "ms": ms} for (phase, test_id), ms in sorted(kept)]
-        conn.execute(UPSERT_TIMINGS_SQL, (scenario_name, json.dumps(rows)))
+        conn.execute(QUERIES["upsert_timings"], {"scenario": scenario_name, "rows": json.dumps(rows)})
         return len(rows)
 
     def durations(self, conn: Connection, scenario_name: str, phase: str) -> dict[str, float]:
         """test id -> seconds, as last measured."""
-        rows = conn.execute(SELECT_TIMINGS_SQL, (scenario_name, phase, MAX_TIMINGS_PER_RUN)).fetchall()
+        rows = conn.execute(
+            QUERIES["timings"], {"scenario": scenario_name, "phase": phase, "limit": MAX_TIMINGS_PER_RUN}
+        ).fetchall()
         return {row["test_id"]: row["duration_ms"] / 1000 for row in rows}
 
     def collection(self, conn: Connection, scenario_name: str, cache_key: str) -> Collection | None:
-        row = conn.execute(SELECT_COLLECTION_SQL, (scenario_name, cache_key)).fetchone()
+        row = conn.execute(
+            QUERIES["collection"], {"scenario": scenario_name, "cache_key": cache_key}
+        ).fetchone()
         if row is None:
             return None
         return Collection(mode=row["mode"], test_ids=tuple(row["test_ids"]))
@@ -88,12 +69,19 @@ class TestTimingRepository:
         self, conn: Connection, scenario_name: str, cache_key: str, collection: Collection
     ) -> None:
         conn.execute(
-            INSERT_COLLECTION_SQL,
-            (scenario_name, cache_key, collection.mode, Jsonb(list(collection.test_ids))),
+            QUERIES["insert_collection"],
+            {
+                "scenario": scenario_name,
+                "cache_key": cache_key,
+                "mode": collection.mode,
+                "test_ids": Jsonb(list(collection.test_ids)),
+            },
         )
 
     def prune(self, conn: Connection, cutoff: datetime, batch: int) -> int:
         """Delete up to `batch` timings and `batch` collections older than `cutoff`; how many went."""
-        timings = conn.execute(DELETE_OLD_TIMINGS_SQL, (cutoff, batch)).rowcount
-        collections = conn.execute(DELETE_OLD_COLLECTIONS_SQL, (cutoff, batch)).rowcount
+        timings = conn.execute(QUERIES["delete_old_timings"], {"cutoff": cutoff, "batch": batch}).rowcount
+        collections = conn.execute(
+            QUERIES["delete_old_collections"], {"cutoff": cutoff, "batch": batch}
+        ).rowcount
         return max(0, timings) + max(0, collections)

@@ -3,7 +3,7 @@ import { h } from "./dom.js";
 
 const MARKS = {
   passed: "✔", completed: "✔", failed: "✘", errored: "⚠", timeout: "⏱", cancelled: "⊘",
-  skipped: "–", running: "▶", queued: "…", delegated: "…", pending: "·",
+  skipped: "–", running: "▶", queued: "…", delegated: "…", pending: "·", cancelling: "⊘",
 };
 
 // Colour is never the only signal: every badge has a mark and its word.

@@ -94,6 +94,7 @@ function phaseItem(run, phase, longest) {
     phase.error ? h("p", { class: "phase-error" }, phase.error) : null,
     phase.remediation ? h("p", { class: "remediation" }, h("strong", {}, "Remediation: "), phase.remediation) : null,
     t ? h("p", { class: "tests" }, `Tests: ${t.total} total · ${t.passed} passed · ${t.failed} failed · ${t.errored} errored · ${t.skipped} skipped`) : null,
+    phase.shards?.length ? shardList(run, phase) : null,
     phase.failingTests?.length
       ? h("div", { class: "failing" }, h("h4", {}, "Failing tests"),
         h("ul", {}, phase.failingTests.map((f) => h("li", {}, h("code", {}, f.name), f.signature ? h("div", { class: "signature" }, f.signature) : null))))
@@ -106,7 +107,29 @@ function phaseItem(run, phase, longest) {
     logBox);
 }
 
-async function toggleLog(run, phase, box, button) {
+// A sharded phase: one bar per shard (its wall time against the longest shard's), its log on demand.
+function shardList(run, phase) {
+  const longest = Math.max(1, ...phase.shards.map((s) => s.durationMs || 0));
+  return h("div", { class: "shards" }, h("h4", {}, `${phase.shards.length} shards`),
+    h("ol", { class: "shard-list" }, phase.shards.map((shard) => {
+      const logBox = h("div", { class: "log-slot" });
+      const width = Math.max(0.5, ((shard.durationMs || 0) / longest) * 100);
+      const logButton = h("button", { type: "button", class: "log-button", "aria-expanded": "false",
+        onclick: () => toggleLog(run, phase, logBox, logButton, shard.index) }, "Log");
+      return h("li", { class: `shard s-${shard.status}`, dataset: { shard: String(shard.index) } },
+        h("div", { class: "phase-head" },
+          h("span", { class: "shard-name" }, `shard ${shard.index}`), badge(shard.status),
+          h("span", { class: "bar", title: duration(shard.durationMs) },
+            h("span", { class: `fill s-${shard.status}`, style: { width: `${width.toFixed(1)}%` } })),
+          h("span", { class: "dur" }, duration(shard.durationMs)),
+          h("span", { class: "muted" }, `${shard.tests} tests${shard.attempts > 1 ? ` · ${shard.attempts} attempts` : ""}`),
+          logButton),
+        shard.error ? h("p", { class: "phase-error" }, shard.error) : null,
+        logBox);
+    })));
+}
+
+async function toggleLog(run, phase, box, button, shard) {
   if (button.getAttribute("aria-expanded") === "true") {
     replace(box);
     button.setAttribute("aria-expanded", "false");
@@ -117,7 +140,8 @@ async function toggleLog(run, phase, box, button) {
   button.textContent = "Hide log";
   replace(box, loading("the log"));
   try {
-    const text = await api(`/executions/${encode(run.executionId)}/phases/${encode(phase.name)}/log`);
+    const query = shard === undefined ? undefined : { shard };
+    const text = await api(`/executions/${encode(run.executionId)}/phases/${encode(phase.name)}/log`, { query });
     const lines = String(text).split("\n");
     const tail = lines.slice(-200).join("\n");
     replace(box,

@@ -107,17 +107,22 @@ function requestRow(r, highlighted, cancel) {
   const canCancel = !TERMINAL.has(r.status) && !r.cancelRequested;
   const cancelCell = canCancel
     ? h("button", { type: "button", class: "cancel", onclick: (e) => cancel(r, e.target), "aria-label": `Cancel request ${shortId(r.id)}` }, "Cancel")
-    : r.cancelRequested && !TERMINAL.has(r.status) ? h("span", { class: "muted" }, "cancel requested") : "";
+    : r.cancelRequested && !TERMINAL.has(r.status) ? h("span", { class: "muted" }, "cancelling") : "";
   return row(HEADERS, [
     time(r.createdAt),
     h("a", { href: `#/scenarios/${encode(r.scenarioName)}` }, r.scenarioName),
     plan(r),
     r.rerunOf ? h("span", {}, "rerun of ", executionLink(r.rerunOf)) : r.trigger || "–",
-    badge(r.status),
+    badge(shownStatus(r)),
     progress(r),
     r.executionId ? executionLink(r.executionId, "open") : "–",
     cancelCell,
   ], { class: highlighted ? "highlight" : null, dataset: { request: r.id, status: r.status } });
+}
+
+// A running request whose cancel is under way (its durable execution not yet stopped) is "cancelling".
+function shownStatus(r) {
+  return r.status === "running" && r.cancelRequested ? "cancelling" : r.status;
 }
 
 function plan(r) {

@@ -1,0 +1,223 @@
+"""The durable path over real HTTP: ExecuteFunction's SQS handler starts executions through Lambda's
+Invoke API (the local Lambda endpoint), the SDK's local runner drives the real coordinator, whose
+checkpoints and chained invokes go back through the same endpoint; a real PostgreSQL records."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import boto3
+import pytest
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from botocore.config import Config
+from testgenie.artifacts import LocalArtifactStore
+from testgenie.coordinator.control import LambdaDurableControl
+from testgenie.coordinator.flow import CoordinatorDeps, coordinate
+from testgenie.db import Database
+from testgenie.entrypoints.sqs import DurableStartRecordHandler, process_batch
+from testgenie.orchestrator.sources.local import LocalScenarioSource
+from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
+from testgenie.queue.service import SuiteRequestService
+from testgenie.records import execution_id_for
+from testgenie_local.durable_host import DurableFunction, LocalDurableService
+from testgenie_local.lambda_endpoint import LambdaEndpoint
+from testgenie_local.polling import wait_for
+
+from tests.support.context import FakeLambdaContext
+from tests.support.events import suite_request_message
+from tests.support.services import suite_requests
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "e2e" / "scenarios"
+DELIVERIES = 50
+COORDINATOR = "CoordinatorFunction"
+
+
+def _lambda_client(url: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
+    )
+
+
+class StandInRunner:
+    """RunnerFunction behind the endpoint: answers each phase, or holds it until released."""
+
+    per_tenant = False
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.hold: set[str] = set()
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
+        event = json.loads(payload)
+        self.calls[event["phase"]] += 1
+        self.started.set()
+        if event["phase"] in self.hold:
+            self.release.wait(timeout=60)
+        answer = {
+            "protocol": 1,
+            "executionId": event["executionId"],
+            "phase": event["phase"],
+            "result": {"name": event["phase"], "status": "passed", "durationMs": 5},
+            "logStored": True,
+            "bundleSha256": event["bundle"]["sha256"],
+        }
+        return None, json.dumps(answer).encode()
+
+
+@dataclass
+class CoordinatorHandler:
+    """The durable coordinator as the endpoint invokes it (the durable service's handler calls)."""
+
+    handler: Any
+    per_tenant: bool = False
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
+        return None, json.dumps(self.handler(json.loads(payload), FakeLambdaContext())).encode()
+
+
+@dataclass
+class DurableStack:
+    endpoint: LambdaEndpoint
+    runner: StandInRunner
+    data_dir: Path
+    deps: CoordinatorDeps
+    service: LocalDurableService | None = None
+
+    def start_service(self) -> LocalDurableService:
+        service = LocalDurableService(
+            self.data_dir,
+            lambda_endpoint=self.endpoint.url,
+            durable=[DurableFunction(COORDINATOR, 300)],
+            plain=["RunnerFunction"],
+            invocation_timeout=60,
+            region="us-east-1",
+        )
+        service.start()
+        client = _lambda_client(self.endpoint.url)
+        deps = self.deps
+
+        @durable_execution(boto3_client=client)
+        def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+            return coordinate(event, context, deps)
+
+        self.endpoint.serve_durable(service, {COORDINATOR: CoordinatorHandler(handler)})
+        self.service = service
+        return service
+
+
+@pytest.fixture
+def requests(db: Database) -> SuiteRequestService:
+    return suite_requests(db)
+
+
+@pytest.fixture
+def stack(db: Database, requests: SuiteRequestService, tmp_path: Path) -> Iterator[DurableStack]:
+    runner = StandInRunner()
+    endpoint = LambdaEndpoint({"RunnerFunction": runner}, artifacts_dir=None, upload_secret="s" * 64)
+    endpoint.start()
+    deps = CoordinatorDeps(
+        requests=requests,
+        db=db,
+        bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
+        artifacts=LocalArtifactStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
+        runner_function="RunnerFunction",
+        default_phase_timeout=60,
+        execution_timeout_seconds=300,
+    )
+    stack = DurableStack(endpoint, runner, tmp_path / "durable", deps)
+    yield stack
+    runner.release.set()
+    if stack.service is not None:
+        stack.service.stop()
+    endpoint.stop()
+
+
+def _executions(db: Database, request_id: UUID) -> list[Any]:
+    return db.run(
+        lambda conn: conn.execute(
+            "SELECT id, outcome FROM suite_executions WHERE suite_request_id = %s", (request_id,)
+        ).fetchall()
+    )
+
+
+@pytest.mark.timeout(240)
+def test_fifty_concurrent_deliveries_start_one_durable_execution(
+    db: Database, requests: SuiteRequestService, stack: DurableStack
+) -> None:
+    stack.start_service()
+    queued, _ = requests.queue(QueueSuiteRequestInput(scenario_name="e2e-pass", phases=["structure", "lint"]))
+    event = suite_request_message(str(queued.id))
+    # One "Lambda environment" per delivery: its own Lambda client.
+    controls = [
+        LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
+        for _ in range(DELIVERIES)
+    ]
+    handlers = [
+        DurableStartRecordHandler(lambda rid, c=control: c.start(rid) is not None) for control in controls
+    ]
+    barrier = threading.Barrier(DELIVERIES, timeout=60)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def deliver(index: int) -> None:
+        def record(record: Any) -> str:
+            outcome = handlers[index](record)
+            with lock:
+                outcomes.append(outcome)
+            return outcome
+
+        barrier.wait()
+        response = process_batch(event, None, record)
+        assert response == {"batchItemFailures": []}
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in range(DELIVERIES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert sorted(Counter(outcomes).items()) == [("duplicate", DELIVERIES - 1), ("started", 1)]
+    wait_for(lambda: _executions(db, queued.id), 120, "the execution's record")
+    rows = _executions(db, queued.id)
+    assert [(r["id"], r["outcome"]) for r in rows] == [(execution_id_for(queued.id), "passed")]
+    assert stack.runner.calls == {"structure": 1, "lint": 1}
+    assert requests.get(queued.id).status is SuiteRequestStatus.COMPLETED
+
+
+@pytest.mark.timeout(240)
+def test_a_restart_fails_what_the_last_service_left_running_as_interrupted(
+    db: Database, requests: SuiteRequestService, stack: DurableStack
+) -> None:
+    first = stack.start_service()
+    stack.runner.hold = {"lint"}
+    queued, _ = requests.queue(QueueSuiteRequestInput(scenario_name="e2e-pass", phases=["structure", "lint"]))
+    control = LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
+    assert control.start(queued.id)
+    wait_for(lambda: stack.runner.calls["lint"] == 1, 60, "the second phase to be in flight")
+    first.stop()  # the stack goes away with the phase in flight
+
+    second = stack.start_service()
+    left = second.interrupted("interrupted: the local stack stopped while it ran")
+    assert left == [str(queued.id)]
+    ended = requests.record_stopped(
+        queued.id, "interrupted: the local stack stopped while it ran", SuiteRequestStatus.FAILED
+    )
+    assert ended.status is SuiteRequestStatus.FAILED
+    assert [p["name"] for p in (ended.progress or {})["phases"]] == ["structure"]
+    assert second.interrupted("again") == []  # stopped: a second restart finds nothing left
+    # The name stays taken: a late duplicate delivery never starts the request again.
+    assert control.start(queued.id) is None

@@ -155,10 +155,33 @@ class _ThreadProvider(CredentialProvider):
         return ThreadCredentials()
 
 
+_thread_start = threading.Thread.start
+_thread_run = threading.Thread.run
+
+
+def _start(self: threading.Thread) -> None:
+    self._testgenie_function = getattr(IDENTITIES.local, "function", None)  # type: ignore[attr-defined]
+    _thread_start(self)
+
+
+def _run(self: threading.Thread) -> None:
+    function = getattr(self, "_testgenie_function", None)
+    if function is not None:
+        act_as(function)
+    _thread_run(self)
+
+
 def install_default_session() -> None:
-    """boto3's default session (what the layer's `boto3.client(...)` uses) signs as the thread's function."""
+    """boto3's default session (what the layer's `boto3.client(...)` uses) signs as the thread's function.
+
+    A thread a function starts (a step pool of the durable SDK, a runner invoke) calls as that
+    function too: threading.Thread carries the identity of the thread that started it.
+    """
     import boto3
     import botocore.session
+
+    threading.Thread.start = _start  # type: ignore[method-assign]
+    threading.Thread.run = _run  # type: ignore[method-assign]
 
     session = botocore.session.get_session()
     session.get_component("credential_provider").insert_before("env", _ThreadProvider())
@@ -196,6 +219,12 @@ def provision(
                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
                 "Resource": [f"arn:aws:s3:::{b}/scenarios/*" for b in buckets]
                 + [f"arn:aws:s3:::{b}/*.tar.gz" for b in buckets],
+            },
+            # Queue a run by hand and look at the queues, as an operator may; never take a message.
+            {
+                "Effect": "Allow",
+                "Action": ["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+                "Resource": "*",
             },
         ],
     )

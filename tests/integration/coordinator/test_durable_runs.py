@@ -10,7 +10,9 @@ import pytest
 from testgenie.coordinator.runs import CANCEL_REASON, DurableRuns, ExecutionAccepted
 from testgenie.db import Database
 from testgenie.errors import ConflictError, TransientError
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import SuitePlan
 from testgenie.queue.models import SuiteRequestStatus
@@ -26,10 +28,13 @@ ARN = "arn:aws:lambda:us-east-1:123456789012:function:tg-coordinator:live/durabl
 class ScriptedControl:
     """DurableControl whose started executions run at once (or never), and whose stop can fail."""
 
-    def __init__(self, requests: SuiteRequestService, *, runs: bool, stop_fails: bool = False) -> None:
+    def __init__(
+        self, requests: SuiteRequestService, *, runs: bool, stop_fails: bool = False, ended: str | None = None
+    ) -> None:
         self.requests = requests
         self.runs = runs
         self.stop_fails = stop_fails
+        self.ended_status = ended
         self.started: list[UUID] = []
         self.stopped: list[str] = []
 
@@ -42,6 +47,9 @@ class ScriptedControl:
         if self.runs:  # as if the coordinator ran and recorded the run within the wait
             self.requests.record_stopped(suite_request_id, "stand-in record", SuiteRequestStatus.FAILED)
         return ARN.format(id=suite_request_id)
+
+    def ended(self, suite_request_id: UUID) -> str | None:
+        return self.ended_status
 
     def stop(self, execution_arn: str, reason: str) -> bool:
         if self.stop_fails:
@@ -65,9 +73,14 @@ class FakeClock:
 
 def _runs(db: Database, control: ScriptedControl, clock: FakeClock) -> DurableRuns:
     requests = control.requests
-    executions = SuiteExecutionService(FakeEngine(), db, requests)
+    executions = SuiteExecutionService(FakeEngine(), db, requests, SuiteExecutionRepository())
     return DurableRuns(
-        requests, executions, ExecutionHistoryService(db), control, clock=clock, sleep=clock.sleep
+        requests,
+        executions,
+        ExecutionHistoryService(db, HistoryRepository()),
+        control,
+        clock=clock,
+        sleep=clock.sleep,
     )
 
 
@@ -109,7 +122,7 @@ def test_a_run_still_going_after_the_wait_answers_where_to_follow_it(
     assert answer.status == "running"
     assert answer.follow == f"/api/v1/suite-requests/{request_id}"
     assert clock.now >= 25  # it waited the whole time it was given, polling (bounded)
-    assert 1 < clock.sleeps < 200
+    assert 1 < clock.sleeps < 400
 
 
 def test_a_linked_request_that_is_no_longer_claimable_is_a_conflict_and_starts_nothing(
@@ -152,3 +165,61 @@ def test_a_cancel_whose_stop_fails_leaves_the_request_cancelling(
 
     assert answer.status is SuiteRequestStatus.RUNNING
     assert answer.cancel_requested  # shown "cancelling"; the coordinator stops after its phase
+
+
+def test_a_request_whose_execution_ended_before_claiming_it_is_failed_not_left_queued(
+    db: Database, requests: SuiteRequestService
+) -> None:
+    from testgenie.queue.models import QueueSuiteRequestInput
+
+    queued, _ = requests.queue(QueueSuiteRequestInput(scenario_name="web", phases=["structure"]))
+    control = ScriptedControl(requests, runs=False, ended="FAILED")
+    control.started.append(queued.id)  # its execution was started once, and died before its claim
+    runs = _runs(db, control, FakeClock())
+
+    assert runs.start(queued.id) is False  # a re-delivery finds the name taken
+
+    current = requests.get(queued.id)
+    assert current.status is SuiteRequestStatus.FAILED
+    assert current.reason == "interrupted: its durable execution ended (FAILED) before it claimed the request"
+    assert current.execution_id == execution_id_for(queued.id)
+
+
+def test_a_duplicate_of_a_running_execution_changes_nothing(
+    db: Database, requests: SuiteRequestService
+) -> None:
+    from testgenie.queue.models import QueueSuiteRequestInput
+
+    queued, _ = requests.queue(QueueSuiteRequestInput(scenario_name="web", phases=["structure"]))
+    control = ScriptedControl(requests, runs=False, ended=None)
+    control.started.append(queued.id)
+
+    assert _runs(db, control, FakeClock()).start(queued.id) is False
+    assert requests.get(queued.id).status is SuiteRequestStatus.QUEUED
+
+
+def test_a_short_run_is_answered_soon_after_it_ends(db: Database, requests: SuiteRequestService) -> None:
+    control = ScriptedControl(requests, runs=False)
+    clock = FakeClock()
+    ends_at = 0.4
+    sleep = clock.sleep
+
+    def sleep_then_maybe_end(seconds: float) -> None:
+        sleep(seconds)
+        if clock.now >= ends_at and control.started:  # the run records itself at 0.4 s
+            started = control.started[0]
+            if requests.get(started).status is SuiteRequestStatus.RUNNING:
+                requests.record_stopped(started, "stand-in record", SuiteRequestStatus.FAILED)
+
+    runs = DurableRuns(
+        requests,
+        SuiteExecutionService(FakeEngine(), db, requests, SuiteExecutionRepository()),
+        ExecutionHistoryService(db, HistoryRepository()),
+        control,
+        clock=clock,
+        sleep=sleep_then_maybe_end,
+    )
+    answer = runs.run_now(_run_now(), wait_seconds=25)
+
+    assert isinstance(answer, str)
+    assert ends_at <= clock.now <= ends_at + 0.02  # polled at most 20 ms apart in its first second

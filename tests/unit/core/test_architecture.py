@@ -319,3 +319,37 @@ def test_every_still_long_entry_is_still_long() -> None:
     found = {_key(entry) for root in SHORT_FUNCTION_ROOTS for entry in long_functions(REPO_ROOT / root)}
 
     assert STILL_LONG - found == set()
+
+
+# --- the glossary ------------------------------------------------------------------------------
+
+_GLOSSARY_ROW = re.compile(r"^\| (?P<name>[^|]+) \| [^|]+ \| `(?P<where>[^`]+)`")
+_DEFINED = "(?:class|def) {name}\\b|^{name}(?:: [^=]+)? ="
+
+
+def glossary(markdown: str) -> list[tuple[str, str]]:
+    """(name, module) for each glossary row naming a code identifier in backticks."""
+    section = markdown.split("## Glossary", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        match = _GLOSSARY_ROW.match(line)
+        if match:
+            names = re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", match["name"])
+            rows.extend((name, match["where"]) for name in names[:1])
+    return rows
+
+
+def test_every_glossary_name_is_defined_where_the_glossary_says() -> None:
+    rows = glossary(ARCHITECTURE_DOC.read_text(encoding="utf-8"))
+    missing = [
+        f"{name} in {where}"
+        for name, where in rows
+        if not re.search(
+            _DEFINED.format(name=re.escape(name)),
+            (PACKAGES["testgenie"] / where).read_text(encoding="utf-8"),
+            re.MULTILINE,
+        )
+    ]
+
+    assert len(rows) >= 20
+    assert missing == []

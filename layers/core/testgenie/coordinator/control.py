@@ -34,6 +34,11 @@ class DurableControl(Protocol):
         """Stop a running execution at once; False when it had already ended or is unknown."""
         ...
 
+    def ended(self, suite_request_id: UUID) -> str | None:
+        """The status of the request's execution when it has ended (SUCCEEDED, FAILED, TIMED_OUT,
+        STOPPED); None while it runs or when there is none."""
+        ...
+
 
 class LambdaDurableControl:
     """DurableControl through Lambda's API (the local stack's endpoint serves the same calls)."""
@@ -93,3 +98,25 @@ class LambdaDurableControl:
         except BotoCoreError as exc:
             raise TransientError(f"stopping the durable execution failed: {exc}") from None
         return True
+
+    def ended(self, suite_request_id: UUID) -> str | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            page = self.client.list_durable_executions_by_function(
+                FunctionName=_unqualified(self.function_name), DurableExecutionName=str(suite_request_id)
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise TransientError(f"looking up the durable execution failed: {exc}") from None
+        statuses = {str(item.get("Status")) for item in page.get("DurableExecutions") or []}
+        if not statuses or statuses & {"RUNNING", "PENDING", "PAUSED"}:
+            return None
+        return sorted(statuses)[0]
+
+
+def _unqualified(function: str) -> str:
+    """A function's name or ARN without its version or alias (`name:live` -> `name`)."""
+    if function.startswith("arn:"):
+        parts = function.split(":")
+        return ":".join(parts[:7])
+    return function.split(":", 1)[0]

@@ -16,10 +16,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
+from aws_durable_execution_sdk_python import StepError
+
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
+from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
 from testgenie.observability import logger
-from testgenie.orchestrator.models import PhaseResult, SuiteExecutionResult, SuitePlan
+from testgenie.orchestrator.models import DEFAULT_MAX_SHARDS, PhaseResult, SuiteExecutionResult, SuitePlan
 from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.run.engine import SuiteOrchestrator, plan_scenario
 from testgenie.queue.models import Claim
@@ -30,7 +33,7 @@ if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.db import Database
+    from testgenie.db import Transactions
     from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
@@ -43,12 +46,13 @@ RECORD_MARGIN_SECONDS = 120
 @dataclass(frozen=True)
 class CoordinatorDeps:
     requests: SuiteRequestService
-    db: Database
+    db: Transactions
     bundles: ScenarioSource
     artifacts: ArtifactStore
     runner_function: str
     default_phase_timeout: int
     execution_timeout_seconds: int
+    shards: ShardSettings | None = None  # MaxShards, SHARD_TARGET_SECONDS, durations and the cache
 
 
 def start_event(suite_request_id: UUID) -> dict[str, str]:
@@ -68,7 +72,12 @@ def coordinate(event: Any, context: DurableContext, deps: CoordinatorDeps) -> di
     arn = context.state.durable_execution_arn
     step = _step_runner(context, deps)
 
-    claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    try:
+        claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    except StepError as exc:  # its retries spent: the request must not stay queued behind a dead run
+        reason = f"interrupted: the request could not be claimed: {exc.message}"[:500]
+        step(lambda: deps.requests.fail_unstarted(request_id, reason), "fail unclaimed")
+        return {"suiteRequestId": str(request_id), "claimed": False, "error": reason}
     if claimed is None:
         logger.info(
             "suite request not claimable; nothing to run", extra={"suite_request_id": str(request_id)}
@@ -146,6 +155,7 @@ def _run_phases(
         runner_function=deps.runner_function,
         default_phase_timeout=deps.default_phase_timeout,
         before_phase=before_phase,
+        shards=deps.shards,
     )
     orchestrator = SuiteOrchestrator(
         deps.bundles, deps.artifacts, deps.default_phase_timeout, executor=phases
@@ -178,7 +188,9 @@ def _plan(deps: CoordinatorDeps, request: SuitePlan, started_at: datetime) -> di
     try:
         name = validate_scenario_name(request.scenario_name)
         bundle = deps.bundles.bundle(name, URL_LIFETIME_SECONDS)
-        plan, _config = plan_scenario(request, deps.bundles.locate(name), deps.default_phase_timeout)
+        max_shards = deps.shards.max_shards if deps.shards else DEFAULT_MAX_SHARDS
+        folder = deps.bundles.locate(name)
+        plan, _config = plan_scenario(request, folder, deps.default_phase_timeout, max_shards=max_shards)
     except ValidationError as exc:
         return {"invalid": exc.message}
     deadline = started_at + timedelta(seconds=max(60, deps.execution_timeout_seconds - RECORD_MARGIN_SECONDS))

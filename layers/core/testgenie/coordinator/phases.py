@@ -19,7 +19,15 @@ from uuid import UUID
 
 from pydantic import ValidationError as PydanticValidationError
 
-from testgenie.orchestrator.models import Outcome, PhasePlan, PhaseResult, SuitePlan, TestTiming
+from testgenie.coordinator.shards import DurableShards, ShardSettings, step_clock
+from testgenie.orchestrator.models import (
+    Outcome,
+    PhasePlan,
+    PhaseResult,
+    ShardsSetting,
+    SuitePlan,
+    TestTiming,
+)
 from testgenie.orchestrator.phases.base import TestCase
 from testgenie.orchestrator.phases.junit import measured_timings
 from testgenie.orchestrator.run.engine import PhaseSession
@@ -27,6 +35,7 @@ from testgenie.runner.bounds import bound_invocation
 from testgenie.runner.client import RunnerFailure, short_message
 from testgenie.runner.coordinator import URL_LIFETIME_SECONDS, failed_phase, upload_lifetime
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
+from testgenie.runner.sharded import ShardedPhase, ShardedResult, run_sharded_phase
 from testgenie.runner.tenancy import tenant_for
 
 if TYPE_CHECKING:
@@ -142,6 +151,13 @@ class _DurableSession:
         invocation = PhaseInvocation.model_validate(prepared["invocation"])
         if prepared.get("note"):
             warnings.append(prepared["note"])
+        setting = self.plan.shards.get(name)
+        if setting is not None and owner.shards is not None:
+            sharded = self._sharded(name, setting, invocation, owner.shards)
+            if sharded is not None:
+                warnings.extend(f"phase '{name}': {text}" for text in sharded.warnings)
+                self.prior_tests.extend(sharded.tests)
+                return sharded.result, sharded.outcome
         try:
             answer = invoke_runner_phase(owner.context, owner.runner_function, invocation)
         except RunnerFailure as failure:
@@ -163,6 +179,23 @@ class _DurableSession:
 
     def test_timings(self) -> list[TestTiming]:
         return measured_timings(TestCase(**test.model_dump()) for test in self.prior_tests)
+
+    def _sharded(
+        self, name: str, setting: ShardsSetting, invocation: PhaseInvocation, settings: ShardSettings
+    ) -> ShardedResult | None:
+        """The phase as a durable map of shards (coordinator/shards.py); None: run it unsharded."""
+        owner = self.owner
+        backend = DurableShards(
+            context=owner.context,
+            step=owner.step,
+            invoke=lambda ctx, inv: invoke_runner_phase(ctx, owner.runner_function, inv),
+            artifacts=owner.artifacts,
+            settings=settings,
+            base=invocation,
+            fail_fast=self.plan.fail_fast,
+        )
+        phase = ShardedPhase(name, setting, invocation, settings.max_shards, settings.target_seconds)
+        return run_sharded_phase(phase, backend, clock=step_clock(owner.step, name))
 
     def _invocation(self, name: str) -> dict[str, Any]:
         """Inside a step: the phase's invocation with URLs signed now (a long execution outlives any
@@ -209,7 +242,9 @@ class DurablePhases:
         runner_function: str,
         default_phase_timeout: int,
         before_phase: Callable[[str], None] = lambda name: None,
+        shards: ShardSettings | None = None,
     ) -> None:
+        self.shards = shards
         self.context = context
         self.step = step
         self.prepared = prepared

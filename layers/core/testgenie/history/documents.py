@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-Row = dict[str, Any]  # a row read with psycopg's dict_row (db.py)
+from testgenie.db import Row
 
 
 def timestamp(value: datetime) -> str:

@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from testgenie.db import Connection
+from testgenie.db import Connection, Row
 from testgenie.history.filters import ExecutionFilter
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.paging import Keyset, uuid_key
 from testgenie.sql import load_queries
 
-Row = dict[str, Any]
 QUERIES = load_queries(Path(__file__).with_name("queries.sql"))
 SUMMARY_COLUMNS = QUERIES["summary_columns"]
 _ALL_PHASE_STATUSES = tuple(status.value for status in PhaseStatus)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from testgenie.db import Connection, Database
+from testgenie.db import Connection, Row, Transactions
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.history.compare import compare_executions
 from testgenie.history.documents import page_document, result_document, summary_item, timestamp
@@ -25,13 +25,12 @@ from testgenie.records import EXECUTION_NOT_FOUND
 from testgenie.suggest import did_you_mean
 
 MAX_STATS_WINDOW = 500
-Row = dict[str, Any]
 
 
 class ExecutionHistoryService:
-    def __init__(self, db: Database, history: HistoryRepository | None = None) -> None:
+    def __init__(self, db: Transactions, history: HistoryRepository) -> None:
         self._db = db
-        self._history = history or HistoryRepository()
+        self._history = history
 
     def list(
         self, query: ExecutionFilter | None = None, keyset: Keyset | None = None, include_total: bool = False

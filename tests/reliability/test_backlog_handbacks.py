@@ -73,7 +73,7 @@ class Queues:
         messages = got.get("Messages", [])
         if not messages:
             return 0
-        event = sqs_event(messages, arn, "us-east-1")  # type: ignore[arg-type]
+        event = sqs_event(messages, arn, "us-east-1")
         failed = {item["itemIdentifier"] for item in handle(event)["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] not in failed:

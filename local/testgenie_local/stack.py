@@ -39,6 +39,7 @@ from testgenie_local.template import FunctionSpec, Resolver, Template, read_temp
 
 if TYPE_CHECKING:
     from testgenie import bootstrap
+    from testgenie.bootstrap import Services
     from testgenie.settings import Settings
 
     from testgenie_local.durable_host import LocalDurableService
@@ -392,7 +393,7 @@ class LocalStack:
 
         environment = getattr(sys.modules.get(handler.__module__), "environment", None)
         if isinstance(environment, bootstrap.Environment):
-            environment.configure(partial(bootstrap.build, settings))
+            environment.configure(partial(stack_services, settings))
             self._environments.append(environment)
         return handler
 
@@ -456,11 +457,10 @@ class LocalStack:
     def _fail_interrupted(self, names: list[str]) -> None:
         if not names:
             return
-        from testgenie import bootstrap
         from testgenie.queue.models import SuiteRequestStatus
 
         assert self.settings is not None
-        services = bootstrap.build(self.settings)
+        services = stack_services(self.settings)
         try:
             for name in names:
                 with contextlib.suppress(ValueError):
@@ -623,3 +623,12 @@ def _is_postgres(pid: int) -> bool:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
+
+
+def stack_services(settings: Settings) -> Services:
+    """The stack's services: bootstrap's, with the stack's artifact store (its signed upload route)."""
+    from testgenie import bootstrap
+
+    from testgenie_local.uploads import stack_artifact_store
+
+    return bootstrap.build(settings, artifacts=stack_artifact_store(settings))

@@ -22,7 +22,6 @@ import boto3
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from botocore.config import Config
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.control import LambdaDurableControl
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
@@ -34,6 +33,7 @@ from testgenie.records import execution_id_for
 from testgenie_local.durable_host import DurableFunction, LocalDurableService
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.polling import wait_for
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.context import FakeLambdaContext
 from tests.support.events import suite_request_message
@@ -141,7 +141,7 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[DurableStack]:
         requests=suite_requests(coordinator_db),
         db=coordinator_db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
         runner_function="RunnerFunction",
         default_phase_timeout=60,
         execution_timeout_seconds=300,

@@ -183,7 +183,7 @@ class _ThreadBackend:
     def collect(self, invocation: PhaseInvocation) -> PhaseAnswer:
         return self.session.owner.runner.run_phase(invocation, self.wait)
 
-    def durations(self) -> dict[str, float]:
+    def durations(self, test_ids: Sequence[str]) -> dict[str, float]:
         store = self.session.owner.shard_store
         return store.durations(self.base.scenario_name, self.base.phase) if store else {}
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from testgenie.execution.reruns import RerunService
     from testgenie.execution.retention import RetentionService
     from testgenie.execution.service import SuiteExecutionService
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.publisher import SuiteRequestPublisher
 
 T = TypeVar("T")
@@ -123,6 +124,17 @@ def execution_service() -> SuiteExecutionService:
         return SuiteExecutionService(engine, database(), suite_request_service())
 
     return _built("execution_service", build)
+
+
+def scenario_source() -> ScenarioSource:
+    """SCENARIOS_SOURCE, for listing what the service can run (the write side only: S3 needs boto3)."""
+
+    def build() -> ScenarioSource:
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
+
+        return scenario_source_from_settings(get_settings())
+
+    return _built("scenario_source", build)
 
 
 def reset() -> None:

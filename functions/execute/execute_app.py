@@ -1,6 +1,6 @@
 """ExecuteFunction: the write side. One `lambda_handler` for four kinds of event:
 
-- API Gateway HTTP API v2 (POST routes of docs/api.md),
+- API Gateway HTTP API v2 (POST routes of docs/api.md, and GET /scenarios/available),
 - SQS batches from SuiteRequestQueue (partial batch failures),
 - SQS batches from SuiteRequestDLQ (records whose eventSourceARN is SUITE_REQUEST_DLQ_ARN),
 - EventBridge Scheduler input `{"action": "enqueue" | "reap", ...}`.

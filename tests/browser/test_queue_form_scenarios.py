@@ -27,7 +27,9 @@ def test_the_scenario_field_offers_never_run_and_pushed_scenarios_and_those_with
     # After the stack started: one bundle uploaded (never run), and the run one's bundle removed.
     s3 = LocalAws(endpoint_url=browser_stack.info["aws_endpoint"]).s3()
     bucket = browser_stack.info["buckets"]["ArtifactsBucket"]
-    s3.put_object(Bucket=bucket, Key="scenarios/pushed-later.tar.gz", Body=pack_folder(e2e_scenarios / "e2e-pass"))
+    s3.put_object(
+        Bucket=bucket, Key="scenarios/pushed-later.tar.gz", Body=pack_folder(e2e_scenarios / "e2e-pass")
+    )
     s3.delete_object(Bucket=bucket, Key="scenarios/e2e-pass.tar.gz")
 
     watched = open_page()

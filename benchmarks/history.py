@@ -284,14 +284,14 @@ def measure(url: str, scenarios: int, samples: int, rounds: int) -> dict[str, Me
     import psycopg
     from psycopg.rows import dict_row
 
-    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from testgenie import bootstrap
+    from testgenie.settings import Settings
     from testgenie_local.runtime import FakeLambdaContext
 
-    bootstrap.reset()
     history_app = importlib.import_module("history_app")
+    history_app.environment.use(bootstrap.build(Settings(database_url=url)))
     context = FakeLambdaContext(function_name="HistoryFunction", timeout_seconds=900)
     floor = _floor_handler()
     raw = psycopg.connect(url, autocommit=True)

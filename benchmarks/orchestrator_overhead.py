@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import SuitePlan
 from testgenie.orchestrator.planning.catalog import PHASE_NAMES
-from testgenie.orchestrator.run.engine import SuiteOrchestrator
+from testgenie.orchestrator.run.engine import InProcessPhases, SuiteOrchestrator
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from benchmarks.common import record_figure
@@ -65,11 +65,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="testgenie-bench-") as tmp:
         root = Path(tmp)
         make_scenario(root / "scenarios")
-        engine = SuiteOrchestrator(
-            LocalScenarioSource(root / "scenarios"),
-            LocalArtifactStore(root / "artifacts"),
-            workspace_parent=root,
-        )
+        scenarios, artifacts = LocalScenarioSource(root / "scenarios"), LocalArtifactStore(root / "artifacts")
+        executor = InProcessPhases(scenarios, artifacts, workspace_parent=root)
+        engine = SuiteOrchestrator(scenarios, artifacts, executor=executor)
         orchestrated(engine)  # warm-up: imports, page cache
         bare(len(PHASE_NAMES))
         engine_times, bare_times = [], []

@@ -25,6 +25,7 @@ SMALL_RUNS: list[tuple[str, list[str]]] = [
     ("benchmarks.history", ["--rows", "20000", "--samples", "200"]),
     ("benchmarks.queue_throughput", ["--requests", "100"]),
     ("benchmarks.runner_overhead", ["--rounds", "3"]),
+    ("benchmarks.shards", ["--rounds", "1", "--fixed-rounds", "3"]),
 ]
 
 

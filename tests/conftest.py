@@ -1,4 +1,5 @@
-"""Shared fixtures: a real PostgreSQL (DATABASE_URL or embedded), one fresh database per session."""
+"""Shared fixtures: a real PostgreSQL (DATABASE_URL or embedded), one fresh database per session; and the
+`nodb` marker: such a test may not open a database connection, and the run ends by counting them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 
+import psycopg
 import pytest
 from testgenie.db import Database
 from testgenie.migrate import migrate
@@ -84,3 +87,44 @@ def _no_service_credentials_leak(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
+
+
+# -- db-free service tests (the `nodb` marker) ----------------------------------------------------
+
+NODB_REFUSAL = "a test marked nodb opened a database connection"
+
+
+@pytest.fixture(autouse=True)
+def _nodb_opens_no_connection(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A `nodb` test runs on the fakes: any connection it opens fails it at once."""
+    if request.node.get_closest_marker("nodb") is None:
+        return
+
+    def refuse(*_: object, **__: object) -> NoReturn:
+        raise AssertionError(NODB_REFUSAL)
+
+    monkeypatch.setattr(psycopg, "connect", refuse)
+    monkeypatch.setattr(psycopg.Connection, "connect", refuse)
+
+
+_nodb_seconds: dict[str, float] = {}  # nodeid -> setup + call + teardown
+_nodb_outcomes: dict[str, set[str]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if "nodb" in report.keywords:
+        _nodb_seconds[report.nodeid] = _nodb_seconds.get(report.nodeid, 0.0) + report.duration
+        _nodb_outcomes.setdefault(report.nodeid, set()).add(f"{report.when}:{report.outcome}")
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    passed = [
+        n
+        for n, seen in _nodb_outcomes.items()
+        if "call:passed" in seen and not any("failed" in o for o in seen)
+    ]
+    if passed:
+        seconds = sum(_nodb_seconds[n] for n in passed)
+        terminalreporter.write_line(
+            f"db-free service tests: {len(passed)} passed in {seconds:.2f}s (setup + call + teardown, summed)"
+        )

@@ -10,10 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from testgenie.bootstrap import coordinator_deps
+from testgenie import bootstrap
 from testgenie.coordinator.flow import coordinate
+
+# This execution environment's services, built on the first event (testgenie/bootstrap.py).
+environment = bootstrap.Environment()
 
 
 @durable_execution
 def lambda_handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
-    return coordinate(event, context, coordinator_deps())
+    return coordinate(event, context, environment.services().coordinator)

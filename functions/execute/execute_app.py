@@ -53,9 +53,10 @@ from testgenie.observability import logger, publishes_metrics, record_execution_
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
 from testgenie.records import Trigger
-from testgenie.settings import get_settings
 
 app = build_resolver()
+# This execution environment's services, built on the first event (testgenie/bootstrap.py).
+environment = bootstrap.Environment()
 _ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
 
 IdempotencyKey = Annotated[
@@ -88,7 +89,7 @@ IdempotencyKey = Annotated[
 def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> Response[Any]:
     context = app.lambda_context
     left = int(context.get_remaining_time_in_millis()) if context is not None else None
-    durable = bootstrap.durable_runs()
+    durable = environment.services().durable_runs
     if durable is not None:
         answer = durable.run_now(body.to_input(), wait_seconds=run_now_wait_seconds(left))
         if isinstance(answer, str):
@@ -96,7 +97,7 @@ def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> Response[Any]:
         accepted = json_response(HTTPStatus.ACCEPTED, answer.to_json_dict())
         accepted.headers["Location"] = answer.follow
         return accepted
-    result = bootstrap.execution_service().execute(body.to_input(), deadline=run_deadline(left))
+    result = environment.services().execution.execute(body.to_input(), deadline=run_deadline(left))
     record_execution_metrics(result)
     return json_response(HTTPStatus.OK, result.to_json_dict())
 
@@ -114,7 +115,7 @@ def execute_suite(body: Annotated[SuiteExecutionBody, Body()]) -> Response[Any]:
 def queue_suite_request(
     body: Annotated[SuiteRequestBody, Body()], idempotency_key: IdempotencyKey = None
 ) -> JsonResponse:
-    request, created = bootstrap.suite_request_service().queue(body, Trigger.API, idempotency_key)
+    request, created = environment.services().suite_requests.queue(body, Trigger.API, idempotency_key)
     return json_response(HTTPStatus.CREATED if created else HTTPStatus.OK, request.to_json_dict())
 
 
@@ -134,9 +135,9 @@ def queue_suite_request(
 )
 def cancel_suite_request(requestId: str) -> JsonResponse:
     request_id = parse_uuid(requestId, "suite request id")
-    durable = bootstrap.durable_runs()
+    durable = environment.services().durable_runs
     cancelled = (
-        durable.cancel(request_id) if durable else bootstrap.suite_request_service().cancel(request_id)
+        durable.cancel(request_id) if durable else environment.services().suite_requests.cancel(request_id)
     )
     return json_response(HTTPStatus.OK, cancelled.to_json_dict())
 
@@ -154,7 +155,7 @@ def cancel_suite_request(requestId: str) -> JsonResponse:
 def rerun_execution(executionId: str, body: Annotated[RerunBody | None, Body()] = None) -> JsonResponse:
     execution = parse_uuid(executionId, "execution id")
     failed_only = body.failed_only if body is not None else False
-    request = bootstrap.rerun_service().rerun(execution, failed_only)
+    request = environment.services().reruns.rerun(execution, failed_only)
     return json_response(HTTPStatus.CREATED, request.to_json_dict())
 
 
@@ -165,7 +166,7 @@ def rerun_execution(executionId: str, body: Annotated[RerunBody | None, Body()] 
     responses={200: model_doc("pinned", PinState), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def pin_execution(executionId: str) -> JsonResponse:
-    state = bootstrap.retention_service().pin(parse_uuid(executionId, "execution id"), True)
+    state = environment.services().retention.pin(parse_uuid(executionId, "execution id"), True)
     return json_response(HTTPStatus.OK, state)
 
 
@@ -176,7 +177,7 @@ def pin_execution(executionId: str) -> JsonResponse:
     responses={200: model_doc("unpinned", PinState), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def unpin_execution(executionId: str) -> JsonResponse:
-    state = bootstrap.retention_service().pin(parse_uuid(executionId, "execution id"), False)
+    state = environment.services().retention.pin(parse_uuid(executionId, "execution id"), False)
     return json_response(HTTPStatus.OK, state)
 
 
@@ -194,38 +195,40 @@ def unpin_execution(executionId: str) -> JsonResponse:
 )
 def list_available_scenarios() -> JsonResponse:
     # Served here, not by HistoryFunction: listing the bucket takes boto3, which the read side never loads.
-    names = bootstrap.scenario_source().names()
+    names = environment.services().scenarios.names()
     return json_response(HTTPStatus.OK, page([{"scenarioName": name} for name in names]))
 
 
 def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    settings = get_settings()
+    settings = environment.services().settings
     if is_dead_letter_batch(event, settings.suite_request_dlq_arn):
-        return process_batch(event, context, DeadLetterRecordHandler(bootstrap.suite_request_service))
-    durable = bootstrap.durable_runs()
+        return process_batch(
+            event, context, DeadLetterRecordHandler(lambda: environment.services().suite_requests)
+        )
+    durable = environment.services().durable_runs
     if durable is not None:
         return process_batch(event, context, DurableStartRecordHandler(durable.start))
     budget_ms = settings.phase_timeout_seconds * 1000
     handler = QueueRecordHandler(
-        bootstrap.execution_service,
+        lambda: environment.services().execution,
         context,
         budget_ms,
-        republish=lambda request_id: bootstrap.suite_request_service().republish(request_id),
+        republish=lambda request_id: environment.services().suite_requests.republish(request_id),
     )
     response = process_batch(event, context, handler)
     if handler.handed_back:
         logger.info("records handed back for lack of time", extra={"count": len(handler.handed_back)})
-        bootstrap.suite_request_service().hand_back(handler.handed_back)
+        environment.services().suite_requests.hand_back(handler.handed_back)
     for backoff, handles in handler.retry_later.items():
-        bootstrap.suite_request_service().hand_back(handles, visibility_timeout=backoff)
+        environment.services().suite_requests.hand_back(handles, visibility_timeout=backoff)
     return response
 
 
 def handle_schedule(event: dict[str, Any]) -> dict[str, Any]:
     try:
         schedule = parse_schedule(event)
-        retention = bootstrap.retention_service() if schedule.action == "prune" else None
-        return run_schedule(schedule, bootstrap.suite_request_service(), retention)
+        retention = environment.services().retention if schedule.action == "prune" else None
+        return run_schedule(schedule, environment.services().suite_requests, retention)
     except ValidationError as exc:  # retrying a bad input cannot help: report it, do not raise
         logger.error("invalid schedule input", extra={"error": exc.message})
         return {"action": str(event.get("action")), "error": exc.message}

@@ -59,9 +59,10 @@ from testgenie.queue.models import (
     suite_request_filter,
 )
 from testgenie.records import StoredExecution
-from testgenie.settings import get_settings
 
 app = build_resolver()
+# This execution environment's services, built on the first event (testgenie/bootstrap.py).
+environment = bootstrap.Environment()
 _ERRORS = {400: BAD_REQUEST_DOC, 503: UNAVAILABLE_DOC}
 
 
@@ -96,7 +97,7 @@ def list_executions(
         phase_status=phaseStatus,
     )
     keyset = parse_keyset(EXECUTIONS_CURSOR, limit, offset, cursor)
-    document = bootstrap.history_service().list(query, keyset, includeTotal)
+    document = environment.services().history.list(query, keyset, includeTotal)
     return json_document_response(HTTPStatus.OK, document)
 
 
@@ -111,7 +112,7 @@ def list_executions(
     },
 )
 def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
-    document = bootstrap.history_service().latest(parse_scenario(scenario))
+    document = environment.services().history.latest(parse_scenario(scenario))
     return json_document_response(HTTPStatus.OK, document)
 
 
@@ -122,7 +123,7 @@ def latest_execution(scenario: ScenarioQuery = None) -> Response[str]:
     responses={200: model_doc("the execution", StoredExecution), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def get_execution(executionId: str) -> Response[str]:
-    document = bootstrap.history_service().get(parse_uuid(executionId, "execution id"))
+    document = environment.services().history.get(parse_uuid(executionId, "execution id"))
     return json_document_response(HTTPStatus.OK, document)
 
 
@@ -135,7 +136,7 @@ def get_execution(executionId: str) -> Response[str]:
 def compare_execution(executionId: str, with_: WithQuery = "previous") -> JsonResponse:
     this = parse_uuid(executionId, "execution id")
     base = None if with_.strip().lower() == "previous" else parse_uuid(with_, "with")
-    return json_response(HTTPStatus.OK, bootstrap.history_service().compare(this, base))
+    return json_response(HTTPStatus.OK, environment.services().history.compare(this, base))
 
 
 @app.get(
@@ -146,7 +147,7 @@ def compare_execution(executionId: str, with_: WithQuery = "previous") -> JsonRe
 )
 def list_scenarios(limit: LimitQuery = MAX_PAGE, cursor: CursorQuery = None) -> Response[str]:
     keyset = parse_keyset(SCENARIOS_CURSOR, limit, 0, cursor)
-    return json_document_response(HTTPStatus.OK, bootstrap.history_service().scenarios(keyset))
+    return json_document_response(HTTPStatus.OK, environment.services().history.scenarios(keyset))
 
 
 @app.get(
@@ -159,7 +160,7 @@ def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
     scenario = parse_scenario(name, "scenario name")
     if scenario is None:
         raise ValidationError("scenario name is required")
-    return json_response(HTTPStatus.OK, bootstrap.history_service().stats(scenario, window))
+    return json_response(HTTPStatus.OK, environment.services().history.stats(scenario, window))
 
 
 @app.get(
@@ -173,17 +174,15 @@ def scenario_stats(name: str, window: WindowQuery = 30) -> JsonResponse:
     },
 )
 def get_phase_log(executionId: str, phase: str, shard: ShardQuery = None) -> Response[Any]:
-    from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
-
-    settings = get_settings()
+    services = environment.services()
     execution = parse_uuid(executionId, "execution id")
     name = phase.strip().lower()
     log = name if shard is None else f"{name}.shard-{shard}"  # docs/scenarios.md, "Shards"
-    text = artifact_store_from_settings(settings).read_log(execution, log, settings.log_tail_bytes)
+    text = services.artifacts.read_log(execution, log, services.settings.log_tail_bytes)
     if text is None and shard is not None:
         raise NotFoundError(f"phase '{name}' of execution {execution} has no log of shard {shard}")
     if text is None:
-        raise bootstrap.history_service().missing_log(execution, name)
+        raise services.history.missing_log(execution, name)
     return Response(status_code=HTTPStatus.OK, content_type="text/plain; charset=utf-8", body=text)
 
 
@@ -204,7 +203,7 @@ def list_suite_requests(
         status=status.value if status else None, scenario=parse_scenario(scenario), since=since
     )
     keyset = parse_keyset(SUITE_REQUESTS_CURSOR, limit, 0, cursor)
-    items, next_cursor = bootstrap.suite_request_service().list(query, keyset)
+    items, next_cursor = environment.services().suite_requests.list(query, keyset)
     return json_response(
         HTTPStatus.OK, {**page([item.to_json_dict() for item in items]), "nextCursor": next_cursor}
     )
@@ -217,7 +216,7 @@ def list_suite_requests(
     responses={200: model_doc("the suite request", SuiteRequest), 404: NOT_FOUND_DOC, **_ERRORS},
 )
 def get_suite_request(requestId: str) -> JsonResponse:
-    found = bootstrap.suite_request_service().get(parse_uuid(requestId, "suite request id"))
+    found = environment.services().suite_requests.get(parse_uuid(requestId, "suite request id"))
     return json_response(HTTPStatus.OK, found.to_json_dict())
 
 
@@ -232,7 +231,9 @@ def list_phases() -> JsonResponse:
         phase_descriptors,  # the catalog only, never the engine
     )
 
-    return json_response(HTTPStatus.OK, page(phase_descriptors(get_settings().phase_timeout_seconds)))
+    return json_response(
+        HTTPStatus.OK, page(phase_descriptors(environment.services().settings.phase_timeout_seconds))
+    )
 
 
 @app.get(
@@ -243,7 +244,7 @@ def list_phases() -> JsonResponse:
 )
 def health() -> JsonResponse:
     try:
-        queue = bootstrap.suite_request_service().snapshot()  # also proves the database answers
+        queue = environment.services().suite_requests.snapshot()  # also proves the database answers
     except TestGenieError as exc:  # database down, or no DATABASE_URL: unhealthy, not a crash
         logger.warning("health check failed", extra={"error": exc.message})
         unhealthy = {"status": "unhealthy", "dependencies": {"database": "disconnected"}}

@@ -31,13 +31,17 @@ from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
 from testgenie_local.runner_venv import RunnerVenvError
-from testgenie_local.runtime import FunctionRuntime, InProcessHandler, load_handler
+from testgenie_local.runtime import FunctionRuntime, Handler, InProcessHandler, load_handler
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
 from testgenie_local.template import FunctionSpec, Resolver, Template, read_template
 
 if TYPE_CHECKING:
+    from testgenie import bootstrap
+    from testgenie.bootstrap import Services
+    from testgenie.settings import Settings
+
     from testgenie_local.durable_host import LocalDurableService
 
 log = logging.getLogger("testgenie.local")
@@ -125,6 +129,8 @@ class LocalStack:
         self._saved_env: dict[str, str | None] = {}
         self._stopped = threading.Event()
         self._frozen: list[int] = []
+        self._environments: list[bootstrap.Environment] = []  # of the loaded handlers, closed at stop
+        self.settings: Settings | None = None  # the functions' settings, read once at start
         self._lock: DataDirLock | None = None
         # The key that signs the runner's log uploads (a caller may fix it, e.g. a drill that looks for it).
         self._upload_secret = os.environ.get("ARTIFACTS_UPLOAD_SECRET") or secrets.token_hex(32)
@@ -164,10 +170,6 @@ class LocalStack:
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
-
-        import testgenie.bootstrap
-
-        testgenie.bootstrap.reset()
         self._load_functions(template)
         self._start_durable(template, data_dir)
         self.gateway = self._make_gateway(template)
@@ -357,20 +359,43 @@ class LocalStack:
                 os.environ[key] = value
 
     def _load_functions(self, template: Template) -> None:
+        # The settings of this stack, read once from the environment just applied, for every environment.
+        from testgenie.errors import ConfigurationError
+        from testgenie.settings import Settings
+
+        try:
+            settings = self.settings = Settings.from_env()
+        except ConfigurationError as exc:
+            raise StackError(str(exc)) from None
         for fn in template.functions.values():
             if not (fn.routes or fn.sqs_sources or fn.schedules):
                 continue  # e.g. the migration custom resource: the stack migrates by itself
             try:
-                handler = load_handler(fn)
+                handler = self._configured(load_handler(fn), settings)
             except Exception as exc:
                 raise StackError(
                     f"cannot load {fn.logical_id} ({fn.code_uri.name}/{fn.handler}): {exc}"
                 ) from exc
             # As many warm environments (so connections) as the template reserves, as on AWS; each
             # gets its own copy of the handler module, as in Lambda.
+            load = partial(self._load_environment, fn, settings)
             self.runtimes[fn.logical_id] = FunctionRuntime(
-                fn, handler, fn.reserved_concurrency or 8, load=partial(load_handler, fn)
+                fn, handler, fn.reserved_concurrency or 8, load=load
             )
+
+    def _load_environment(self, fn: FunctionSpec, settings: Settings, index: int) -> Handler:
+        return self._configured(load_handler(fn, index), settings)
+
+    def _configured(self, handler: Handler, settings: Settings) -> Handler:
+        """A handler whose module keeps a `bootstrap.Environment` builds its services through
+        bootstrap with this stack's settings (not by reading the process's environment again)."""
+        from testgenie import bootstrap
+
+        environment = getattr(sys.modules.get(handler.__module__), "environment", None)
+        if isinstance(environment, bootstrap.Environment):
+            environment.configure(partial(stack_services, settings))
+            self._environments.append(environment)
+        return handler
 
     def _start_durable(self, template: Template, data_dir: Path) -> None:
         """The template's durable functions (CoordinatorFunction) under the SDK's local runner, behind
@@ -404,8 +429,9 @@ class LocalStack:
         self._fail_interrupted(service.interrupted(INTERRUPTED))
 
     def _durable_runtime(self, spec: FunctionSpec) -> FunctionRuntime:
+        assert self.settings is not None
         try:
-            handler = load_handler(spec)
+            handler = self._configured(load_handler(spec), self.settings)
         except Exception as exc:
             raise StackError(
                 f"cannot load {spec.logical_id} ({spec.code_uri.name}/{spec.handler}): {exc}"
@@ -414,9 +440,8 @@ class LocalStack:
 
         # The SDK keeps one Lambda client per process; this stack's endpoint is new.
         LambdaClient._cached_boto_client = None
-        return FunctionRuntime(
-            spec, handler, spec.reserved_concurrency or 8, load=partial(load_handler, spec)
-        )
+        load = partial(self._load_environment, spec, self.settings)
+        return FunctionRuntime(spec, handler, spec.reserved_concurrency or 8, load=load)
 
     def _abandon_runner_work(self, arn: str) -> None:
         """A stopped execution's runner invocation in flight is abandoned: its processes are killed."""
@@ -432,13 +457,16 @@ class LocalStack:
     def _fail_interrupted(self, names: list[str]) -> None:
         if not names:
             return
-        import testgenie.bootstrap
         from testgenie.queue.models import SuiteRequestStatus
 
-        requests = testgenie.bootstrap.suite_request_service()
-        for name in names:
-            with contextlib.suppress(ValueError):
-                requests.record_stopped(UUID(name), INTERRUPTED, SuiteRequestStatus.FAILED)
+        assert self.settings is not None
+        services = stack_services(self.settings)
+        try:
+            for name in names:
+                with contextlib.suppress(ValueError):
+                    services.suite_requests.record_stopped(UUID(name), INTERRUPTED, SuiteRequestStatus.FAILED)
+        finally:
+            services.close()
         self.options.say(f"{len(names)} execution(s) the last stack left running: failed ({INTERRUPTED})")
 
     def _start_pollers(self, template: Template) -> None:
@@ -503,13 +531,9 @@ class LocalStack:
         for thread in threads:
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
         if not self.options.end_child_processes:
-            try:
-                import testgenie.bootstrap
-
-                testgenie.bootstrap.database().close()
-                testgenie.bootstrap.reset()
-            except Exception:  # noqa: S110 - best effort on the way out
-                pass
+            for environment in self._environments:
+                with contextlib.suppress(Exception):  # best effort on the way out
+                    environment.close()
         if self.durable is not None:
             self.durable.stop()
         if self.runner is not None:
@@ -599,3 +623,12 @@ def _is_postgres(pid: int) -> bool:
 def _signal(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, sig)
+
+
+def stack_services(settings: Settings) -> Services:
+    """The stack's services: bootstrap's, with the stack's artifact store (its signed upload route)."""
+    from testgenie import bootstrap
+
+    from testgenie_local.uploads import stack_artifact_store
+
+    return bootstrap.build(settings, artifacts=stack_artifact_store(settings))

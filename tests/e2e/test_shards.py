@@ -52,6 +52,16 @@ def _slow_commands(folder: Path) -> None:
     (folder / ".testgenie" / "testing.json").write_text(json.dumps(testing))
 
 
+CANCEL_MARK = "shard-cancel-e2e"
+
+
+def _long_shards(folder: Path) -> None:
+    """Three shards that each wait two minutes: a cancel must stop all of them."""
+    (folder / ".testgenie").mkdir(parents=True)
+    unit = {"timeout": "5m", "shards": 3, "env": {"SHARD_MARK": CANCEL_MARK}, "commands": ["sleep 120"]}
+    (folder / ".testgenie" / "testing.json").write_text(json.dumps({"phases": {"unit": unit}}))
+
+
 @pytest.fixture(scope="module")
 def shard_stack(
     tmp_path_factory: pytest.TempPathFactory, fresh_database: Callable[[], str]
@@ -61,6 +71,7 @@ def shard_stack(
     shutil.copytree(THIRD_PARTY, scenarios / "more-itertools", ignore=shutil.ignore_patterns("__pycache__"))
     _failing_suite(scenarios / "shard-fail")
     _slow_commands(scenarios / "shard-kill")
+    _long_shards(scenarios / "shard-cancel")
     stack = start_stack(root / "work", scenarios, fresh_database())
     yield stack
     assert stack.stop() == 0, stack.tail()
@@ -187,3 +198,30 @@ def test_a_shard_whose_runner_is_killed_runs_once_more_and_counts_once(shard_sta
     assert shards[0]["attempts"] == shards[2]["attempts"] == 1
     assert unit["tests"]["total"] == 3  # one report per shard: the killed attempt counts nothing
     assert _timed_tests(shard_stack, "shard-kill") == {"shard::part-0", "shard::part-1", "shard::part-2"}
+
+
+def _marked_shards() -> set[int]:
+    """Shard indexes of the processes the cancel scenario's shards are running."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"SHARD_MARK={CANCEL_MARK}".encode() in environ:
+            index = next(v for v in environ if v.startswith(b"TESTGENIE_SHARD_INDEX="))
+            found.add(int(index.split(b"=", 1)[1]))
+    return found
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reading another user's /proc/<pid>/environ needs root")
+def test_a_cancel_mid_phase_stops_every_shard(shard_stack: RunningStack) -> None:
+    request = shard_stack.queue(scenarioName="shard-cancel", phases=["unit"])
+    wait_for(lambda: _marked_shards() == {0, 1, 2}, 120, "the three shards to be running")
+    answer = shard_stack.call("POST", f"/suite-requests/{request['id']}/cancel")
+    assert answer.status == 200, answer.body
+    final = shard_stack.wait_status(request["id"], {"cancelled"}, timeout=60)
+    assert final["status"] == "cancelled"
+    wait_for(lambda: not _marked_shards(), 30, "every shard's processes to be gone")

@@ -22,6 +22,7 @@ import pytest
 from moto import mock_aws
 from testgenie.db import Database
 from testgenie.entrypoints.sqs import DeadLetterRecordHandler, QueueRecordHandler, process_batch
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionService
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.publisher import SqsPublisher
@@ -104,7 +105,7 @@ def test_a_backlog_with_hand_backs_and_re_publishes_runs_every_request_once(
         db, publisher, max_attempts=MAX_ATTEMPTS, requeue_after_seconds=1, lease_seconds=120
     )
     engine = FakeEngine()
-    executions = SuiteExecutionService(engine, db, requests)
+    executions = SuiteExecutionService(engine, db, requests, SuiteExecutionRepository())
     ids = [
         str(requests.queue(QueueSuiteRequestInput(scenario_name="rel-backlog", phases=["structure"]))[0].id)
         for _ in range(BACKLOG)

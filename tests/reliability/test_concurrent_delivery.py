@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from testgenie.db import Database
 from testgenie.entrypoints.sqs import QueueRecordHandler, process_batch
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionService
 from testgenie.orchestrator.run.engine import in_process_orchestrator
 from testgenie.queue.models import QueueSuiteRequestInput
@@ -32,7 +33,9 @@ class Environment:
     def __init__(self, database_url: str, settings: Settings) -> None:
         self.db = Database(database_url)
         self.requests = suite_requests(self.db, lease_seconds=120)
-        self.executions = SuiteExecutionService(in_process_orchestrator(settings), self.db, self.requests)
+        self.executions = SuiteExecutionService(
+            in_process_orchestrator(settings), self.db, self.requests, SuiteExecutionRepository()
+        )
 
     def deliver(self, event: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
         outcomes: list[str] = []

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 from testgenie.db import Connection, Database
 from testgenie.errors import CommitOutcomeUnknownError
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionService
 from testgenie.orchestrator.models import Outcome
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
@@ -182,7 +183,7 @@ def test_a_queued_run_with_every_write_cut_once_ends_with_one_execution(
     db, publisher = through_proxy
     requests = suite_requests(db, publisher)
     engine = FakeEngine()
-    executions = SuiteExecutionService(engine, db, requests)
+    executions = SuiteExecutionService(engine, db, requests, SuiteExecutionRepository())
     request, _ = requests.queue(QueueSuiteRequestInput(scenario_name="rel-cut"))
     for statement in ("SET status = 'running'", "SET progress = ", "COMMIT"):
         cutting_proxy.cut_after(statement)

@@ -17,10 +17,10 @@ import pytest
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import Classification, Outcome, PhaseStatus, SuitePlan
 from testgenie.orchestrator.phases.http import Unreachable, http_request
-from testgenie.orchestrator.run.engine import SuiteOrchestrator
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 
 from tests.support.drills import make_scenario
+from tests.support.orchestrator import in_process_engine
 
 # A complete, valid answer of DRIP_BYTES body bytes, sent one byte every DRIP_INTERVAL seconds:
 # about 6 s in all, three times the phase's 2 s timeout.
@@ -84,7 +84,7 @@ def test_a_phase_against_a_dripping_server_ends_timeout(drip_server: str, tmp_pa
     scenarios = tmp_path / "scenarios"
     testing_phases = {phase: {"timeout": 2, "checks": [{"url": f"{drip_server}/health"}]}}
     make_scenario(scenarios, "rel-drip", testing_phases)
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         LocalScenarioSource(scenarios),
         LocalArtifactStore(tmp_path / "artifacts"),
         60,
@@ -106,7 +106,7 @@ def test_the_run_deadline_bounds_an_http_phase_with_a_longer_timeout(
     """Phase timeout 30 s, run deadline 2 s away: the run ends `timeout` at the run's deadline."""
     scenarios = tmp_path / "scenarios"
     make_scenario(scenarios, "rel-drip", {"smoke": {"timeout": 30, "checks": [{"url": f"{drip_server}/"}]}})
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         LocalScenarioSource(scenarios),
         LocalArtifactStore(tmp_path / "artifacts"),
         60,

@@ -28,6 +28,11 @@ def main() -> None:
 
     runner = _start_runner()
     import execute_app
+    from testgenie.settings import get_settings
+    from testgenie_local.stack import stack_services
+
+    # The stack's services: its artifact store signs the runner's log uploads (testgenie_local/uploads.py).
+    execute_app.environment.configure(lambda: stack_services(get_settings()))
 
     from tests.support.context import FakeLambdaContext
     from tests.support.events import suite_request_message

@@ -30,19 +30,26 @@ class FakeEngine:
         failing: set[str] | None = None,
         crash: Exception | None = None,
         before_phase: Callable[[str], None] | None = None,
+        *,
+        validates: bool = True,
     ) -> None:
+        """`validates=False`: plan() accepts any phase (a queue that stores plans unchecked)."""
         self.failing = failing or set()
+        self.validates = validates
         self.crash = crash
         self.before_phase = before_phase
+        self.plan_error: Exception | None = None  # raised by plan(): a fault inside the engine
         self.executed: list[UUID] = []
         self.deadlines: list[float | None] = []
 
     def plan(self, request: SuitePlan) -> PhasePlan:
+        if self.plan_error is not None:
+            raise self.plan_error
         if not request.scenario_name.strip():
             raise ValidationError("scenarioName is required")
         names = request.phases or KNOWN_PHASES
         for name in names:
-            if name not in KNOWN_PHASES:
+            if self.validates and name not in KNOWN_PHASES:
                 raise ValidationError(f"phase '{name}' is not defined")
         return PhasePlan(scenario_name=request.scenario_name, preset=request.preset, phases=list(names))
 

@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from testgenie.artifacts import ArtifactStore
 from testgenie.orchestrator.phases import phase_kind
 from testgenie.orchestrator.phases.base import LogBuffer, PhaseContext, PhaseReport, RunState
 from testgenie.orchestrator.planning.testing_config import PhaseConfig, TestingConfig
+from testgenie.orchestrator.run.engine import InProcessPhases, SuiteOrchestrator
+from testgenie.orchestrator.sources.base import ScenarioSource
 
 
 def process_alive(pid: int) -> bool:
@@ -74,3 +77,12 @@ def outcome(report: PhaseReport) -> str:
     if report.failures:
         return "failed"
     return "passed" if report.checks else "skipped"
+
+
+def in_process_engine(
+    scenarios: ScenarioSource, artifacts: ArtifactStore, default_phase_timeout: int = 900, **options: Any
+) -> SuiteOrchestrator:
+    """The orchestrator with its phases in this process (InProcessPhases, `options` its settings):
+    tests only, never a service holding keys."""
+    executor = InProcessPhases(scenarios, artifacts, default_phase_timeout, **options)
+    return SuiteOrchestrator(scenarios, artifacts, default_phase_timeout, executor=executor)

@@ -1,196 +1,289 @@
-"""The one composition root: builds the services once per execution environment from settings.
+"""The composition root: `build(...)` wires every service from its dependencies, all parameters.
 
-Handlers call these getters; tests build the same services directly with a test database or fakes.
-The read side (history) never imports the orchestrator or boto3.
+Each dependency has a production default: the settings read from the environment, PostgreSQL, the
+SQS publisher (none without SUITE_REQUEST_QUEUE_URL), the artifact store of the settings (S3 or a
+folder), RunnerFunction, the system clock. Tests pass fakes (tests/support/fakes.py) and the local
+stack passes its own settings; nothing reaches into a built `Services` afterwards.
 
-An execution environment is a thread: Lambda has exactly one; the local stack runs each function's
-warm environments as threads, and each gets its own services and database connection, as on AWS.
+Each handler module keeps one `Environment`: the `Services` of its execution environment, built on
+the first event and kept for the next ones (one database connection per environment, as Lambda runs
+one event at a time in each). What only the write side needs (the orchestrator, boto3) is built on
+first use, so the read side (history) never imports it.
 """
 
 from __future__ import annotations
 
-import itertools
-import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from testgenie.db import Database, resolve_database_url
+from testgenie.db import Database, Transactions, resolve_database_url
 from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
+from testgenie.models_base import Clock, utc_now
+from testgenie.queue.publisher import NullPublisher, SqsPublisher, SuiteRequestPublisher
+from testgenie.queue.repository import SuiteRequestRepository
 from testgenie.queue.service import SuiteRequestService
 from testgenie.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from testgenie.artifacts import ArtifactStore
     from testgenie.coordinator.flow import CoordinatorDeps
     from testgenie.coordinator.runs import DurableRuns
     from testgenie.execution.reruns import RerunService
-    from testgenie.execution.retention import RetentionService
+    from testgenie.execution.retention import RetentionService, TimingPruner
     from testgenie.execution.service import SuiteExecutionService
+    from testgenie.execution.store import ExecutionStore
+    from testgenie.orchestrator.run.engine_protocol import SuiteEngine
     from testgenie.orchestrator.sources.base import ScenarioSource
-    from testgenie.queue.publisher import SuiteRequestPublisher
-
-T = TypeVar("T")
-
-_environment = threading.local()
-_generation = itertools.count(1)
-_current_generation = next(_generation)
+    from testgenie.queue.store import SuiteRequestStore
+    from testgenie.runner.client import RunnerClient
+    from testgenie.shards.store import ShardStore
 
 
-def _built(name: str, build: Callable[[], T]) -> T:
-    """This environment's `name`, built on first use (and again after reset())."""
-    cache: dict[str, Any] | None = getattr(_environment, "cache", None)
-    if cache is None or _environment.generation != _current_generation:
-        stale = (cache or {}).get("database")
-        if stale is not None:  # this environment's connection from before reset()
-            stale.close()
-        cache = _environment.cache = {}
-        _environment.generation = _current_generation
-    if name not in cache:
-        cache[name] = build()
-    value: T = cache[name]
-    return value
+class Services:
+    """The services of one execution environment and the ports they share. Built by `build()`."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        database: Transactions,
+        publisher: SuiteRequestPublisher,
+        clock: Clock,
+        queue_store: SuiteRequestStore,
+        execution_store: ExecutionStore,
+        *,
+        artifacts: ArtifactStore | None = None,
+        runner: RunnerClient | None = None,
+        engine: SuiteEngine | None = None,
+        timing_store: TimingPruner | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.publisher = publisher
+        self.clock = clock
+        self.queue_store = queue_store
+        self.execution_store = execution_store
+        self._artifacts = artifacts
+        self._runner = runner
+        self._engine = engine
+        self._timing_store = timing_store
 
-def database() -> Database:
-    def build() -> Database:
-        settings = get_settings()
-        # The secret is resolved on first connect: a cold start that never touches SQL never pays for it.
-        return Database(
-            lambda: resolve_database_url(
-                settings.database_url, settings.database_secret_arn, settings.database_proxy_endpoint
-            ),
-            connect_timeout=settings.db_connect_timeout_seconds,
+    # -- ports the write side builds on first use ----------------------------------------------
+
+    @cached_property
+    def artifacts(self) -> ArtifactStore:
+        if self._artifacts is not None:
+            return self._artifacts
+        from testgenie.artifacts import artifact_store_from_settings  # boto3 only if the store is S3
+
+        return artifact_store_from_settings(self.settings)
+
+    @cached_property
+    def runner(self) -> RunnerClient:
+        if self._runner is not None:
+            return self._runner
+        from testgenie.errors import ConfigurationError
+        from testgenie.runner.client import LambdaRunnerClient
+
+        if not self.settings.runner_function_name:
+            raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
+        return LambdaRunnerClient(self.settings.runner_function_name, self.settings.runner_timeout_seconds)
+
+    @cached_property
+    def engine(self) -> SuiteEngine:
+        """The orchestrator, every phase in the runner (docs/architecture.md, "The runner")."""
+        if self._engine is not None:
+            return self._engine
+        from testgenie.runner.coordinator import runner_orchestrator
+
+        runner = self.runner  # first: no runner configured fails before anything else is built
+        return runner_orchestrator(
+            self.settings, artifacts=self.artifacts, runner=runner, shard_store=self.shard_store
         )
 
-    return _built("database", build)
+    @cached_property
+    def shard_store(self) -> ShardStore | None:
+        """The learned test durations sharding splits by: in PostgreSQL; on another database (the
+        fakes) a run plans without them."""
+        if not isinstance(self.database, Database):
+            return None
+        from testgenie.shards.store import DatabaseShardStore
 
+        return DatabaseShardStore(self.database)
 
-def _publisher(settings: Settings) -> SuiteRequestPublisher | None:
-    if not settings.suite_request_queue_url:
-        return None
-    from testgenie.queue.publisher import SqsPublisher
+    @cached_property
+    def timing_store(self) -> TimingPruner:
+        if self._timing_store is not None:
+            return self._timing_store
+        from testgenie.shards.repository import TestTimingRepository
 
-    return SqsPublisher(settings.suite_request_queue_url)
+        return TestTimingRepository()
 
+    @cached_property
+    def scenarios(self) -> ScenarioSource:
+        """SCENARIOS_SOURCE, listed for the scenarios the service can run (boto3 when it is S3)."""
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
 
-def suite_request_service() -> SuiteRequestService:
-    def build() -> SuiteRequestService:
-        settings = get_settings()
+        return scenario_source_from_settings(self.settings)
+
+    # -- services ---------------------------------------------------------------------------------
+
+    @cached_property
+    def suite_requests(self) -> SuiteRequestService:
+        settings = self.settings
         return SuiteRequestService(
-            database(),
-            _publisher(settings),
+            self.database,
+            self.queue_store,
+            self.execution_store,
+            self.publisher,
             lease_seconds=settings.lease_seconds,
             max_attempts=settings.max_attempts,
             requeue_after_seconds=settings.requeue_after_seconds,
-            executions=SuiteExecutionRepository(),
             # Lazily: the read side builds this service too and never loads the orchestrator.
-            plan_validator=lambda request: execution_service().validate_plan(request),
+            plan_validator=lambda request: self.engine.plan(request),
+            clock=self.clock,
         )
 
-    return _built("suite_request_service", build)
+    @cached_property
+    def history(self) -> ExecutionHistoryService:
+        return ExecutionHistoryService(self.database, HistoryRepository())
 
+    @cached_property
+    def execution(self) -> SuiteExecutionService:
+        from testgenie.execution.service import SuiteExecutionService
 
-def history_service() -> ExecutionHistoryService:
-    return _built("history_service", lambda: ExecutionHistoryService(database()))
+        return SuiteExecutionService(
+            self.engine, self.database, self.suite_requests, self.execution_store, clock=self.clock
+        )
 
-
-def rerun_service() -> RerunService:
-    def build() -> RerunService:
+    @cached_property
+    def reruns(self) -> RerunService:
         from testgenie.execution.reruns import RerunService
 
-        return RerunService(database(), suite_request_service())
+        return RerunService(self.database, self.suite_requests, self.execution_store)
 
-    return _built("rerun_service", build)
-
-
-def retention_service() -> RetentionService:
-    def build() -> RetentionService:
-        from testgenie.artifacts import artifact_store_from_settings
+    @cached_property
+    def retention(self) -> RetentionService:
         from testgenie.execution.retention import RetentionService
 
-        settings = get_settings()
-        return RetentionService(database(), artifact_store_from_settings(settings), settings.retention_days)
+        return RetentionService(
+            self.database,
+            self.execution_store,
+            self.artifacts,
+            self.settings.retention_days,
+            timings=self.timing_store,
+            clock=self.clock,
+        )
 
-    return _built("retention_service", build)
-
-
-def execution_service() -> SuiteExecutionService:
-    def build() -> SuiteExecutionService:
-        from testgenie.execution.service import SuiteExecutionService
-        from testgenie.runner.coordinator import runner_orchestrator
-        from testgenie.shards.store import DatabaseShardStore
-
-        engine = runner_orchestrator(get_settings(), DatabaseShardStore(database()))
-        return SuiteExecutionService(engine, database(), suite_request_service())
-
-    return _built("execution_service", build)
-
-
-def scenario_source() -> ScenarioSource:
-    """SCENARIOS_SOURCE, for listing what the service can run (the write side only: S3 needs boto3)."""
-
-    def build() -> ScenarioSource:
-        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
-
-        return scenario_source_from_settings(get_settings())
-
-    return _built("scenario_source", build)
-
-
-def reset() -> None:
-    """Forget every built service in every environment (tests, and the local stack after it changes
-    the environment variables); each environment rebuilds on its next call."""
-    global _current_generation
-    old: Database | None = (getattr(_environment, "cache", None) or {}).get("database")
-    if old is not None:
-        old.close()
-    _current_generation = next(_generation)
-    get_settings.cache_clear()
-
-
-def coordinator_deps() -> CoordinatorDeps:
-    """What the durable coordinator works with (functions/coordinator)."""
-
-    def build() -> CoordinatorDeps:
-        from testgenie.artifacts import artifact_store_from_settings
+    @cached_property
+    def coordinator(self) -> CoordinatorDeps:
+        """What the durable coordinator works with (functions/coordinator)."""
         from testgenie.coordinator.flow import CoordinatorDeps
         from testgenie.coordinator.shards import ShardSettings
         from testgenie.errors import ConfigurationError
         from testgenie.orchestrator.sources.factory import scenario_source_from_settings
-        from testgenie.shards.store import DatabaseShardStore
 
-        settings = get_settings()
+        settings = self.settings
         if not settings.runner_function_name:
             raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
         return CoordinatorDeps(
-            requests=suite_request_service(),
-            db=database(),
+            requests=self.suite_requests,
+            db=self.database,
             bundles=scenario_source_from_settings(settings),
-            artifacts=artifact_store_from_settings(settings),
+            artifacts=self.artifacts,
             runner_function=settings.runner_function_name,
             default_phase_timeout=settings.phase_timeout_seconds,
             execution_timeout_seconds=settings.execution_timeout_seconds,
-            shards=ShardSettings(
-                DatabaseShardStore(database()), settings.max_shards, settings.shard_target_seconds
-            ),
+            shards=ShardSettings(self.shard_store, settings.max_shards, settings.shard_target_seconds),
         )
 
-    return _built("coordinator_deps", build)
-
-
-def durable_runs() -> DurableRuns | None:
-    """Runs as durable executions of COORDINATOR_FUNCTION_NAME; None when it is not set (the direct path)."""
-    settings = get_settings()
-    if not settings.coordinator_function_name:
-        return None
-    name = settings.coordinator_function_name
-
-    def build() -> DurableRuns:
+    @cached_property
+    def durable_runs(self) -> DurableRuns | None:
+        """Runs as durable executions of COORDINATOR_FUNCTION_NAME; None when it is not set (the
+        direct path)."""
+        name = self.settings.coordinator_function_name
+        if not name:
+            return None
         from testgenie.coordinator.control import LambdaDurableControl
         from testgenie.coordinator.runs import DurableRuns
 
-        return DurableRuns(
-            suite_request_service(), execution_service(), history_service(), LambdaDurableControl(name)
-        )
+        return DurableRuns(self.suite_requests, self.execution, self.history, LambdaDurableControl(name))
 
-    return _built("durable_runs", build)
+    def close(self) -> None:
+        self.database.close()
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    database: Transactions | None = None,
+    publisher: SuiteRequestPublisher | None = None,
+    artifacts: ArtifactStore | None = None,
+    runner: RunnerClient | None = None,
+    engine: SuiteEngine | None = None,
+    clock: Clock = utc_now,
+    queue_store: SuiteRequestStore | None = None,
+    execution_store: ExecutionStore | None = None,
+    timing_store: TimingPruner | None = None,
+) -> Services:
+    """Services from these dependencies; each one left out gets its production default."""
+    settings = settings or get_settings()
+    return Services(
+        settings,
+        database if database is not None else default_database(settings),
+        publisher if publisher is not None else default_publisher(settings),
+        clock,
+        queue_store if queue_store is not None else SuiteRequestRepository(),
+        execution_store if execution_store is not None else SuiteExecutionRepository(),
+        artifacts=artifacts,
+        runner=runner,
+        engine=engine,
+        timing_store=timing_store,
+    )
+
+
+def default_database(settings: Settings) -> Database:
+    # The secret is resolved on first connect: a cold start that never touches SQL never pays for it.
+    return Database(
+        lambda: resolve_database_url(
+            settings.database_url, settings.database_secret_arn, settings.database_proxy_endpoint
+        ),
+        connect_timeout=settings.db_connect_timeout_seconds,
+    )
+
+
+def default_publisher(settings: Settings) -> SuiteRequestPublisher:
+    if not settings.suite_request_queue_url:
+        return NullPublisher()
+    return SqsPublisher(settings.suite_request_queue_url)  # boto3 is imported on the first publish
+
+
+class Environment:
+    """The `Services` of one execution environment: built by `build` on the first event, then kept."""
+
+    def __init__(self, build: Callable[[], Services] = build) -> None:
+        self._build = build
+        self._services: Services | None = None
+
+    def services(self) -> Services:
+        if self._services is None:
+            self._services = self._build()
+        return self._services
+
+    def use(self, services: Services) -> None:
+        """Serve the next events with these services (tests with fakes, the local stack with its
+        settings). The caller owns them: they are not closed here."""
+        self._services = services
+
+    def configure(self, build: Callable[[], Services]) -> None:
+        """Build this environment's services with `build` on the next event (the local stack)."""
+        self._build = build
+        self._services = None
+
+    def close(self) -> None:
+        """Close this environment's connection and forget its services (the next event rebuilds)."""
+        services, self._services = self._services, None
+        if services is not None:
+            services.close()

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 from psycopg.rows import dict_row
@@ -34,6 +34,17 @@ PROXY_CA_BUNDLE = Path(__file__).resolve().parent / "certs" / "amazon-trust-ca-b
 # Every connection reads rows by column name (psycopg's dict_row): no row is read by position.
 Row = dict[str, Any]
 Connection = psycopg.Connection[Row]
+
+
+class Transactions(Protocol):
+    """What the services need of a database: units of work (the stores do the SQL). `Database` is the
+    PostgreSQL one; tests/support/fakes.py holds one in memory."""
+
+    def run(self, fn: Callable[[Connection], T]) -> T: ...
+
+    def run_statement(self, fn: Callable[[Connection], T], *, idempotent: bool = True) -> T: ...
+
+    def close(self) -> None: ...
 
 
 class Database:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,6 +15,14 @@ from testgenie.suggest import closest
 # Every timestamp the API answers looks like 2026-01-09T10:15:00.000000Z, whether pydantic or
 # the history documents (history/documents.py: timestamp) wrote it.
 UTC_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+# The wall clock the services and stores read (a parameter, so tests can move time on).
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def iso_utc(value: datetime) -> str:

@@ -10,7 +10,9 @@ import pytest
 from testgenie.coordinator.runs import CANCEL_REASON, DurableRuns, ExecutionAccepted
 from testgenie.db import Database
 from testgenie.errors import ConflictError, TransientError
+from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import SuitePlan
 from testgenie.queue.models import SuiteRequestStatus
@@ -71,9 +73,14 @@ class FakeClock:
 
 def _runs(db: Database, control: ScriptedControl, clock: FakeClock) -> DurableRuns:
     requests = control.requests
-    executions = SuiteExecutionService(FakeEngine(), db, requests)
+    executions = SuiteExecutionService(FakeEngine(), db, requests, SuiteExecutionRepository())
     return DurableRuns(
-        requests, executions, ExecutionHistoryService(db), control, clock=clock, sleep=clock.sleep
+        requests,
+        executions,
+        ExecutionHistoryService(db, HistoryRepository()),
+        control,
+        clock=clock,
+        sleep=clock.sleep,
     )
 
 
@@ -206,8 +213,8 @@ def test_a_short_run_is_answered_soon_after_it_ends(db: Database, requests: Suit
 
     runs = DurableRuns(
         requests,
-        SuiteExecutionService(FakeEngine(), db, requests),
-        ExecutionHistoryService(db),
+        SuiteExecutionService(FakeEngine(), db, requests, SuiteExecutionRepository()),
+        ExecutionHistoryService(db, HistoryRepository()),
         control,
         clock=clock,
         sleep=sleep_then_maybe_end,

@@ -5,6 +5,10 @@ checkpoints and chained invokes go back through the same endpoint; a real Postgr
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +21,6 @@ import boto3
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from botocore.config import Config
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.control import LambdaDurableControl
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
@@ -29,12 +32,14 @@ from testgenie.records import execution_id_for
 from testgenie_local.durable_host import DurableFunction, LocalDurableService
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.polling import wait_for
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.context import FakeLambdaContext
 from tests.support.events import suite_request_message
 from tests.support.services import suite_requests
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "e2e" / "scenarios"
+REPO_ROOT = Path(__file__).resolve().parents[3]
+SCENARIOS = REPO_ROOT / "tests" / "e2e" / "scenarios"
 DELIVERIES = 50
 COORDINATOR = "CoordinatorFunction"
 
@@ -134,7 +139,7 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[DurableStack]:
         requests=suite_requests(coordinator_db),
         db=coordinator_db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
         runner_function="RunnerFunction",
         default_phase_timeout=60,
         execution_timeout_seconds=300,
@@ -226,3 +231,69 @@ def test_a_restart_fails_what_the_last_service_left_running_as_interrupted(
     # list by name says how the execution ended.
     assert control.start(queued.id) is None
     assert control.ended(queued.id) == "STOPPED"
+
+
+@dataclass
+class CoordinatorProcess:
+    """The coordinator as the durable service invokes it, each invocation a process of its own."""
+
+    env: dict[str, str]
+    per_tenant: bool = False
+
+    def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.integration.coordinator.coordinator_process"],
+            input=payload,
+            capture_output=True,
+            cwd=REPO_ROOT,
+            env=self.env,
+            timeout=180,
+            check=False,
+        )
+        if done.returncode != 0:  # killed, or it raised: the invocation failed, Lambda tries again
+            error = {"errorType": "Runtime.ExitError", "errorMessage": f"exit {done.returncode}"}
+            return "Unhandled", json.dumps(error).encode()
+        return None, done.stdout
+
+
+@pytest.mark.timeout(240)
+def test_a_coordinator_killed_mid_step_is_replayed_and_runs_no_phase_twice(
+    database_url: str, db: Database, requests: SuiteRequestService, stack: DurableStack, tmp_path: Path
+) -> None:
+    service = LocalDurableService(
+        tmp_path / "killed",
+        lambda_endpoint=stack.endpoint.url,
+        durable=[DurableFunction(COORDINATOR, 300)],
+        plain=["RunnerFunction"],
+        invocation_timeout=120,
+        region="us-east-1",
+    )
+    service.start()
+    stack.service = service
+    flag = tmp_path / "killed-mid-step.pid"
+    env = {
+        **os.environ,
+        "DRILL_DATABASE_URL": database_url,
+        "DRILL_ENDPOINT": stack.endpoint.url,
+        "DRILL_SCENARIOS": str(SCENARIOS),
+        "DRILL_WORK": str(tmp_path),
+        "KILL_FLAG": str(flag),
+    }
+    stack.endpoint.serve_durable(service, {COORDINATOR: CoordinatorProcess(env)})
+    queued, _ = requests.queue(
+        QueueSuiteRequestInput(scenario_name="e2e-slow", phases=["structure", "lint", "standards"])
+    )
+    control = LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
+    assert control.start(queued.id)
+
+    wait_for(flag.exists, 120, "the coordinator to reach its progress step after phase 1")
+    pid = int(wait_for(lambda: flag.read_text().strip(), 10, "its pid"))
+    os.kill(pid, signal.SIGKILL)  # mid-step: the progress write never happened
+
+    wait_for(lambda: _executions(db, queued.id), 180, "the execution's record")
+    assert [r["outcome"] for r in _executions(db, queued.id)] == ["passed"]
+    # Phase 1's answer was checkpointed before the kill: it did not run again; nor did any other.
+    assert stack.runner.calls == {"structure": 1, "lint": 1, "standards": 1}
+    final = requests.get(queued.id)
+    assert final.status is SuiteRequestStatus.COMPLETED
+    assert final.attempts == 1  # claimed once: the replay found its claim checkpointed

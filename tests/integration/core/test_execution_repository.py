@@ -13,7 +13,7 @@ from testgenie.errors import NotFoundError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter
 from testgenie.history.repository import QUERIES as HISTORY_QUERIES
-from testgenie.history.repository import executions_page_sql
+from testgenie.history.repository import HistoryRepository, executions_page_sql
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.paging import Keyset, clamp_limit
@@ -120,7 +120,7 @@ def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database)
 
 def test_latest_overall_and_per_scenario(db: Database) -> None:
     with pytest.raises(NotFoundError):
-        ExecutionHistoryService(db).latest()
+        ExecutionHistoryService(db, HistoryRepository()).latest()
     base = datetime(2026, 3, 3, tzinfo=UTC)
     older = make_record("demo", base)
     newer = make_record("other", base + timedelta(seconds=1))
@@ -128,7 +128,7 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
         db.run(lambda conn, r=record: repo.create(conn, r))
 
     def latest(scenario: str | None = None) -> object:
-        return json.loads(ExecutionHistoryService(db).latest(scenario))
+        return json.loads(ExecutionHistoryService(db, HistoryRepository()).latest(scenario))
 
     assert latest() == newer.to_stored_execution().to_json_dict()
     assert latest("demo") == older.to_stored_execution().to_json_dict()
@@ -146,7 +146,9 @@ def _store(db: Database, records: list[SuiteExecutionRecord]) -> None:
 
 def _summaries(db: Database, scenario: str | None, limit: int, offset: int) -> list[SuiteExecutionSummary]:
     keyset = Keyset(limit=clamp_limit(limit), offset=max(offset, 0))
-    page = json.loads(ExecutionHistoryService(db).list(ExecutionFilter(scenario=scenario), keyset))
+    page = json.loads(
+        ExecutionHistoryService(db, HistoryRepository()).list(ExecutionFilter(scenario=scenario), keyset)
+    )
     return [SuiteExecutionSummary.model_validate(item) for item in page["items"]]
 
 

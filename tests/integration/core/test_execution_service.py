@@ -10,6 +10,7 @@ from testgenie.db import Database
 from testgenie.errors import ConflictError, NotFoundError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.service import SuiteExecutionInput, SuiteExecutionService
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import Outcome, SuiteExecutionResult, SuitePlan
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
@@ -28,7 +29,7 @@ def requests(db: Database) -> SuiteRequestService:
 def _service(
     db: Database, requests: SuiteRequestService, engine: FakeEngine | None = None
 ) -> SuiteExecutionService:
-    return SuiteExecutionService(engine or FakeEngine(), db, requests)
+    return SuiteExecutionService(engine or FakeEngine(), db, requests, SuiteExecutionRepository())
 
 
 def _queue(requests: SuiteRequestService, scenario: str = "test-genie", **fields: object) -> UUID:
@@ -49,7 +50,9 @@ def test_execute_without_a_linked_request_records_one_row(
     assert result.suite_request_id is None
     assert (result.success, result.outcome) == (True, Outcome.PASSED)
     assert _count(db) == 1
-    stored = SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(result.execution_id))
+    stored = SuiteExecutionResult.model_validate_json(
+        ExecutionHistoryService(db, HistoryRepository()).get(result.execution_id)
+    )
     assert stored.phases == result.phases
     assert stored.phase_summary.passed == 5
 
@@ -172,7 +175,9 @@ def test_an_engine_crash_leaves_an_errored_row_and_a_failed_request(
     stored = requests.get(request_id)
     assert (stored.status, stored.execution_id) == (SuiteRequestStatus.FAILED, result.execution_id)
     assert (
-        SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(result.execution_id)).outcome
+        SuiteExecutionResult.model_validate_json(
+            ExecutionHistoryService(db, HistoryRepository()).get(result.execution_id)
+        ).outcome
         == Outcome.ERRORED
     )
 

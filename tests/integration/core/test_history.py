@@ -12,6 +12,7 @@ from testgenie.db import Database
 from testgenie.errors import NotFoundError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import ExecutionFilter
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import (
     Observation,
@@ -78,7 +79,7 @@ def _minimal_record() -> SuiteExecutionRecord:
 def test_views_equal_the_typed_models(db: Database, kind: str) -> None:
     record = _rich_record(db) if kind == "rich" else _minimal_record()
     _store(db, record)
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     expected_result = record.to_stored_execution().to_json_dict()
 
     got: dict[str, Any] = json.loads(history.get(record.id))
@@ -103,7 +104,7 @@ def test_timestamps_are_utc_with_microseconds(db: Database) -> None:
     record = _rich_record(db)
     _store(db, record)
 
-    got = json.loads(ExecutionHistoryService(db).get(record.id))
+    got = json.loads(ExecutionHistoryService(db, HistoryRepository()).get(record.id))
 
     assert got["startedAt"] == "2026-06-01T12:00:00.123456Z"
     assert got["completedAt"] == "2026-06-01T12:00:03.000007Z"
@@ -114,13 +115,17 @@ def test_list_is_a_page_with_count(db: Database) -> None:
     records = [make_record("demo", base + timedelta(seconds=i)) for i in range(3)]
     _store(db, *records)
 
-    page = json.loads(ExecutionHistoryService(db).list(ExecutionFilter(scenario="demo"), Keyset(limit=2)))
+    page = json.loads(
+        ExecutionHistoryService(db, HistoryRepository()).list(
+            ExecutionFilter(scenario="demo"), Keyset(limit=2)
+        )
+    )
 
     assert page["count"] == 2
     assert [item["executionId"] for item in page["items"]] == [str(records[2].id), str(records[1].id)]
     assert "phases" not in page["items"][0]
     assert page["nextCursor"] is not None
-    nobody = ExecutionHistoryService(db).list(ExecutionFilter(scenario="nobody"))
+    nobody = ExecutionHistoryService(db, HistoryRepository()).list(ExecutionFilter(scenario="nobody"))
     assert json.loads(nobody) == {"items": [], "count": 0, "nextCursor": None}
 
 
@@ -129,7 +134,9 @@ def test_get_round_trips_suite_request_id_and_preset(db: Database) -> None:
     record = make_record(suite_request_id=request.id, preset="comprehensive")
     _store(db, record)
 
-    result = SuiteExecutionResult.model_validate_json(ExecutionHistoryService(db).get(record.id))
+    result = SuiteExecutionResult.model_validate_json(
+        ExecutionHistoryService(db, HistoryRepository()).get(record.id)
+    )
 
     assert result.suite_request_id == request.id
     assert result.preset == "comprehensive"
@@ -138,11 +145,11 @@ def test_get_round_trips_suite_request_id_and_preset(db: Database) -> None:
 
 def test_get_unknown_is_not_found(db: Database) -> None:
     with pytest.raises(NotFoundError, match="execution not found"):
-        ExecutionHistoryService(db).get(uuid4())
+        ExecutionHistoryService(db, HistoryRepository()).get(uuid4())
 
 
 def test_latest_raises_not_found_when_empty_and_answers_the_newest(db: Database) -> None:
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     with pytest.raises(NotFoundError, match="no execution recorded yet"):
         history.latest()
     base = datetime(2026, 5, 5, tzinfo=UTC)

@@ -139,7 +139,9 @@ def test_retention_prunes_timings_and_collections_not_seen_since_the_cutoff(db: 
         )
     )
 
-    RetentionService(db, None, retention_days=30, batch=1).prune(now=NOW)
+    RetentionService(db, SuiteExecutionRepository(), None, 30, timings=TestTimingRepository(), batch=1).prune(
+        now=NOW
+    )
 
     assert _durations(db, "pruned") == {"fresh": 0.01}
     assert db.run(lambda conn: repo.collection(conn, "pruned", "old-key")) is None

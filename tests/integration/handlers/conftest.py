@@ -1,30 +1,25 @@
-"""Handlers on a real PostgreSQL and moto SQS: environment, queues, and a fake engine behind bootstrap."""
+"""Handlers on a real PostgreSQL and moto SQS, their services built by bootstrap with a fake engine."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from moto import mock_aws
-from testgenie import bootstrap
 from testgenie.db import Database
-from testgenie.execution.service import SuiteExecutionService
+from testgenie.settings import Settings
 
 from tests.support.context import FakeLambdaContext
 from tests.support.engine import FakeEngine
-from tests.support.handlers import Client, Queues, create_queues
+from tests.support.handlers import Client, HandlerServices, Queues, create_queues
 
 
 @pytest.fixture
-def queues(monkeypatch: pytest.MonkeyPatch) -> Iterator[Queues]:
+def queues() -> Iterator[Queues]:
     with mock_aws():
-        made = create_queues()
-        monkeypatch.setenv("SUITE_REQUEST_QUEUE_URL", made.url)
-        monkeypatch.setenv("SUITE_REQUEST_DLQ_ARN", made.dlq_arn)
-        yield made
+        yield create_queues()
 
 
 @pytest.fixture
@@ -33,32 +28,35 @@ def engine() -> FakeEngine:
 
 
 @pytest.fixture
-def env(
+def handler_services(
     db: Database,
     database_url: str,
     queues: Queues,
     engine: FakeEngine,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Queues]:
-    """The handlers' environment: the test database, moto SQS, a local artifact folder, a fake engine."""
-    for name in ("DATABASE_SECRET_ARN", "ARTIFACTS_BUCKET", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    monkeypatch.setenv("PHASE_TIMEOUT_SECONDS", "60")
+    execute_app: ModuleType,
+    history_app: ModuleType,
+) -> Iterator[HandlerServices]:
+    """Both handlers' services, built by bootstrap from the test's settings: the test database, moto
+    SQS, a local artifact folder and a fake engine. `rebuild(**settings)` changes a setting."""
+    settings = Settings(
+        database_url=database_url,
+        suite_request_queue_url=queues.url,
+        suite_request_dlq_arn=queues.dlq_arn,
+        artifacts_dir=tmp_path / "artifacts",
+        phase_timeout_seconds=60,
+    )
+    installed = HandlerServices([execute_app, history_app], settings, engine)
+    installed.rebuild()
+    yield installed
+    installed.close()
+
+
+@pytest.fixture
+def env(handler_services: HandlerServices, queues: Queues, monkeypatch: pytest.MonkeyPatch) -> Queues:
+    """The handlers, ready to take events; the queues they publish to."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
-    bootstrap.reset()
-
-    @functools.lru_cache(maxsize=1)
-    def execution_service() -> SuiteExecutionService:
-        return SuiteExecutionService(engine, bootstrap.database(), bootstrap.suite_request_service())
-
-    monkeypatch.setattr(bootstrap, "execution_service", execution_service)
-    yield queues
-    bootstrap.database().close()
-    bootstrap.reset()
+    return queues
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ from types import ModuleType
 import boto3
 import pytest
 from moto import mock_aws
-from testgenie import bootstrap
 from testgenie.errors import ScenarioNotFoundError
 from testgenie.orchestrator.sources.bundles import pack_folder
+from testgenie.settings import Settings
 
 from tests.support.context import FakeLambdaContext
+from tests.support.engine import FakeEngine
 from tests.support.events import http_event
-from tests.support.handlers import Client
+from tests.support.handlers import Client, HandlerServices
 from tests.support.paths import EXAMPLES
 
 ROUTE = "/api/v1/scenarios/available"
@@ -25,20 +26,17 @@ BUCKET = "testgenie-artifacts"
 
 
 @pytest.fixture
-def execute(execute_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
-    """ExecuteFunction with no database: listing the source must not need one."""
-    for name in ("DATABASE_URL", "DATABASE_SECRET_ARN", "AWS_ENDPOINT_URL", "SCENARIOS_SOURCE"):
-        monkeypatch.delenv(name, raising=False)
+def handler(execute_app: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[HandlerServices]:
+    """ExecuteFunction's services built by bootstrap with no database: listing must not need one."""
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "TestGenie")
-    bootstrap.reset()
-    yield Client(execute_app, FakeLambdaContext())
-    bootstrap.reset()
+    installed = HandlerServices([execute_app], Settings(), FakeEngine())
+    yield installed
+    installed.close()
 
 
-def _use_source(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
-    monkeypatch.setenv("SCENARIOS_SOURCE", source)
-    bootstrap.reset()
+@pytest.fixture
+def execute(handler: HandlerServices, execute_app: ModuleType) -> Client:
+    return Client(execute_app, FakeLambdaContext())
 
 
 def test_the_event_takes_the_route_template_yaml_declares() -> None:
@@ -48,7 +46,7 @@ def test_the_event_takes_the_route_template_yaml_declares() -> None:
 
 
 def test_lists_every_bundle_under_the_prefix_and_nothing_else(
-    execute: Client, monkeypatch: pytest.MonkeyPatch
+    execute: Client, handler: HandlerServices
 ) -> None:
     bundle = pack_folder(EXAMPLES / "hello-python")
     with mock_aws():
@@ -60,7 +58,7 @@ def test_lists_every_bundle_under_the_prefix_and_nothing_else(
         for key in ("scenarios/old/gamma.tar.gz", "scenarios/notes.txt", "other/delta.tar.gz"):
             s3.put_object(Bucket=BUCKET, Key=key, Body=bundle)
         s3.put_object(Bucket=BUCKET, Key="executions/e1/unit.log", Body=b"log")
-        _use_source(monkeypatch, f"s3://{BUCKET}/scenarios")
+        handler.rebuild(scenarios_source=f"s3://{BUCKET}/scenarios")
 
         status, body, response = execute.call("GET", ROUTE)
 
@@ -73,13 +71,13 @@ def test_lists_every_bundle_under_the_prefix_and_nothing_else(
 
 
 def test_lists_the_scenario_folders_of_a_folder_source(
-    execute: Client, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    execute: Client, handler: HandlerServices, tmp_path: Path
 ) -> None:
     expected = sorted(p.name for p in EXAMPLES.iterdir() if (p / ".testgenie" / "testing.json").is_file())
     for name in expected:
         shutil.copytree(EXAMPLES / name, tmp_path / name)
     (tmp_path / "not-a-scenario").mkdir()  # no .testgenie/testing.json
-    _use_source(monkeypatch, str(tmp_path))
+    handler.rebuild(scenarios_source=str(tmp_path))
 
     status, body, _ = execute.call("GET", ROUTE)
 
@@ -90,23 +88,23 @@ def test_lists_the_scenario_folders_of_a_folder_source(
 
 
 def test_a_bucket_that_cannot_be_listed_is_503_and_names_no_bucket(
-    execute: Client, monkeypatch: pytest.MonkeyPatch
+    execute: Client, handler: HandlerServices
 ) -> None:
     with mock_aws():  # the bucket does not exist: NoSuchBucket, as a missing grant would be AccessDenied
-        _use_source(monkeypatch, f"s3://{BUCKET}/scenarios")
+        handler.rebuild(scenarios_source=f"s3://{BUCKET}/scenarios")
         status, body, _ = execute.call("GET", ROUTE)
 
     assert (status, body) == (503, {"error": "service temporarily unavailable; retry later"})
 
 
 def test_a_misspelt_scenario_still_gets_its_suggestion_from_the_listing(
-    execute: Client, monkeypatch: pytest.MonkeyPatch
+    execute: Client, handler: HandlerServices
 ) -> None:
     """The listing now raises on failure; the "did you mean" after a miss still reads it."""
     with mock_aws():
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="scenarios/hello-python.tar.gz", Body=b"x")
-        _use_source(monkeypatch, f"s3://{BUCKET}/scenarios")
+        services = handler.rebuild(scenarios_source=f"s3://{BUCKET}/scenarios")
         with pytest.raises(ScenarioNotFoundError, match="did you mean 'hello-python'"):
-            bootstrap.scenario_source().locate("helo-python")
+            services.scenarios.locate("helo-python")

@@ -11,21 +11,22 @@ from uuid import UUID, uuid4
 
 import boto3
 import pytest
-from testgenie import bootstrap
 from testgenie.db import Database
 from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import Outcome, SuiteExecutionResult
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
-from testgenie.queue.service import SuiteRequestService
+from testgenie.queue.publisher import SqsPublisher
 from testgenie.records import Trigger
 
 from tests.support.context import FakeLambdaContext
 from tests.support.engine import FakeEngine
 from tests.support.events import load, sqs_event, sqs_record
-from tests.support.handlers import Queues
+from tests.support.handlers import HandlerServices, NoFreshMessages, Queues, RecordingPublisher
 from tests.support.records import make_record
-from tests.support.services import suite_requests
+from tests.support.services import services, suite_requests
+
+DEAD_DATABASE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
 
 
 def _queue(db: Database, scenario: str = "demo", **fields: object) -> UUID:
@@ -63,14 +64,13 @@ def test_a_transient_failure_is_reported_for_retry_and_malformed_records_are_not
     execute_app: ModuleType,
     context: FakeLambdaContext,
     db: Database,
-    monkeypatch: pytest.MonkeyPatch,
+    handler_services: HandlerServices,
 ) -> None:
     request_id = _queue(db)
     event = sqs_event(
         "sqs_batch_mixed.json", VALID_ID=str(request_id), UNKNOWN_ID=str(uuid4()), QUEUE_ARN=env.arn
     )
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
-    bootstrap.reset()
+    handler_services.rebuild(database_url=DEAD_DATABASE)
 
     response = execute_app.lambda_handler(event, context)
 
@@ -143,7 +143,7 @@ def test_a_dead_lettered_message_requeues_a_request_that_never_ran_then_fails_it
     assert stored.reason is not None
     assert "dead-letter queue" in stored.reason
     history = SuiteExecutionResult.model_validate_json(
-        bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+        services(db).history.get(stored.execution_id)  # type: ignore[arg-type]
     )
     assert history.outcome is Outcome.ERRORED
     assert history.warnings is not None
@@ -313,18 +313,18 @@ def test_a_run_out_of_time_is_recorded_as_timeout(
     stored = suite_requests(db).get(request_id)
     assert stored.status is SuiteRequestStatus.FAILED
     result = SuiteExecutionResult.model_validate_json(
-        bootstrap.history_service().get(stored.execution_id)  # type: ignore[arg-type]
+        services(db).history.get(stored.execution_id)  # type: ignore[arg-type]
     )
     assert result.outcome is Outcome.TIMEOUT
 
 
 def test_records_handed_back_are_visible_again_at_once_when_no_fresh_message_can_be_sent(
-    env: Queues, execute_app: ModuleType, db: Database, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+    env: Queues, execute_app: ModuleType, db: Database, handler_services: HandlerServices
 ) -> None:
     sqs = boto3.client("sqs")
     ids = [_queue(db) for _ in range(3)]
     env.drain()  # what the POSTs published; this test delivers its own messages
-    monkeypatch.setattr(SuiteRequestService, "republish", lambda self, request_id: False)
+    handler_services.rebuild(publisher=NoFreshMessages(SqsPublisher(env.url)))
     records = _received_records(env, sqs, ids)
 
     response = execute_app.lambda_handler(
@@ -338,33 +338,21 @@ def test_records_handed_back_are_visible_again_at_once_when_no_fresh_message_can
 
 
 def test_a_transient_failure_comes_back_after_a_short_backoff(
-    env: Queues, execute_app: ModuleType, db: Database, monkeypatch: pytest.MonkeyPatch
+    env: Queues, execute_app: ModuleType, db: Database, handler_services: HandlerServices
 ) -> None:
     """The database is gone for this delivery: the record is reported and visible again in 2 s,
     not after the queue's 90-minute visibility timeout."""
-    from testgenie.errors import DatabaseUnavailableError
-
     sqs = boto3.client("sqs")
     ids = [_queue(db)]
     env.drain()
     records = _received_records(env, sqs, ids)
-    released: list[tuple[list[str], int]] = []
-    real_hand_back = SuiteRequestService.hand_back
-
-    def down(self: SuiteRequestService, request_id: UUID, *, deadline: float | None = None) -> None:
-        raise DatabaseUnavailableError("database unavailable: connection refused")
-
-    def hand_back(self: SuiteRequestService, handles: list[str], visibility_timeout: int = 0) -> None:
-        released.append((handles, visibility_timeout))
-        real_hand_back(self, handles, visibility_timeout)
-
-    monkeypatch.setattr(SuiteRequestService, "claim", down)
-    monkeypatch.setattr(SuiteRequestService, "hand_back", hand_back)
+    publisher = RecordingPublisher(SqsPublisher(env.url))
+    handler_services.rebuild(database_url=DEAD_DATABASE, publisher=publisher)
 
     response = execute_app.lambda_handler({"Records": records}, FakeLambdaContext(remaining_ms=[899_000]))
 
     assert response == {"batchItemFailures": [{"itemIdentifier": records[0]["messageId"]}]}
-    assert released == [([records[0]["receiptHandle"]], 2)]
+    assert publisher.releases == [([records[0]["receiptHandle"]], 2)]
 
 
 def _received_records(env: Queues, sqs: Any, ids: list[UUID]) -> list[dict[str, Any]]:
@@ -388,7 +376,7 @@ def test_scheduled_prune_deletes_expired_runs_only_when_retention_is_on(
     execute_app: ModuleType,
     context: FakeLambdaContext,
     db: Database,
-    monkeypatch: pytest.MonkeyPatch,
+    handler_services: HandlerServices,
 ) -> None:
     old = make_record("demo", datetime.now(UTC) - timedelta(days=9))
     fresh = make_record("demo", datetime.now(UTC))
@@ -397,8 +385,7 @@ def test_scheduled_prune_deletes_expired_runs_only_when_retention_is_on(
     event = load("schedule_prune.json")
 
     off = execute_app.lambda_handler(event, context)
-    monkeypatch.setenv("RETENTION_DAYS", "7")
-    bootstrap.reset()
+    handler_services.rebuild(retention_days=7)
     on = execute_app.lambda_handler(event, context)
     again = execute_app.lambda_handler(event, context)
 

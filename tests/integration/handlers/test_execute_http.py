@@ -8,15 +8,14 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
-from testgenie import bootstrap
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 
 from tests.support.engine import FakeEngine
 from tests.support.events import http_event
-from tests.support.handlers import Client, Queues
-from tests.support.paths import REPO_ROOT
+from tests.support.handlers import Client, HandlerServices, Queues
+from tests.support.paths import EXAMPLES
 from tests.support.services import suite_requests
 
 API = "/api/v1"
@@ -179,9 +178,8 @@ def test_cancel_codes(execute: Client, db: Database) -> None:
     )
 
 
-def test_database_down_is_503(execute: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
-    bootstrap.reset()
+def test_database_down_is_503(execute: Client, handler_services: HandlerServices) -> None:
+    handler_services.rebuild(database_url="postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
     status, body, _ = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
     assert (status, body) == (503, {"error": "service temporarily unavailable; retry later"})
 
@@ -204,13 +202,8 @@ def test_bodies_no_decoder_can_read_are_4xx_not_500(execute: Client) -> None:
     assert execute.send(event)[:2] == (400, {"error": "request body must be UTF-8 encoded JSON"})
 
 
-def test_an_unexpected_fault_is_a_logged_500_without_internals(
-    execute: Client, engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def explode(*_: object) -> None:
-        raise RuntimeError("secret internals")
-
-    monkeypatch.setattr(engine, "plan", explode)
+def test_an_unexpected_fault_is_a_logged_500_without_internals(execute: Client, engine: FakeEngine) -> None:
+    engine.plan_error = RuntimeError("secret internals")
     status, body, _ = execute.call("POST", f"{API}/executions", body={"scenarioName": "demo"})
     assert (status, body) == (500, {"error": "internal server error"})
 
@@ -219,13 +212,12 @@ def test_no_free_connection_is_503_database_busy_and_nothing_is_queued(
     execute: Client,
     env: Queues,
     connection_limited_url: Callable[[int], str],
-    monkeypatch: pytest.MonkeyPatch,
+    handler_services: HandlerServices,
 ) -> None:
     url = connection_limited_url(1)
     holder = Database(url)
     assert holder.ping()  # someone else holds the only slot
-    monkeypatch.setenv("DATABASE_URL", url)
-    bootstrap.reset()
+    handler_services.rebuild(database_url=url)
 
     status, body, response = execute.call("POST", f"{API}/suite-requests", body={"scenarioName": "demo"})
     assert (status, body) == (503, {"error": "database busy, retry"})
@@ -238,18 +230,16 @@ def test_no_free_connection_is_503_database_busy_and_nothing_is_queued(
 
 
 @pytest.fixture
-def real_plans(env: Queues, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def real_plans(env: Queues, tmp_path: Path, handler_services: HandlerServices) -> None:
     """The execute function's plans come from the real orchestrator over the example scenarios."""
-    from testgenie.artifacts import LocalArtifactStore
-    from testgenie.execution.service import SuiteExecutionService
-    from testgenie.orchestrator.run.engine import SuiteOrchestrator
-    from testgenie.orchestrator.sources.local import LocalScenarioSource
+    from testgenie.orchestrator.run.engine import in_process_orchestrator
+    from testgenie.settings import Settings
 
-    engine = SuiteOrchestrator(
-        LocalScenarioSource(REPO_ROOT / "examples" / "scenarios"), LocalArtifactStore(tmp_path / "a"), 60
+    settings = Settings(
+        scenarios_source=str(EXAMPLES), artifacts_dir=tmp_path / "a", phase_timeout_seconds=60
     )
-    service = SuiteExecutionService(engine, bootstrap.database(), bootstrap.suite_request_service())
-    monkeypatch.setattr(bootstrap, "execution_service", lambda: service)
+    handler_services.engine = in_process_orchestrator(settings)
+    handler_services.rebuild()
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -13,17 +14,23 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from testgenie import bootstrap
 from testgenie.artifacts import LocalArtifactStore
 from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie_local.runtime import load_handler
+from testgenie_local.template import read_template
 
-from tests.support.handlers import Client
-from tests.support.paths import REPO_ROOT
+from tests.support.context import FakeLambdaContext
+from tests.support.handlers import Client, HandlerServices, Queues
+from tests.support.paths import REPO_ROOT, TEMPLATE
 from tests.support.records import make_record
 from tests.support.services import suite_requests
 from tests.support.threads import barrier, join_all, start_all
+
+DEAD_DATABASE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
 
 API = "/api/v1"
 
@@ -120,12 +127,9 @@ def test_get_execution_codes(history: Client, db: Database) -> None:
 
 
 def test_phase_log_is_a_tail_capped_text(
-    history: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    history: Client, tmp_path: Path, handler_services: HandlerServices
 ) -> None:
-    monkeypatch.setenv("LOG_TAIL_BYTES", "1024")
-    from testgenie import bootstrap
-
-    bootstrap.reset()
+    handler_services.rebuild(log_tail_bytes=1024)
     execution_id = uuid4()
     store = LocalArtifactStore(tmp_path / "artifacts")
     store.put_log(execution_id, "unit", b"HEAD\n" + b"x" * 4000 + b"\nlast line\n")
@@ -148,13 +152,7 @@ def test_phase_log_is_a_tail_capped_text(
     )
 
 
-def test_a_missing_log_says_which_part_was_not_found(
-    history: Client, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-    from testgenie import bootstrap
-
-    bootstrap.reset()
+def test_a_missing_log_says_which_part_was_not_found(history: Client, db: Database, tmp_path: Path) -> None:
     record = make_record(statuses=(PhaseStatus.PASSED, PhaseStatus.SKIPPED))
     record = record.model_copy(
         update={
@@ -226,7 +224,7 @@ def test_phases_are_the_catalog_in_run_order(history: Client) -> None:
 
 
 def test_health_is_200_with_a_database_and_503_without(
-    history: Client, monkeypatch: pytest.MonkeyPatch, db: Database
+    history: Client, handler_services: HandlerServices, db: Database
 ) -> None:
     queued, _ = suite_requests(db).queue(QueueSuiteRequestInput(scenario_name="demo"))
     status, body, _ = history.call("GET", f"{API}/health")
@@ -235,22 +233,15 @@ def test_health_is_200_with_a_database_and_503_without(
     assert body["dependencies"] == {"database": "connected"}
     assert body["queue"]["total"] == body["queue"]["queued"] == body["queue"]["pending"] == 1
     assert body["queue"]["oldestQueuedAt"] == queued.to_json_dict()["createdAt"]
-    from testgenie import bootstrap
-
-    bootstrap.database().close()
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
-    bootstrap.reset()
+    handler_services.rebuild(database_url=DEAD_DATABASE)
     assert history.call("GET", f"{API}/health")[:2] == (
         503,
         {"status": "unhealthy", "dependencies": {"database": "disconnected"}},
     )
 
 
-def test_database_down_is_503_not_500(history: Client, monkeypatch: pytest.MonkeyPatch) -> None:
-    from testgenie import bootstrap
-
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1")
-    bootstrap.reset()
+def test_database_down_is_503_not_500(history: Client, handler_services: HandlerServices) -> None:
+    handler_services.rebuild(database_url=DEAD_DATABASE)
     status, body, _ = history.call("GET", f"{API}/executions")
     assert status == 503
     assert body == {"error": "service temporarily unavailable; retry later"}
@@ -286,26 +277,35 @@ def test_history_never_imports_the_engine_boto3_or_batch_utilities() -> None:
 
 
 def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
-    history: Client, connection_limited_url: Callable[[int], str], monkeypatch: pytest.MonkeyPatch
+    env: Queues, connection_limited_url: Callable[[int], str], handler_services: HandlerServices
 ) -> None:
     """12 environments at once against 3 free connections: 3 answer, 9 get the busy 503 (never a 500),
     and once the burst is over a retry is served (docs/deploying.md, connection budget)."""
-    from testgenie import bootstrap
+    settings = handler_services.settings.model_copy(update={"database_url": connection_limited_url(3)})
+    spec = read_template(TEMPLATE).functions["HistoryFunction"]
+    loaded = itertools.count(1)
 
-    monkeypatch.setenv("DATABASE_URL", connection_limited_url(3))
-    bootstrap.reset()
+    def new_environment() -> tuple[Client, bootstrap.Services]:
+        """A private copy of the handler module, as the local stack loads one per environment."""
+        handler = load_handler(spec, next(loaded))
+        module = sys.modules[handler.__module__]
+        services = bootstrap.build(settings)
+        module.environment.use(services)
+        return Client(module, FakeLambdaContext()), services
+
     burst = 12
     start, done = barrier(burst), barrier(burst)
     answers: list[tuple[int, Any, dict[str, Any]]] = []
     lock = threading.Lock()
 
     def environment() -> None:  # one thread = one execution environment with its own connection
-        start.wait()
-        answer = history.call("GET", f"{API}/executions")
+        client, services = new_environment()
+        start.wait(timeout=120)
+        answer = client.call("GET", f"{API}/executions")
         with lock:
             answers.append(answer)
-        done.wait()  # every environment keeps its connection until the whole burst has been answered
-        bootstrap.database().close()
+        done.wait(timeout=120)  # every environment keeps its connection until the whole burst is answered
+        services.close()
 
     join_all(start_all(threading.Thread(target=environment) for _ in range(burst)))
 
@@ -315,4 +315,6 @@ def test_a_burst_beyond_the_free_connections_is_told_database_busy_retry(
     for _, body, response in busy:
         assert body == {"error": "database busy, retry"}
         assert response["headers"]["Retry-After"] == "1"
-    assert history.call("GET", f"{API}/executions")[0] == 200  # the retry
+    client, services = new_environment()
+    assert client.call("GET", f"{API}/executions")[0] == 200  # the retry
+    services.close()

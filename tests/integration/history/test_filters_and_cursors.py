@@ -12,6 +12,7 @@ from testgenie.db import Connection, Database
 from testgenie.errors import ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import EXECUTIONS_CURSOR, ExecutionFilter
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import Outcome
 from testgenie.paging import Keyset, parse_keyset
@@ -106,7 +107,7 @@ FILTERS = [
 def test_every_filter_pages_to_exactly_the_matching_runs(db: Database, query: ExecutionFilter) -> None:
     records = _history(seed=12, count=120)
     _store(db, records)
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     expected = _newest_first([r for r in records if _matches(r, query)])
 
     assert _all_pages(history, query, limit=7) == expected
@@ -117,7 +118,7 @@ def test_every_filter_pages_to_exactly_the_matching_runs(db: Database, query: Ex
 
 def test_total_is_absent_unless_asked(db: Database) -> None:
     _store(db, _history(seed=1, count=3))
-    assert "total" not in json.loads(ExecutionHistoryService(db).list())
+    assert "total" not in json.loads(ExecutionHistoryService(db, HistoryRepository()).list())
 
 
 def test_cursor_pages_neither_repeat_nor_skip_while_runs_are_recorded(
@@ -131,7 +132,7 @@ def test_cursor_pages_neither_repeat_nor_skip_while_runs_are_recorded(
     before = _history(seed=5, count=90)
     _store(db, before)
     writer_db = Database(database_url)
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     must_see: set[str] = {str(r.id) for r in before}
     must_not_see: set[str] = set()
     seen: list[str] = []
@@ -183,7 +184,9 @@ def test_bad_cursors_are_validation_errors(cursor: str | None, offset: int, mess
 
 def test_a_cursor_of_another_list_is_refused(db: Database) -> None:
     _store(db, _history(seed=2, count=4))
-    cursor = json.loads(ExecutionHistoryService(db).scenarios(Keyset(limit=1)))["nextCursor"]
+    cursor = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios(Keyset(limit=1)))[
+        "nextCursor"
+    ]
     assert cursor is not None
     with pytest.raises(ValidationError, match="cursor is invalid"):
         parse_keyset(EXECUTIONS_CURSOR, 10, 0, cursor)

@@ -14,12 +14,16 @@ from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.execution.reruns import RerunService
 from testgenie.execution.retention import RetentionService
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.orchestrator.models import PhaseResult
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.records import SuiteExecutionRecord, Trigger
+from testgenie.shards.repository import TestTimingRepository
 from testgenie_local.polling import wait_for
 
+from tests.support.fakes import MemoryArtifactStore
+from tests.support.orchestrator import in_process_engine
 from tests.support.records import run_record
 from tests.support.services import suite_requests
 from tests.support.threads import join_all
@@ -64,7 +68,9 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
     ]
     _store(db, [*old, only_old, *recent])
     pinned = old[::10]
-    retention = RetentionService(db, store, retention_days=30, batch=7, max_batches=100)
+    retention = RetentionService(
+        db, SuiteExecutionRepository(), store, 30, timings=TestTimingRepository(), batch=7, max_batches=100
+    )
     for record in pinned:
         assert retention.pin(record.id, True) == {"executionId": str(record.id), "pinned": True}
 
@@ -104,7 +110,7 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
     assert all(store.read_log(r.id, "unit", 100) is None for r in expired)
     assert all(store.read_log(r.id, "unit", 100) == "log of unit" for r in pinned)
     # The summaries equal a rebuild from the rows that are left; a scenario with no run left is gone.
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     after = json.loads(history.scenarios())
     for scenario in ("s0", "s1", "s2", "gone"):
         db.run(lambda conn, s=scenario: SuiteExecutionRepository().rebuild_summary(conn, s))
@@ -116,8 +122,13 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
 def test_retention_off_deletes_nothing_and_unpin_lets_it_go(db: Database, tmp_path: Path) -> None:
     record = run_record("s", NOW - timedelta(days=400), {"unit": "passed"})
     _store(db, [record])
-    assert RetentionService(db, None, retention_days=0).prune(now=NOW).deleted == 0
-    retention = RetentionService(db, None, retention_days=30)
+    assert (
+        RetentionService(db, SuiteExecutionRepository(), None, 0, timings=TestTimingRepository())
+        .prune(now=NOW)
+        .deleted
+        == 0
+    )
+    retention = RetentionService(db, SuiteExecutionRepository(), None, 30, timings=TestTimingRepository())
     retention.pin(record.id, True)
     assert retention.prune(now=NOW).deleted == 0
     assert retention.pin(record.id, False)["pinned"] is False
@@ -130,7 +141,7 @@ def test_rerun_queues_the_same_plan_or_only_the_failed_phases(db: Database) -> N
     record = run_record("web", NOW, {"lint": "passed", "unit": "failed", "docs": "failed"})
     record = record.model_copy(update={"requested": {"preset": "smoke", "skip": ["docs"], "failFast": True}})
     _store(db, [record])
-    service = RerunService(db, suite_requests(db))
+    service = RerunService(db, suite_requests(db), SuiteExecutionRepository())
 
     same = service.rerun(record.id)
     failed = service.rerun(record.id, failed_only=True)
@@ -144,7 +155,7 @@ def test_rerun_queues_the_same_plan_or_only_the_failed_phases(db: Database) -> N
 def test_rerun_errors(db: Database) -> None:
     passed = run_record("web", NOW, {"unit": "passed"})
     _store(db, [passed])
-    service = RerunService(db, suite_requests(db))
+    service = RerunService(db, suite_requests(db), SuiteExecutionRepository())
     with pytest.raises(ValidationError, match="no failed phases"):
         service.rerun(passed.id, failed_only=True)
     with pytest.raises(NotFoundError, match="execution not found"):
@@ -158,10 +169,10 @@ def test_a_rerun_of_a_scenario_the_source_no_longer_holds_says_so(db: Database, 
     source = LocalScenarioSource(tmp_path)
     old = run_record("hello-python", NOW, {"unit": "passed"})
     _store(db, [old])
-    queue = suite_requests(db, plan_validator=lambda request: source.locate(request.scenario_name))
+    queue = suite_requests(db, engine=in_process_engine(source, MemoryArtifactStore()))  # plans from `source`
 
     with pytest.raises(ValidationError) as refused:
-        RerunService(db, queue).rerun(old.id)
+        RerunService(db, queue, SuiteExecutionRepository()).rerun(old.id)
 
     assert refused.value.message == (
         f"execution {old.id} ran scenario 'hello-python', which the service no longer has "

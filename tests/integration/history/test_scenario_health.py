@@ -14,6 +14,7 @@ from testgenie.db import Connection, Database
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.history.filters import SCENARIOS_CURSOR
+from testgenie.history.repository import HistoryRepository
 from testgenie.history.service import ExecutionHistoryService
 from testgenie.paging import Keyset, parse_keyset
 from testgenie.records import SuiteExecutionRecord
@@ -103,7 +104,7 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
         thread.join(timeout=120)  # well inside pytest-timeout: a stuck recorder fails here, named
     assert [t.is_alive() for t in threads] == [False, False], "a recorder did not finish"
 
-    page = json.loads(ExecutionHistoryService(db).scenarios())
+    page = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())
     got = {item["scenarioName"]: item for item in page["items"]}
     assert set(got) == {r.scenario_name for r in runs}
     for scenario, item in got.items():
@@ -122,15 +123,15 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
 def test_rebuild_equals_the_incremental_summary(db: Database) -> None:
     runs = _random_runs(random.Random(8), 80)
     _store(db, runs)
-    before = json.loads(ExecutionHistoryService(db).scenarios())
+    before = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())
     for scenario in ("s1", "s2", "s3"):
         db.run(lambda conn, s=scenario: SuiteExecutionRepository().rebuild_summary(conn, s))
-    assert json.loads(ExecutionHistoryService(db).scenarios()) == before
+    assert json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios()) == before
 
 
 def test_scenarios_page_with_a_cursor(db: Database) -> None:
     _store(db, [run_record(f"sc{i}", BASE + timedelta(minutes=i), {"unit": "passed"}) for i in range(5)])
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
     first = json.loads(history.scenarios(Keyset(limit=3)))
     rest = json.loads(history.scenarios(parse_keyset(SCENARIOS_CURSOR, 3, 0, first["nextCursor"])))
     names = [item["scenarioName"] for item in [*first["items"], *rest["items"]]]
@@ -156,7 +157,7 @@ def test_same_digest_passing_and_failing_is_flaky(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("crafted")
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("crafted")
     unit = next(p for p in stats["phases"] if p["name"] == "unit")
     lint = next(p for p in stats["phases"] if p["name"] == "lint")
 
@@ -166,7 +167,10 @@ def test_same_digest_passing_and_failing_is_flaky(db: Database) -> None:
     assert stats["flakyTests"] == [
         {"phase": "unit", "name": "tests/test_a.py::test_race", "passed": 2, "failed": 1}
     ]
-    assert json.loads(ExecutionHistoryService(db).scenarios())["items"][0]["flakyPhases"] == 1
+    assert (
+        json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())["items"][0]["flakyPhases"]
+        == 1
+    )
 
 
 def test_a_failure_after_a_digest_change_is_not_flaky(db: Database) -> None:
@@ -183,12 +187,15 @@ def test_a_failure_after_a_digest_change_is_not_flaky(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("regressed")
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("regressed")
     unit = stats["phases"][0]
 
     assert (unit["flaky"], unit["flakiness"], stats["flakyTests"]) == (False, 0.0, [])
     assert unit["flipRate"] == 0.5  # reported beside flakiness, not instead of it
-    assert json.loads(ExecutionHistoryService(db).scenarios())["items"][0]["flakyPhases"] == 0
+    assert (
+        json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())["items"][0]["flakyPhases"]
+        == 0
+    )
 
 
 def test_stats_figures_over_the_window(db: Database) -> None:
@@ -203,7 +210,9 @@ def test_stats_figures_over_the_window(db: Database) -> None:
     ]
     _store(db, runs)
 
-    stats = ExecutionHistoryService(db).stats("figures", window=5)  # the newest five: runs 1..5
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats(
+        "figures", window=5
+    )  # the newest five: runs 1..5
 
     assert stats["runs"] == 5
     unit = next(p for p in stats["phases"] if p["name"] == "unit")
@@ -228,9 +237,9 @@ def test_stats_figures_over_the_window(db: Database) -> None:
 
 def test_stats_of_an_unknown_scenario_and_a_bad_window(db: Database) -> None:
     with pytest.raises(NotFoundError):
-        ExecutionHistoryService(db).stats("nobody")
+        ExecutionHistoryService(db, HistoryRepository()).stats("nobody")
     with pytest.raises(ValidationError, match="window must be 1 to 500"):
-        ExecutionHistoryService(db).stats("nobody", window=0)
+        ExecutionHistoryService(db, HistoryRepository()).stats("nobody", window=0)
 
 
 def test_compare_with_previous_and_with_an_id(db: Database) -> None:
@@ -249,7 +258,7 @@ def test_compare_with_previous_and_with_an_id(db: Database) -> None:
         failing={"unit": ["t_still", "t_new"], "lint": ["ruff"]},
     )
     _store(db, [older, newer])
-    history = ExecutionHistoryService(db)
+    history = ExecutionHistoryService(db, HistoryRepository())
 
     diff = history.compare(newer.id, None)
 
@@ -291,7 +300,7 @@ def test_a_phase_that_failed_without_a_failing_test_names_its_error(db: Database
     )
     _store(db, [run_record("standards-only", BASE, {"standards": "failed", "unit": "passed"}), failed])
 
-    stats = ExecutionHistoryService(db).stats("standards-only")
+    stats = ExecutionHistoryService(db, HistoryRepository()).stats("standards-only")
     standards = next(p for p in stats["phases"] if p["name"] == "standards")
 
     assert standards["lastFailure"] == {

@@ -11,8 +11,6 @@ from testgenie.errors import ConfigurationError
 from testgenie.migrate import default_migrations_dir
 from testgenie.settings import Settings
 
-from tests.support.threads import join_all
-
 
 def test_defaults_and_parsing() -> None:
     settings = Settings.from_env(
@@ -72,27 +70,6 @@ def test_dsn_from_an_rds_secret() -> None:
 def test_dsn_from_an_incomplete_secret_names_what_is_missing() -> None:
     with pytest.raises(ConfigurationError, match="database secret is missing password"):
         dsn_from_secret({"host": "h", "username": "u"})
-
-
-def test_each_environment_builds_its_own_services_and_reset_rebuilds_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from threading import Thread
-
-    from testgenie import bootstrap
-
-    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:9/none")
-    bootstrap.reset()
-    here = bootstrap.database()
-    there: list[object] = []
-    worker = Thread(target=lambda: there.append(bootstrap.database()))
-    worker.start()
-    join_all([worker])
-
-    assert bootstrap.database() is here  # built once per environment
-    assert there[0] is not here  # another environment (thread) has its own
-    bootstrap.reset()
-    assert bootstrap.database() is not here
 
 
 def test_dsn_from_a_secret_verifies_the_server_against_the_shipped_rds_bundle() -> None:

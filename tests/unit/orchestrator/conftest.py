@@ -16,6 +16,7 @@ from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.run.engine import SuiteOrchestrator
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 
+from tests.support.orchestrator import in_process_engine
 from tests.support.paths import EXAMPLES
 
 ScenarioFactory = Callable[..., Path]
@@ -65,12 +66,12 @@ def workspaces(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def orchestrator(scenarios_root: Path, artifacts: LocalArtifactStore, workspaces: Path) -> SuiteOrchestrator:
-    return SuiteOrchestrator(LocalScenarioSource(scenarios_root), artifacts, 60, workspace_parent=workspaces)
+    return in_process_engine(LocalScenarioSource(scenarios_root), artifacts, 60, workspace_parent=workspaces)
 
 
 @pytest.fixture
 def examples_orchestrator(artifacts: LocalArtifactStore, workspaces: Path) -> SuiteOrchestrator:
-    return SuiteOrchestrator(LocalScenarioSource(EXAMPLES), artifacts, 120, workspace_parent=workspaces)
+    return in_process_engine(LocalScenarioSource(EXAMPLES), artifacts, 120, workspace_parent=workspaces)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -24,7 +24,7 @@ from testgenie.orchestrator.run.engine_protocol import SuiteEngine
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.settings import Settings
 
-from tests.support.orchestrator import wait_until_gone
+from tests.support.orchestrator import in_process_engine, wait_until_gone
 
 ScenarioFactory = Any
 
@@ -310,7 +310,7 @@ def test_commands_work_on_a_copy(orchestrator: SuiteOrchestrator, make_scenario:
 def test_logs_are_capped_with_a_visible_note(
     scenarios_root: Path, make_scenario: ScenarioFactory, artifacts: LocalArtifactStore
 ) -> None:
-    orchestrator = SuiteOrchestrator(LocalScenarioSource(scenarios_root), artifacts, log_cap_bytes=16 * 1024)
+    orchestrator = in_process_engine(LocalScenarioSource(scenarios_root), artifacts, log_cap_bytes=16 * 1024)
     make_scenario("demo", {"phases": {"lint": {"commands": ["seq 1 100000"]}}})
     execution_id = uuid4()
     orchestrator.execute(request(phases=["lint"]), execution_id)
@@ -334,7 +334,7 @@ def test_a_log_that_cannot_be_stored_is_a_warning(
         def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
             raise AssertionError("in-process phases store their logs themselves")
 
-    broken = SuiteOrchestrator(orchestrator.scenarios, BrokenStore(), 60)
+    broken = in_process_engine(orchestrator.scenarios, BrokenStore(), 60)
     make_scenario("demo", {"phases": {"lint": {"commands": ["true"]}}})
     result = broken.execute(request(phases=["lint"]), uuid4())
     assert result.success

@@ -19,6 +19,8 @@ from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.orchestrator.sources.s3 import S3ScenarioSource
 from testgenie.settings import Settings
 
+from tests.support.orchestrator import in_process_engine
+
 BUCKET = "scenarios"
 
 
@@ -205,7 +207,6 @@ def test_s3_source_refuses_a_malicious_bundle(s3: Any, tmp_path: Path) -> None:
 def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
     from testgenie.artifacts import LocalArtifactStore
     from testgenie.orchestrator.models import SuitePlan
-    from testgenie.orchestrator.run.engine import SuiteOrchestrator
 
     config = b'{"phases": {"lint": {"commands": ["test -f README.md"]}}}'
     s3.put_object(
@@ -213,7 +214,7 @@ def test_an_s3_scenario_runs_end_to_end(s3: Any, tmp_path: Path) -> None:
         Key="p/demo.tar.gz",
         Body=tarball([("README.md", b"# demo"), (".testgenie/testing.json", config)]),
     )
-    engine = SuiteOrchestrator(
+    engine = in_process_engine(
         S3ScenarioSource(BUCKET, "p", cache_dir=tmp_path / "cache", client=s3),
         LocalArtifactStore(tmp_path / "a"),
     )

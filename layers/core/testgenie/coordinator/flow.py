@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
+from aws_durable_execution_sdk_python import StepError
+
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
     from aws_durable_execution_sdk_python import DurableContext
 
     from testgenie.artifacts import ArtifactStore
-    from testgenie.db import Database
+    from testgenie.db import Transactions
     from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.service import SuiteRequestService
 
@@ -44,7 +46,7 @@ RECORD_MARGIN_SECONDS = 120
 @dataclass(frozen=True)
 class CoordinatorDeps:
     requests: SuiteRequestService
-    db: Database
+    db: Transactions
     bundles: ScenarioSource
     artifacts: ArtifactStore
     runner_function: str
@@ -70,7 +72,12 @@ def coordinate(event: Any, context: DurableContext, deps: CoordinatorDeps) -> di
     arn = context.state.durable_execution_arn
     step = _step_runner(context, deps)
 
-    claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    try:
+        claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    except StepError as exc:  # its retries spent: the request must not stay queued behind a dead run
+        reason = f"interrupted: the request could not be claimed: {exc.message}"[:500]
+        step(lambda: deps.requests.fail_unstarted(request_id, reason), "fail unclaimed")
+        return {"suiteRequestId": str(request_id), "claimed": False, "error": reason}
     if claimed is None:
         logger.info(
             "suite request not claimable; nothing to run", extra={"suite_request_id": str(request_id)}

@@ -9,8 +9,10 @@ tests ends the map at once (tolerated failures: none): the other branches are ab
 
 from __future__ import annotations
 
+import base64
 import json
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,7 @@ from testgenie.orchestrator.models import PhaseResult, PhaseStatus, ShardAssignm
 from testgenie.runner.client import RunnerFailure
 from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, PriorTest
 from testgenie.runner.sharded import ShardOutcome, failure_of, outcome_of, shard_invocation
-from testgenie.shards.assign import shard_log_name
+from testgenie.shards.assign import junit_id, shard_log_name
 from testgenie.shards.merge import ShardRun, needs_retry
 from testgenie.shards.repository import Collection
 from testgenie.shards.store import ShardStore
@@ -83,6 +85,17 @@ def outcome_from_json(data: dict[str, Any]) -> ShardOutcome:
     )
 
 
+def pack_ids(ids: Sequence[str]) -> str:
+    """Test ids, compressed for a checkpoint (a step's result is at most 256 KiB: ids share long
+    path prefixes, so this holds about ten times as many)."""
+    return base64.b64encode(zlib.compress(json.dumps(list(ids)).encode(), 6)).decode()
+
+
+def unpack_ids(packed: str) -> list[str]:
+    ids: list[str] = json.loads(zlib.decompress(base64.b64decode(packed)))
+    return ids
+
+
 def step_clock(step: Callable[[Callable[[], Any], str], Any], label: str) -> Callable[[], float]:
     """A clock whose readings are steps: a replay reads the times the first run saw."""
     readings = iter(range(1_000_000))
@@ -122,10 +135,12 @@ class DurableShards:
 
         def read() -> dict[str, Any] | None:
             found = store.collection(self._scenario, key)
-            return None if found is None else {"mode": found.mode, "testIds": list(found.test_ids)}
+            return None if found is None else {"mode": found.mode, "testIds": pack_ids(found.test_ids)}
 
         cached = self.step(read, f"collection {self.base.phase}")
-        return None if cached is None else Collection(mode=cached["mode"], test_ids=tuple(cached["testIds"]))
+        if cached is None:
+            return None
+        return Collection(mode=cached["mode"], test_ids=tuple(unpack_ids(cached["testIds"])))
 
     def store_collection(self, key: str, collection: Collection) -> None:
         store = self.settings.store
@@ -137,14 +152,24 @@ class DurableShards:
     def collect(self, invocation: PhaseInvocation) -> PhaseAnswer:
         return self.invoke(self.context, invocation)
 
-    def durations(self) -> dict[str, float]:
+    def durations(self, test_ids: Sequence[str]) -> dict[str, float]:
+        """Read in a step that checkpoints only what the split needs, kept small whatever the
+        suite's size: a commands phase's total, else one number per collected test (by position)."""
         store = self.settings.store
         if store is None:
             return {}
-        found: dict[str, float] = self.step(
-            lambda: store.durations(self._scenario, self.base.phase), f"durations {self.base.phase}"
-        )
-        return found
+        keys = [junit_id(node) for node in test_ids]
+
+        def read() -> dict[str, Any]:
+            known = store.durations(self._scenario, self.base.phase)
+            if not keys:
+                return {"total": sum(known.values())}
+            return {"ms": [round(known[k] * 1000) if k in known else -1 for k in keys]}
+
+        found = self.step(read, f"durations {self.base.phase}")
+        if "total" in found:
+            return {"(the phase)": float(found["total"])}
+        return {key: ms / 1000 for key, ms in zip(keys, found["ms"], strict=True) if ms >= 0}
 
     def run_shards(self, assignments: Sequence[ShardAssignment]) -> list[ShardOutcome]:
         from aws_durable_execution_sdk_python.config import CompletionConfig, MapConfig

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from testgenie.db import Database
+from testgenie.db import Transactions
 from testgenie.errors import NotFoundError, ScenarioNotFoundError, ValidationError
-from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.execution.store import ExecutionStore
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequest
 from testgenie.queue.service import SuiteRequestService
@@ -20,13 +20,13 @@ from testgenie.records import EXECUTION_NOT_FOUND, SuiteExecutionRecord, Trigger
 class RerunService:
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
         suite_requests: SuiteRequestService,
-        executions: SuiteExecutionRepository | None = None,
+        executions: ExecutionStore,
     ) -> None:
         self._db = db
         self._suite_requests = suite_requests
-        self._executions = executions or SuiteExecutionRepository()
+        self._executions = executions
 
     def rerun(self, execution_id: UUID, failed_only: bool = False) -> SuiteRequest:
         """A queued suite request with trigger `rerun`: the same plan, or only the failed phases."""

@@ -9,16 +9,18 @@ waits on a recording and a recording never waits on more than one batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
 
 from testgenie.artifacts import ArtifactStore
-from testgenie.db import Connection, Database
+from testgenie.db import Connection, Transactions
 from testgenie.errors import NotFoundError
-from testgenie.execution.repository import ExpiredExecution, SuiteExecutionRepository
+from testgenie.execution.repository import ExpiredExecution
+from testgenie.execution.store import ExecutionStore
+from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
 from testgenie.records import EXECUTION_NOT_FOUND
-from testgenie.shards.repository import TestTimingRepository
 
 DEFAULT_BATCH = 500
 # One invocation deletes at most this many batches; the next scheduled run takes the rest.
@@ -40,23 +42,33 @@ class PruneReport:
         }
 
 
+class TimingPruner(Protocol):
+    """Deletes test timings and collections not seen since a cutoff (shards/repository.py)."""
+
+    def prune(self, conn: Connection, cutoff: datetime, batch: int) -> int: ...
+
+
 class RetentionService:
     def __init__(
         self,
-        db: Database,
+        db: Transactions,
+        executions: ExecutionStore,
         artifacts: ArtifactStore | None,
         retention_days: int,
         *,
+        timings: TimingPruner,
         batch: int = DEFAULT_BATCH,
         max_batches: int = DEFAULT_MAX_BATCHES,
-        executions: SuiteExecutionRepository | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self._db = db
         self._artifacts = artifacts
         self._days = retention_days
         self._batch = batch
         self._max_batches = max_batches
-        self._executions = executions or SuiteExecutionRepository()
+        self._executions = executions
+        self._timings = timings
+        self._clock = clock
 
     def pin(self, execution_id: UUID, pinned: bool) -> dict[str, object]:
         found = self._db.run_statement(lambda conn: self._executions.set_pinned(conn, execution_id, pinned))
@@ -68,7 +80,7 @@ class RetentionService:
         """Delete expired, unpinned executions; a no-op when retention is off (0 days)."""
         if self._days <= 0:
             return PruneReport(0, 0, None)
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=self._days)
+        cutoff = (now or self._clock()) - timedelta(days=self._days)
         deleted = batches = 0
         while batches < self._max_batches:
             gone = self._db.run(lambda conn: self._delete_batch(conn, cutoff))
@@ -85,9 +97,8 @@ class RetentionService:
 
     def _prune_timings(self, cutoff: datetime) -> None:
         """Test timings and collections not seen since the cutoff (a test gone from the suite)."""
-        timings = TestTimingRepository()
         for _ in range(self._max_batches):
-            if self._db.run(lambda conn: timings.prune(conn, cutoff, self._batch)) < self._batch:
+            if self._db.run(lambda conn: self._timings.prune(conn, cutoff, self._batch)) < self._batch:
                 break
 
     def _delete_batch(self, conn: Connection, cutoff: datetime) -> list[ExpiredExecution]:

@@ -8,12 +8,12 @@ request's terminal status commit in one transaction, and a run that dies still l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from testgenie.db import Connection, Database
+from testgenie.db import Connection, Transactions
 from testgenie.errors import ConflictError, NotFoundError, TestGenieError, ValidationError
-from testgenie.execution.repository import SuiteExecutionRepository
+from testgenie.execution.store import ExecutionStore
+from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
 from testgenie.orchestrator.models import (
     Outcome,
@@ -43,14 +43,18 @@ class SuiteExecutionService:
     def __init__(
         self,
         engine: SuiteEngine,
-        db: Database,
+        db: Transactions,
         suite_requests: SuiteRequestService,
-        executions: SuiteExecutionRepository | None = None,
+        executions: ExecutionStore,
+        *,
+        clock: Clock = utc_now,
     ) -> None:
+        """Every port is a parameter (testgenie/bootstrap.py passes them); nothing is built here."""
         self._engine = engine
         self._db = db
         self._suite_requests = suite_requests
-        self._executions = executions or SuiteExecutionRepository()
+        self._executions = executions
+        self._clock = clock
 
     def validate_plan(self, request: SuitePlan) -> None:
         """ValidationError (400) naming the preset, phase or scenario when the plan can never run."""
@@ -123,7 +127,7 @@ class SuiteExecutionService:
         deadline: float | None,
     ) -> SuiteExecutionResult:
         execution_id = uuid4()
-        started_at = datetime.now(UTC)
+        started_at = self._clock()
         seen: list[PhaseResult] = []
         stop_requested = False
 
@@ -188,7 +192,7 @@ class SuiteExecutionService:
         record = failed_record(
             scenario_name=request.scenario_name,
             reason=reason,
-            started_at=datetime.now(UTC),
+            started_at=self._clock(),
             outcome=outcome,
             suite_request_id=claim.request.id,
             preset=request.preset,

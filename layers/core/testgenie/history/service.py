@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from testgenie.db import Connection, Database, Row
+from testgenie.db import Connection, Row, Transactions
 from testgenie.errors import NotFoundError, ValidationError
 from testgenie.history.compare import compare_executions
 from testgenie.history.documents import page_document, result_document, summary_item, timestamp
@@ -28,9 +28,9 @@ MAX_STATS_WINDOW = 500
 
 
 class ExecutionHistoryService:
-    def __init__(self, db: Database, history: HistoryRepository | None = None) -> None:
+    def __init__(self, db: Transactions, history: HistoryRepository) -> None:
         self._db = db
-        self._history = history or HistoryRepository()
+        self._history = history
 
     def list(
         self, query: ExecutionFilter | None = None, keyset: Keyset | None = None, include_total: bool = False

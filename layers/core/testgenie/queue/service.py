@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
-from testgenie.db import Connection, Database
+from testgenie.db import Connection, Transactions
 from testgenie.errors import CommitOutcomeUnknownError, ConflictError, NotFoundError, ValidationError
+from testgenie.models_base import Clock, utc_now
 from testgenie.observability import logger
 from testgenie.orchestrator.models import Outcome, PhaseResult, PhaseStatus, SuitePlan
 from testgenie.orchestrator.planning.catalog import SCENARIO_NAME_REQUIRED
@@ -29,8 +30,8 @@ from testgenie.queue.models import (
     normalize_priority,
     normalize_types,
 )
-from testgenie.queue.publisher import NullPublisher, SuiteRequestPublisher
-from testgenie.queue.repository import SuiteRequestRepository
+from testgenie.queue.publisher import SuiteRequestPublisher
+from testgenie.queue.store import SuiteRequestStore
 from testgenie.records import (
     ExecutionWriter,
     SuiteExecutionRecord,
@@ -55,25 +56,28 @@ class ReapReport:
 class SuiteRequestService:
     def __init__(
         self,
-        db: Database,
-        publisher: SuiteRequestPublisher | None = None,
-        *,
+        db: Transactions,
+        requests: SuiteRequestStore,
         executions: ExecutionWriter,
+        publisher: SuiteRequestPublisher,
+        *,
         lease_seconds: int = 960,
         max_attempts: int = 3,
         requeue_after_seconds: int = 300,
-        requests: SuiteRequestRepository | None = None,
         plan_validator: Callable[[SuitePlan], object] | None = None,
+        clock: Clock = utc_now,
     ) -> None:
+        """Every port is a parameter (testgenie/bootstrap.py passes them); nothing is built here."""
         self._db = db
-        self._publisher = publisher or NullPublisher()
+        self._requests = requests
+        self._executions = executions
+        self._publisher = publisher
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self._requeue_after = requeue_after_seconds
-        self._requests = requests or SuiteRequestRepository()
-        self._executions = executions
         # The engine's plan(): a plan that can never run is a 400 at queue time, as for POST /executions.
         self._validate_plan = plan_validator
+        self._clock = clock
 
     # -- queueing ---------------------------------------------------------------------------------
 
@@ -90,7 +94,7 @@ class SuiteRequestService:
         REQUEUE_AFTER_SECONDS, so no row is ever stranded and no message ever lacks its row.
         """
         key = checked_idempotency_key(idempotency_key)
-        request = build_suite_request(payload, trigger, rerun_of)
+        request = build_suite_request(payload, trigger, rerun_of, now=self._clock())
         if self._validate_plan is not None:
             self._validate_plan(request.execution_request())
 
@@ -401,13 +405,17 @@ class SuiteRequestService:
 
 
 def build_suite_request(
-    payload: QueueSuiteRequestInput, trigger: Trigger, rerun_of: UUID | None = None
+    payload: QueueSuiteRequestInput,
+    trigger: Trigger,
+    rerun_of: UUID | None = None,
+    *,
+    now: datetime | None = None,
 ) -> SuiteRequest:
     """Validation and defaults of a new suite request (docs/api.md), plus the plan fields."""
     scenario = payload.scenario_name.strip()
     if not scenario:
         raise ValidationError(SCENARIO_NAME_REQUIRED)
-    now = datetime.now(UTC)
+    now = now or utc_now()
     return SuiteRequest(
         id=uuid4(),
         scenario_name=scenario,

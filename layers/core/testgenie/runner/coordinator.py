@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from testgenie.artifacts import ArtifactStore, artifact_store_from_settings
-from testgenie.errors import ConfigurationError
+from testgenie.artifacts import ArtifactStore
 from testgenie.orchestrator.models import (
     DEFAULT_MAX_SHARDS,
     Classification,
@@ -36,7 +35,7 @@ from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.run.engine import PhaseSession, SuiteOrchestrator, plan_scenario
 from testgenie.orchestrator.sources.base import ScenarioSource
 from testgenie.orchestrator.sources.factory import scenario_source_from_settings
-from testgenie.runner.client import LambdaRunnerClient, RunnerClient, RunnerFailure
+from testgenie.runner.client import RunnerClient, RunnerFailure
 from testgenie.runner.protocol import BundleRef, PhaseAnswer, PhaseInvocation, PriorTest
 from testgenie.runner.sharded import (
     ShardedPhase,
@@ -184,7 +183,7 @@ class _ThreadBackend:
     def collect(self, invocation: PhaseInvocation) -> PhaseAnswer:
         return self.session.owner.runner.run_phase(invocation, self.wait)
 
-    def durations(self) -> dict[str, float]:
+    def durations(self, test_ids: Sequence[str]) -> dict[str, float]:
         store = self.session.owner.shard_store
         return store.durations(self.base.scenario_name, self.base.phase) if store else {}
 
@@ -245,15 +244,19 @@ class RunnerPhases:
         yield _RunnerSession(plan=plan, owner=self, execution_id=execution_id, bundle=bundle)
 
 
-def runner_orchestrator(settings: Settings, shard_store: ShardStore | None = None) -> SuiteOrchestrator:
-    if not settings.runner_function_name:
-        raise ConfigurationError("RUNNER_FUNCTION_NAME is not set: phases run only in the runner")
+def runner_orchestrator(
+    settings: Settings,
+    *,
+    artifacts: ArtifactStore,
+    runner: RunnerClient,
+    shard_store: ShardStore | None = None,
+) -> SuiteOrchestrator:
+    """The service's engine, every phase in the runner; its ports come from testgenie/bootstrap.py."""
     scenarios = scenario_source_from_settings(settings)
-    artifacts = artifact_store_from_settings(settings)
     executor = RunnerPhases(
         scenarios,
         artifacts,
-        LambdaRunnerClient(settings.runner_function_name, settings.runner_timeout_seconds),
+        runner,
         settings.phase_timeout_seconds,
         shard_store=shard_store,
         max_shards=settings.max_shards,

@@ -56,7 +56,9 @@ class ShardBackend(Protocol):
         """The collect-only invocation's answer; RunnerFailure when none came."""
         ...
 
-    def durations(self) -> dict[str, float]: ...
+    def durations(self, test_ids: Sequence[str]) -> dict[str, float]:
+        """The learned durations (JUnit ids -> seconds); those of `test_ids` (node ids) suffice."""
+        ...
 
     def run_shards(self, assignments: Sequence[ShardAssignment]) -> list[ShardOutcome]: ...
 
@@ -96,7 +98,7 @@ def run_sharded_phase(
     assignments = assign_shards(
         phase.setting,
         found,
-        backend.durations(),
+        backend.durations(found.test_ids),
         max_shards=phase.max_shards,
         target_seconds=phase.target_seconds,
     )

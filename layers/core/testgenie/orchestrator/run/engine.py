@@ -96,27 +96,18 @@ class SuiteOrchestrator:
         artifacts: ArtifactStore,
         default_phase_timeout: int = DEFAULT_PHASE_TIMEOUT_SECONDS,
         *,
-        executor: PhaseExecutor | None = None,
-        log_cap_bytes: int = DEFAULT_LOG_CAP_BYTES,
-        workspace_parent: Path | None = None,
-        service_env: Mapping[str, str] | None = None,
+        executor: PhaseExecutor,
         clock: Callable[[], float] = time.monotonic,
         max_shards: int = DEFAULT_MAX_SHARDS,
     ) -> None:
+        """`executor` runs the phases: RunnerPhases (runner/coordinator.py) in the service,
+        InProcessPhases in tests and benchmarks only."""
         self.scenarios = scenarios
         self.artifacts = artifacts
         self.default_phase_timeout = default_phase_timeout
         self.clock = clock
         self.max_shards = max_shards
-        self.executor: PhaseExecutor = executor or InProcessPhases(
-            scenarios,
-            artifacts,
-            default_phase_timeout,
-            log_cap_bytes=log_cap_bytes,
-            workspace_parent=workspace_parent,
-            service_env=service_env,
-            clock=clock,
-        )
+        self.executor = executor
 
     def plan(self, request: SuitePlan) -> PhasePlan:
         """Validate the request against the catalog and the scenario's testing.json (ValidationError)."""
@@ -290,11 +281,14 @@ class InProcessPhases:
             )
 
 
-def in_process_orchestrator(settings: Settings) -> SuiteOrchestrator:
+def in_process_orchestrator(
+    settings: Settings, *, workspace_parent: Path | None = None, service_env: Mapping[str, str] | None = None
+) -> SuiteOrchestrator:
     """Phases in this process: for tests and benchmarks, never for a service holding keys."""
-    return SuiteOrchestrator(
-        scenario_source_from_settings(settings, planning_only=False),  # it runs what it plans from
-        artifact_store_from_settings(settings),
-        settings.phase_timeout_seconds,
-        max_shards=settings.max_shards,
+    scenarios = scenario_source_from_settings(settings, planning_only=False)  # it runs what it plans from
+    artifacts = artifact_store_from_settings(settings)
+    timeout = settings.phase_timeout_seconds
+    executor = InProcessPhases(
+        scenarios, artifacts, timeout, workspace_parent=workspace_parent, service_env=service_env
     )
+    return SuiteOrchestrator(scenarios, artifacts, timeout, executor=executor, max_shards=settings.max_shards)

@@ -203,7 +203,7 @@ def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[st
     settings = environment.services().settings
     if is_dead_letter_batch(event, settings.suite_request_dlq_arn):
         return process_batch(
-            event, context, DeadLetterRecordHandler(lambda: environment.services().suite_requests)
+            event, context, DeadLetterRecordHandler(lambda: environment.services().suite_requests, context)
         )
     durable = environment.services().durable_runs
     if durable is not None:

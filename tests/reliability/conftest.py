@@ -7,6 +7,7 @@ share are in tests/support/drills.py.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from testgenie.migrate import migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 from tests.reliability.tcp_proxy import CuttingProxy
-from tests.support.drills import drill_template
+from tests.support.drills import PrivatePostgres, drill_template
 from tests.support.paths import MIGRATIONS
 from tests.support.stack import RunningStack, start_stack
 
@@ -67,3 +68,15 @@ def cutting_proxy(database_url: str) -> Iterator[CuttingProxy]:
     proxy = CuttingProxy(database_url)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    # A short path: the server's unix socket lives in this folder (108-byte limit on socket paths).
+    with tempfile.TemporaryDirectory(prefix="tg-rel-pg-") as folder:
+        server = PrivatePostgres(Path(folder))
+        try:
+            yield server
+        finally:
+            server.start()  # pgserver only cleans up a running server
+            server.stop()

@@ -25,6 +25,7 @@ EXPECTED_ROUTES = {
         ("POST", "/api/v1/executions/{executionId}/rerun"),
         ("POST", "/api/v1/executions/{executionId}/pin"),
         ("DELETE", "/api/v1/executions/{executionId}/pin"),
+        ("GET", "/api/v1/scenarios/available"),
     },
     "HistoryFunction": {
         ("GET", "/api/v1/executions"),

@@ -66,7 +66,7 @@ def _enough_dispatch_threads() -> None:
     at least that many threads (docs/scenarios.md, "Shards")."""
     from aws_durable_execution_sdk_python_testing import threads
 
-    from testgenie_local.runner_host import runner_concurrency
+    from testgenie_local.runner_limits import runner_concurrency
 
     sdk_default = threads.default_max_workers
     if getattr(sdk_default, "testgenie", False):

@@ -37,6 +37,7 @@ from testgenie.orchestrator.phases.containment import PidWindow, created_since, 
 
 from testgenie_local import presigned
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
+from testgenie_local.runner_limits import DEFAULT_RUNNER_CONCURRENCY, runner_concurrency
 from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
 from testgenie_local.sandbox import Sandbox, limit_resources
 from testgenie_local.template import FunctionSpec
@@ -330,22 +331,6 @@ def _execution_of(payload: bytes) -> str:
     except (ValueError, AttributeError):
         return ""
     return str(found) if found else ""
-
-
-DEFAULT_RUNNER_CONCURRENCY = 8
-
-
-def runner_concurrency() -> int:
-    """RUNNER_CONCURRENCY: how many runner environments run side by side (default 8: most suites wait
-    more than they compute; set it to the cores for CPU-bound ones; docs/scenarios.md, "Shards")."""
-    raw = os.environ.get("RUNNER_CONCURRENCY", "").strip()
-    try:
-        value = int(raw) if raw else DEFAULT_RUNNER_CONCURRENCY
-    except ValueError:
-        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"RUNNER_CONCURRENCY must be at least 1, not {value}")
-    return value
 
 
 class LocalRunnerFunction:

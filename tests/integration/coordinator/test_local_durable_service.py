@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -115,9 +116,10 @@ class DurableStack:
         client = _lambda_client(self.endpoint.url)
         deps = self.deps
 
-        @durable_execution(boto3_client=client)
-        def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        def coordinate_one(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
             return coordinate(event, context, deps)
+
+        handler = durable_execution(coordinate_one, boto3_client=client)
 
         self.endpoint.serve_durable(service, {COORDINATOR: CoordinatorHandler(handler)})
         self.service = service
@@ -172,9 +174,7 @@ def test_fifty_concurrent_deliveries_start_one_durable_execution(
         LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
         for _ in range(DELIVERIES)
     ]
-    handlers = [
-        DurableStartRecordHandler(lambda rid, c=control: c.start(rid) is not None) for control in controls
-    ]
+    handlers = [DurableStartRecordHandler(partial(_started, control)) for control in controls]
     barrier = threading.Barrier(DELIVERIES, timeout=60)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -297,3 +297,7 @@ def test_a_coordinator_killed_mid_step_is_replayed_and_runs_no_phase_twice(
     final = requests.get(queued.id)
     assert final.status is SuiteRequestStatus.COMPLETED
     assert final.attempts == 1  # claimed once: the replay found its claim checkpointed
+
+
+def _started(control: Any, request_id: UUID) -> bool:
+    return control.start(request_id) is not None

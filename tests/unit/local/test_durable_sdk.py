@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from aws_durable_execution_sdk_python import state
 from aws_durable_execution_sdk_python.plugin import PluginExecutor
-
 from testgenie_local.durable_sdk import wake_checkpointer_on_stop
 
 # Longer than any wait below: a thread that only sees the stop at its next poll does not end in time.
@@ -43,7 +42,7 @@ def _idle_checkpointer(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, threading.
     monkeypatch.setattr(state, "_STOP_SIGNAL_POLL_SECONDS", _POLL_SECONDS)
     execution = state.ExecutionState(
         durable_execution_arn="arn:aws:lambda:us-east-1:123456789012:function:F/durable-execution/n/1",
-        initial_checkpoint_token="token-1",  # noqa: S106 - a checkpoint token, not a secret
+        initial_checkpoint_token="token-1",
         operations={},
         service_client=_NoService(),  # type: ignore[arg-type]
         plugin_executor=PluginExecutor(None),
@@ -56,7 +55,9 @@ def _idle_checkpointer(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, threading.
     return execution, thread, watched
 
 
-def test_a_stopped_checkpoint_thread_ends_without_waiting_for_its_poll(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stopped_checkpoint_thread_ends_without_waiting_for_its_poll(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(state.ExecutionState, "stop_checkpointing", state.ExecutionState.stop_checkpointing)
     assert wake_checkpointer_on_stop()
     execution, thread, _ = _idle_checkpointer(monkeypatch)

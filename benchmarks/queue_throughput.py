@@ -52,6 +52,7 @@ from testgenie_local.polling import wait_for  # noqa: E402
 from testgenie_local.runner_host import LocalRunner  # noqa: E402
 from testgenie_local.sandbox import choose_sandbox  # noqa: E402
 from testgenie_local.template import read_template  # noqa: E402
+from testgenie_local.uploads import stack_artifact_store  # noqa: E402
 
 from benchmarks.common import REPO_ROOT, fresh_database, print_table, record_figure  # noqa: E402
 
@@ -131,7 +132,8 @@ def run_direct(url: str, scenarios: Path, artifacts: Path, requests: int, concur
     for _ in range(concurrency):
         db = Database(url)
         db.ping()
-        services = bootstrap.build(settings, database=db)  # the runner's orchestrator, as in ExecuteFunction
+        # the runner's orchestrator, as in ExecuteFunction, with the stack's signed log uploads
+        services = bootstrap.build(settings, database=db, artifacts=stack_artifact_store(settings))
         environments.append((db, services.suite_requests, services.execution))
     try:
         # Warm the runner once (not counted), as the stack path's warm-up request does.

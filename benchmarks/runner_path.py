@@ -86,7 +86,6 @@ def _p50_interleaved(parts: dict[str, Callable[[], Any]], samples: int) -> dict[
 
 def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     """p50 ms of the runner-side parts of one `true` phase, each timed alone in this process."""
-    from testgenie.artifacts import LocalArtifactStore
     from testgenie.orchestrator.models import PhaseResult, PhaseStatus, SuitePlan
     from testgenie.orchestrator.phases.base import LogBuffer
     from testgenie.orchestrator.phases.process import run_command
@@ -98,6 +97,7 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     from testgenie.runner.phase import put_log
     from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
     from testgenie_local.lambda_endpoint import LambdaEndpoint
+    from testgenie_local.uploads import SignedUploadStore
 
     source = LocalScenarioSource(scenarios, packed_dir=root / "packed")
     ref, folder = source.snapshot(SCENARIO)
@@ -106,7 +106,7 @@ def phase_parts(root: Path, scenarios: Path, samples: int) -> dict[str, float]:
     secret = secrets.token_hex(16)
     endpoint = LambdaEndpoint({}, artifacts_dir=root / "uploads", upload_secret=secret)
     endpoint.start()
-    store = LocalArtifactStore(root / "uploads", endpoint.upload_url, secret)
+    store = SignedUploadStore(root / "uploads", endpoint.upload_url, secret)
     execution_id = uuid.uuid4()
     target = store.upload_target(execution_id, "unit", 3600)
     invocation = PhaseInvocation(

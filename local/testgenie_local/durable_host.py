@@ -59,6 +59,27 @@ def _free_port(host: str) -> int:
         return int(probe.getsockname()[1])
 
 
+def _enough_dispatch_threads() -> None:
+    """The SDK's runner dispatches chained invokes on pools of cpu + 4 threads (6 on 2 cores): fewer
+    than a sharded phase's shards, whose invokes would then run in waves. On AWS only the function's
+    concurrency bounds them; here the runner's own bound (RUNNER_CONCURRENCY) does, so the pools get
+    at least that many threads (docs/scenarios.md, "Shards")."""
+    from aws_durable_execution_sdk_python_testing import threads
+
+    from testgenie_local.runner_limits import runner_concurrency
+
+    sdk_default = threads.default_max_workers
+    if getattr(sdk_default, "testgenie", False):
+        return
+    wanted = runner_concurrency() + 4
+
+    def enough() -> int:
+        return max(sdk_default(), wanted)
+
+    enough.testgenie = True  # type: ignore[attr-defined]
+    threads.default_max_workers = enough
+
+
 class LocalDurableService:
     def __init__(
         self,
@@ -115,6 +136,7 @@ class LocalDurableService:
             invocation_timeout_seconds=self.invocation_timeout,
             function_configs=FunctionConfigs.from_dict(configs),
         )
+        _enough_dispatch_threads()
         self._runner = WebRunner(config)
         self._runner.start()
         self._thread = threading.Thread(

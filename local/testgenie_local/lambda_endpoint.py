@@ -9,7 +9,7 @@ service attached (durable_host.py), it also starts durable executions by name an
 durable-execution API, as on AWS.
 
 The same server takes the runner's phase logs: `PUT /_artifacts/<key>?expires=&signature=` writes
-into ARTIFACTS_DIR when the HMAC signature (testgenie.artifacts.upload_signature) holds, which is
+into ARTIFACTS_DIR when the HMAC signature (testgenie_local/uploads.py) holds, which is
 what a pre-signed S3 PUT is on AWS: this one key, until it expires.
 """
 
@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from testgenie.artifacts import upload_allowed
-
 from testgenie_local.background_server import BackgroundServer
+from testgenie_local.uploads import upload_allowed
 
 _INVOKE_RE = re.compile(r"^/2015-03-31/functions/([^/]+)/invocations$")
 DURABLE_API_PREFIX = "/2025-12-01/"

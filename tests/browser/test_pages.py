@@ -12,7 +12,7 @@ from playwright.sync_api import Page, Route, expect
 from testgenie_local.polling import wait_for
 
 from tests.support.browser import DESKTOP, PHONE, Watched, screenshot, seed
-from tests.support.stack import RunningStack
+from tests.support.stack import TERMINAL, RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -108,7 +108,7 @@ def test_compare_with_previous_and_rerun_failed_phases(
     linked = browser_stack.get(f"/suite-requests/{request_id}")
     assert linked["rerunOf"] == history["broken"]
     assert linked["trigger"] == "rerun"
-    browser_stack.wait_status(request_id, {"completed", "failed", "cancelled"})
+    browser_stack.wait_status(request_id, TERMINAL)
     watched.clean()
 
 

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import PhasePlan, PhaseStatus
 from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 from testgenie.runner.client import RunnerFailure, function_error, parse_answer
@@ -39,6 +38,7 @@ from testgenie_local.runner_host import LocalRunnerFunction
 from testgenie_local.runner_venv import ensure_runner_venv
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.template import read_template
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.tools import missing_tool
 
@@ -61,7 +61,7 @@ class Runner:
             {spec.logical_id: self.function}, artifacts_dir=self.artifacts, upload_secret=SECRET
         )
         self.endpoint.start()
-        self.store = LocalArtifactStore(
+        self.store = SignedUploadStore(
             self.artifacts, upload_url=self.endpoint.upload_url, upload_secret=SECRET
         )
         # Bundles where any user may read them (a runner without a sandbox fetches them itself).

@@ -7,6 +7,7 @@ share are in tests/support/drills.py.
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from testgenie.migrate import migrate
 from testgenie_local.postgres import PostgresServer, create_database, drop_database
 
 from tests.reliability.tcp_proxy import CuttingProxy
-from tests.support.drills import drill_template
+from tests.support.drills import PrivatePostgres, drill_template
 from tests.support.paths import MIGRATIONS
 from tests.support.stack import RunningStack, start_stack
 
@@ -51,7 +52,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(running)}"
         template = drill_template(workdir, visibility_timeout) if visibility_timeout is not None else None
-        stack = start_stack(workdir, scenarios, database_url, template=template, **env)
+        stack = start_stack(workdir, scenarios, database_url, template=template, env=env)
         running.append(stack)
         return stack
 
@@ -67,3 +68,15 @@ def cutting_proxy(database_url: str) -> Iterator[CuttingProxy]:
     proxy = CuttingProxy(database_url)
     yield proxy
     proxy.close()
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    # A short path: the server's unix socket lives in this folder (108-byte limit on socket paths).
+    with tempfile.TemporaryDirectory(prefix="tg-rel-pg-") as folder:
+        server = PrivatePostgres(Path(folder))
+        try:
+            yield server
+        finally:
+            server.start()  # pgserver only cleans up a running server
+            server.stop()

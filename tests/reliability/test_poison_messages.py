@@ -44,7 +44,11 @@ def test_poison_messages_end_in_the_dlq_and_fail_their_requests(
         conn.execute(REFUSE_POISON_CLAIMS)
     scenarios = copy_scenarios(tmp_path / "scenarios", "rel-pass")
     # Redeliveries every second instead of every 90 minutes (the template's visibility timeout).
-    stack = serve(scenarios, url, visibility_timeout=1)
+    # The direct path (ExecuteFunction runs the request itself), whose failed claims are delivery
+    # failures that walk the message to the DLQ. On the durable path a delivery only starts the
+    # execution; a claim that fails for good fails the request from the coordinator
+    # (tests/integration/coordinator/test_durable_flow.py).
+    stack = serve(scenarios, url, visibility_timeout=1, COORDINATOR_FUNCTION_NAME="")
     sqs = local_sqs(stack)
     redrive = json.loads(
         sqs.get_queue_attributes(

@@ -28,11 +28,16 @@ def main() -> None:
 
     runner = _start_runner()
     import execute_app
+    from testgenie.settings import get_settings
+    from testgenie_local.stack import stack_services
+
+    # The stack's services: its artifact store signs the runner's log uploads (testgenie_local/uploads.py).
+    execute_app.environment.configure(lambda: stack_services(get_settings()))
 
     from tests.support.context import FakeLambdaContext
     from tests.support.events import suite_request_message
 
-    context = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
+    context: Any = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
     response = execute_app.lambda_handler(suite_request_message(args.request_id, args.receive_count), context)
     print(json.dumps(response), flush=True)
     runner.stop()

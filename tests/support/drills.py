@@ -13,6 +13,7 @@ import boto3
 import psycopg
 from psycopg.rows import dict_row
 from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
+from testgenie_local.postgres import PostgresServer, provision
 
 from tests.support.paths import RELIABILITY_SCENARIOS, REPO_ROOT
 from tests.support.stack import RunningStack
@@ -72,13 +73,15 @@ def request_states(url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def local_sqs(stack: RunningStack) -> Any:
-    """A boto3 SQS client on the stack's moto server (fake credentials: never real AWS)."""
+    """A boto3 SQS client on the stack's moto server, with the developer keys the stack issued (the
+    local AWS refuses made-up keys; these are never real AWS keys)."""
+    keys = stack.info["aws_developer_keys"]
     return boto3.client(
         "sqs",
         endpoint_url=stack.info["aws_endpoint"],
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=keys["accessKeyId"],
+        aws_secret_access_key=keys["secretAccessKey"],
     )
 
 
@@ -114,3 +117,22 @@ def drill_template(folder: Path, visibility_timeout_seconds: int) -> Path:
     path = folder / "template.yaml"
     path.write_text(text)
     return path
+
+
+class PrivatePostgres:
+    """An embedded server in its own folder that this test may stop and start at will."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server: PostgresServer | None = provision(folder, database_url="")
+        self.admin_url = self.server.admin_url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def start(self) -> None:
+        if self.server is None:
+            self.server = provision(self.folder, database_url="")
+            assert self.server.admin_url == self.admin_url, "the restarted server moved"

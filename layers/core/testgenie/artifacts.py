@@ -4,23 +4,19 @@ boto3 is imported only inside S3ArtifactStore, so the history function and tests
 store never load it; boto3 honours AWS_ENDPOINT_URL by itself (the local stack's moto server).
 
 The runner writes its phase logs itself, through an upload target the coordinator signs: a
-pre-signed S3 PUT, or on one machine a PUT to the local stack signed the same way in spirit (an
-HMAC over key and expiry), so a scenario can write its own execution's log and nothing else.
+pre-signed S3 PUT (on one machine, the local stack's store signs a PUT to its own upload route:
+testgenie_local/uploads.py), so a scenario can write its own execution's log and nothing else.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import os
 import re
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import quote, urlencode
 from uuid import UUID
 
 from pydantic import Field
@@ -90,43 +86,18 @@ class ArtifactStore(Protocol):
         ...
 
 
-def upload_signature(secret: str, key: str, expires: int) -> str:
-    """The local upload's signature: only this key, only until `expires` (epoch seconds)."""
-    return hmac.new(secret.encode(), f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
-
-
-def upload_allowed(secret: str, key: str, expires: str, signature: str, now: float | None = None) -> bool:
-    try:
-        until = int(expires)
-    except ValueError:
-        return False
-    if until < (time.time() if now is None else now):
-        return False
-    return hmac.compare_digest(upload_signature(secret, key, until), signature)
-
-
 class LocalArtifactStore:
-    def __init__(self, root: Path, upload_url: str | None = None, upload_secret: str | None = None) -> None:
+    """Logs in a folder. It offers the runner no upload of its own: the local stack's store
+    (testgenie_local/uploads.py) adds its signed upload route."""
+
+    def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._last_dir: Path | None = None  # a run writes its phases in turn: one mkdir per execution
-        self.upload_url = upload_url.rstrip("/") if upload_url else None  # the local stack's upload route
-        self.upload_secret = upload_secret
 
     def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
-        if not (self.upload_url and self.upload_secret):
-            raise ConfigurationError(
-                "ARTIFACTS_DIR offers the runner no upload: set ARTIFACTS_UPLOAD_URL and "
-                "ARTIFACTS_UPLOAD_SECRET (the local stack does) or use ARTIFACTS_BUCKET"
-            )
-        key = log_key(execution_id, phase)
-        expires = int(time.time()) + expires_seconds
-        query = urlencode(
-            {"expires": expires, "signature": upload_signature(self.upload_secret, key, expires)}
-        )
-        return UploadTarget(
-            url=f"{self.upload_url}/{quote(key)}?{query}",
-            headers={"Content-Type": LOG_CONTENT_TYPE},
-            key=key,
+        raise ConfigurationError(
+            "ARTIFACTS_DIR offers the runner no upload: use ARTIFACTS_BUCKET "
+            "(on one machine the local stack signs its own uploads)"
         )
 
     def put_log(self, execution_id: UUID | str, phase: str, data: bytes) -> str:
@@ -229,8 +200,4 @@ def artifact_store_from_settings(settings: Settings) -> ArtifactStore:
     """ARTIFACTS_BUCKET -> S3; else ARTIFACTS_DIR; else a folder under the system temp dir."""
     if settings.artifacts_bucket:
         return S3ArtifactStore(settings.artifacts_bucket)
-    return LocalArtifactStore(
-        settings.artifacts_dir or DEFAULT_LOCAL_DIR,
-        upload_url=settings.artifacts_upload_url,
-        upload_secret=settings.artifacts_upload_secret,
-    )
+    return LocalArtifactStore(settings.artifacts_dir or DEFAULT_LOCAL_DIR)

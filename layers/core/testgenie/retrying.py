@@ -29,10 +29,12 @@ def retry_transient(
     deadline: float | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    give_up_on: tuple[type[TransientError], ...] = (),
 ) -> T:
     """`action()`, retried on TransientError with exponential backoff until `deadline`
-    (time.monotonic()); the last error is raised once no time is left. `action` must be safe to run
-    again after a failure (e.g. it reads back a write whose outcome is unknown)."""
+    (time.monotonic()); the last error is raised once no time is left, or at once when it is one of
+    `give_up_on`. `action` must be safe to run again after a failure (e.g. it reads back a write
+    whose outcome is unknown)."""
     stop_at = deadline if deadline is not None else clock() + DEFAULT_BUDGET_SECONDS
     delay = FIRST_DELAY_SECONDS
     tries = 0
@@ -42,7 +44,7 @@ def retry_transient(
             return action()
         except TransientError as exc:
             left = stop_at - clock()
-            if left <= 0:
+            if left <= 0 or isinstance(exc, give_up_on):
                 logger.error(
                     f"{what} failed; no time left to retry", extra={"tries": tries, "error": exc.message}
                 )

@@ -16,11 +16,11 @@ from typing import Any
 
 import boto3
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.service import SuiteRequestService
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.context import FakeLambdaContext
 from tests.support.services import suite_requests
@@ -54,7 +54,7 @@ def main() -> int:
         requests=requests,
         db=db,
         bundles=LocalScenarioSource(env["DRILL_SCENARIOS"], packed_dir=Path(env["DRILL_WORK"]) / "packed"),
-        artifacts=LocalArtifactStore(
+        artifacts=SignedUploadStore(
             Path(env["DRILL_WORK"]) / "artifacts", f"{endpoint}/_artifacts", "s" * 64
         ),
         runner_function="RunnerFunction",
@@ -69,11 +69,13 @@ def main() -> int:
         aws_secret_access_key="testing",
     )
 
-    @durable_execution(boto3_client=client)
-    def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    def coordinate_one(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
         return coordinate(event, context, deps)
 
-    answer = handler(json.loads(sys.stdin.buffer.read()), FakeLambdaContext())
+    handler = durable_execution(coordinate_one, boto3_client=client)
+
+    context: Any = FakeLambdaContext()
+    answer = handler(json.loads(sys.stdin.buffer.read()), context)
     sys.stdout.write(json.dumps(answer))
     return 0
 

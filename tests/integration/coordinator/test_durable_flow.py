@@ -19,7 +19,6 @@ from uuid import UUID
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate, start_event
 from testgenie.db import Database
 from testgenie.orchestrator.sources.local import LocalScenarioSource
@@ -27,6 +26,7 @@ from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus
 from testgenie.queue.service import SuiteRequestService
 from testgenie.records import execution_id_for
 from testgenie.runner.bounds import ANSWER_BUDGET_BYTES
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.services import suite_requests
 
@@ -95,7 +95,7 @@ def deps(db: Database, requests: SuiteRequestService, tmp_path: Path) -> Coordin
         requests=requests,
         db=db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
         runner_function=RUNNER,
         default_phase_timeout=60,
         execution_timeout_seconds=3600,
@@ -312,7 +312,7 @@ def test_an_invocation_that_dies_is_replayed_without_repeating_checkpointed_phas
             raise _killed()
         return requests.record_progress(claim, progress)
 
-    counting.record_progress = record_progress  # type: ignore[method-assign]
+    counting.record_progress = record_progress  # type: ignore[attr-defined]
     runner = StandInRunner()
     result = _run(replace(deps, requests=counting), runner, request_id)
 
@@ -340,3 +340,26 @@ def test_no_database_connection_is_held_while_a_phase_runs(
     assert json.loads(result.result)["outcome"] == "passed"
     assert held == [False, False, False]
     assert not coordinator_db.holds_connection
+
+
+def test_a_request_that_can_never_be_claimed_is_failed_not_left_queued(
+    db: Database, requests: SuiteRequestService, deps: Any
+) -> None:
+    request_id = _queue(requests, "e2e-pass", ["structure"])
+
+    class Unclaimable(CountingRequests):
+        def claim_durable(self, request_id: UUID, arn: str) -> Any:
+            self.counts["claim_durable"] += 1
+            raise RuntimeError("claim refused (a poison request)")
+
+    refusing = Unclaimable(requests)
+    runner = StandInRunner()
+    result = _run(replace(deps, requests=refusing), runner, request_id)
+
+    assert result.status.value == "SUCCEEDED", result.error
+    assert refusing.counts["claim_durable"] > 1  # the step was retried, then it gave up
+    assert not runner.calls
+    current = requests.get(request_id)
+    assert current.status is SuiteRequestStatus.FAILED
+    assert (current.reason or "").startswith("interrupted: the request could not be claimed")
+    assert [r["outcome"] for r in _executions(db, request_id)] == ["errored"]

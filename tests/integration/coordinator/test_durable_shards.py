@@ -12,7 +12,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.flow import CoordinatorDeps
 from testgenie.coordinator.shards import ShardSettings
 from testgenie.db import Database
@@ -20,6 +19,7 @@ from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.queue.service import SuiteRequestService
 from testgenie.shards.store import DatabaseShardStore
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.integration.coordinator.test_durable_flow import (
     RUNNER,
@@ -45,7 +45,7 @@ def deps(db: Database, requests: SuiteRequestService, tmp_path: Path) -> Coordin
         requests=requests,
         db=db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", "http://127.0.0.1:9/_artifacts", "s" * 64),
         runner_function=RUNNER,
         default_phase_timeout=60,
         execution_timeout_seconds=3600,

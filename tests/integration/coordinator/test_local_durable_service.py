@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,6 @@ import boto3
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from botocore.config import Config
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.coordinator.control import LambdaDurableControl
 from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
@@ -33,6 +33,7 @@ from testgenie.records import execution_id_for
 from testgenie_local.durable_host import DurableFunction, LocalDurableService
 from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.polling import wait_for
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.context import FakeLambdaContext
 from tests.support.events import suite_request_message
@@ -115,9 +116,10 @@ class DurableStack:
         client = _lambda_client(self.endpoint.url)
         deps = self.deps
 
-        @durable_execution(boto3_client=client)
-        def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        def coordinate_one(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
             return coordinate(event, context, deps)
+
+        handler = durable_execution(coordinate_one, boto3_client=client)
 
         self.endpoint.serve_durable(service, {COORDINATOR: CoordinatorHandler(handler)})
         self.service = service
@@ -139,7 +141,7 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[DurableStack]:
         requests=suite_requests(coordinator_db),
         db=coordinator_db,
         bundles=LocalScenarioSource(SCENARIOS, packed_dir=tmp_path / "packed"),
-        artifacts=LocalArtifactStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
+        artifacts=SignedUploadStore(tmp_path / "artifacts", f"{endpoint.url}/_artifacts", "s" * 64),
         runner_function="RunnerFunction",
         default_phase_timeout=60,
         execution_timeout_seconds=300,
@@ -172,9 +174,7 @@ def test_fifty_concurrent_deliveries_start_one_durable_execution(
         LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
         for _ in range(DELIVERIES)
     ]
-    handlers = [
-        DurableStartRecordHandler(lambda rid, c=control: c.start(rid) is not None) for control in controls
-    ]
+    handlers = [DurableStartRecordHandler(partial(_started, control)) for control in controls]
     barrier = threading.Barrier(DELIVERIES, timeout=60)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -297,3 +297,7 @@ def test_a_coordinator_killed_mid_step_is_replayed_and_runs_no_phase_twice(
     final = requests.get(queued.id)
     assert final.status is SuiteRequestStatus.COMPLETED
     assert final.attempts == 1  # claimed once: the replay found its claim checkpointed
+
+
+def _started(control: Any, request_id: UUID) -> bool:
+    return control.start(request_id) is not None

@@ -15,7 +15,6 @@ from uuid import uuid4
 import boto3
 import pytest
 from botocore.config import Config
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import PhasePlan
 from testgenie.runner.client import LambdaRunnerClient, RunnerFailure
 from testgenie.runner.protocol import PhaseInvocation
@@ -23,6 +22,7 @@ from testgenie_local.lambda_endpoint import LambdaEndpoint
 from testgenie_local.runner_host import LocalRunnerFunction, runner_identity
 from testgenie_local.runner_venv import ensure_runner_venv
 from testgenie_local.template import FunctionSpec
+from testgenie_local.uploads import SignedUploadStore
 
 HERE = Path(__file__).resolve().parent
 SECRET = "0123456789abcdef" * 4
@@ -185,7 +185,7 @@ def _put(url: str, data: bytes) -> int:
 
 def test_log_uploads_need_a_valid_signature_for_that_very_key(endpoint: tuple[LambdaEndpoint, Path]) -> None:
     server, artifacts = endpoint
-    store = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
+    store = SignedUploadStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
     execution = uuid4()
     target = store.upload_target(execution, "unit", 60)
     assert _put(target.url, b"the log\n") == 200
@@ -193,8 +193,8 @@ def test_log_uploads_need_a_valid_signature_for_that_very_key(endpoint: tuple[La
     other = uuid4()
     assert _put(target.url.replace(str(execution), str(other)), b"forged") == 403
     assert store.read_log(other, "unit", 100) is None
-    expired = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
+    expired = SignedUploadStore(artifacts, upload_url=server.upload_url, upload_secret=SECRET)
     assert _put(expired.upload_target(execution, "lint", -5).url, b"late") == 403
-    wrong = LocalArtifactStore(artifacts, upload_url=server.upload_url, upload_secret="f" * 64)
+    wrong = SignedUploadStore(artifacts, upload_url=server.upload_url, upload_secret="f" * 64)
     assert _put(wrong.upload_target(execution, "lint", 60).url, b"unsigned") == 403
     assert store.read_log(execution, "lint", 100) is None

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from testgenie.artifacts import LocalArtifactStore
 from testgenie.orchestrator.models import PhasePlan
 from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
 from testgenie.runner.client import parse_answer
@@ -25,6 +24,7 @@ from testgenie_local.runner_host import LocalRunnerFunction
 from testgenie_local.runner_venv import ensure_runner_venv
 from testgenie_local.sandbox import SandboxUnavailable, choose_sandbox
 from testgenie_local.template import read_template
+from testgenie_local.uploads import SignedUploadStore
 
 from tests.support.tools import missing_tool
 
@@ -47,7 +47,7 @@ class Host:
             {spec.logical_id: self.function}, artifacts_dir=self.artifacts, upload_secret=SECRET
         )
         self.endpoint.start()
-        self.store = LocalArtifactStore(
+        self.store = SignedUploadStore(
             self.artifacts, upload_url=self.endpoint.upload_url, upload_secret=SECRET
         )
         self.bucket = Path(tempfile.mkdtemp(prefix="staging-bundles-", dir="/var/tmp"))

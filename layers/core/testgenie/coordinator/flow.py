@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
+from aws_durable_execution_sdk_python import StepError
+
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
@@ -70,7 +72,12 @@ def coordinate(event: Any, context: DurableContext, deps: CoordinatorDeps) -> di
     arn = context.state.durable_execution_arn
     step = _step_runner(context, deps)
 
-    claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    try:
+        claimed = step(lambda: _claim(deps, request_id, arn), "claim")
+    except StepError as exc:  # its retries spent: the request must not stay queued behind a dead run
+        reason = f"interrupted: the request could not be claimed: {exc.message}"[:500]
+        step(lambda: deps.requests.fail_unstarted(request_id, reason), "fail unclaimed")
+        return {"suiteRequestId": str(request_id), "claimed": False, "error": reason}
     if claimed is None:
         logger.info(
             "suite request not claimable; nothing to run", extra={"suite_request_id": str(request_id)}

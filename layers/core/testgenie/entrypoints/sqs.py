@@ -25,9 +25,10 @@ from pydantic import ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from testgenie.entrypoints.deadline import SAFETY_MARGIN_MS, run_deadline
-from testgenie.errors import TestGenieError, TransientError
+from testgenie.errors import CommitOutcomeUnknownError, TestGenieError, TransientError
 from testgenie.models_base import StrictBody
 from testgenie.observability import logger, record_count, record_execution_metrics, record_queue_latency
+from testgenie.retrying import retry_transient
 
 if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionService
@@ -165,11 +166,54 @@ class QueueRecordHandler:
         return result.outcome.value
 
 
+# How long one dead-lettered record is retried through a database outage inside its invocation. The
+# dead-letter queue's visibility timeout is 90 minutes: a record reported failed comes back only then,
+# so a short outage is waited out here instead, with backoff of at most retrying.MAX_DELAY_SECONDS
+# (the record is handled within seconds of the database coming back; docs/database.md).
+DEAD_LETTER_RETRY_SECONDS = 120
+
+
 class DeadLetterRecordHandler:
     """A message that exhausted its deliveries: its request ends `failed`, with an execution row."""
 
-    def __init__(self, suite_requests: Callable[[], SuiteRequestService]) -> None:
+    def __init__(
+        self,
+        suite_requests: Callable[[], SuiteRequestService],
+        context: RemainingTime | None = None,
+        retry_seconds: float = DEAD_LETTER_RETRY_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._suite_requests = suite_requests
+        self._context = context
+        self._retry_seconds = retry_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._database_down = False  # once a record gave up, the rest of the batch does not wait again
+
+    def _deadline(self) -> float:
+        """Now plus the retry budget, never past the invocation's end less the safety margin."""
+        budget = 0.0 if self._database_down else self._retry_seconds
+        if self._context is not None:
+            left = (self._context.get_remaining_time_in_millis() - SAFETY_MARGIN_MS) / 1000
+            budget = min(budget, max(0.0, left))
+        return self._clock() + budget
+
+    def _dead_letter(self, request_id: UUID, reason: str) -> str:
+        # A lost COMMIT is not retried blindly: the record goes back to the queue and its next
+        # delivery reads the row as it is (dead_letter counts each delivery it acts on).
+        try:
+            return retry_transient(
+                lambda: self._suite_requests().dead_letter(request_id, reason),
+                what="handling the dead-lettered message",
+                deadline=self._deadline(),
+                clock=self._clock,
+                sleep=self._sleep,
+                give_up_on=(CommitOutcomeUnknownError,),
+            )
+        except TransientError:
+            self._database_down = True
+            raise
 
     def __call__(self, record: SQSRecord) -> str:
         logger.append_keys(message_id=record.message_id)
@@ -188,7 +232,7 @@ class DeadLetterRecordHandler:
                 "the suite request's message could not be processed and was moved to the dead-letter queue"
                 f" (received {receives} times)"
             )
-            outcome = self._suite_requests().dead_letter(request_id, reason)
+            outcome = self._dead_letter(request_id, reason)
             record_count("DeadLetteredRequests", 1 if outcome == "failed" else 0)
             record_count("DeadLetterRequeues", 1 if outcome == "requeued" else 0)
             logger.warning(

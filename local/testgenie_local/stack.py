@@ -479,8 +479,11 @@ class LocalStack:
             ) from exc
         from aws_durable_execution_sdk_python.lambda_service import LambdaClient
 
+        from testgenie_local.durable_sdk import wake_checkpointer_on_stop
+
         # The SDK keeps one Lambda client per process; this stack's endpoint is new.
         LambdaClient._cached_boto_client = None
+        wake_checkpointer_on_stop()  # an invocation answers at its last checkpoint, not ~100 ms later
         load = partial(self._load_environment, spec, self.settings)
         return FunctionRuntime(spec, handler, spec.reserved_concurrency or 8, load=load)
 

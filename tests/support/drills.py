@@ -75,9 +75,18 @@ def request_states(url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
 def local_sqs(stack: RunningStack) -> Any:
     """A boto3 SQS client on the stack's moto server, with the developer keys the stack issued (the
     local AWS refuses made-up keys; these are never real AWS keys)."""
+    return local_client(stack, "sqs")
+
+
+def local_s3(stack: RunningStack) -> Any:
+    """A boto3 S3 client on the stack's moto server as the developer (the scenarios/ prefix only)."""
+    return local_client(stack, "s3")
+
+
+def local_client(stack: RunningStack, service: str) -> Any:
     keys = stack.info["aws_developer_keys"]
     return boto3.client(
-        "sqs",
+        service,
         endpoint_url=stack.info["aws_endpoint"],
         region_name="us-east-1",
         aws_access_key_id=keys["accessKeyId"],

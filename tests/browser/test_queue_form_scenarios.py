@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 from testgenie.orchestrator.sources.bundles import pack_folder
-from testgenie_local.aws import LocalAws
 
 from tests.support.browser import Watched, seed
+from tests.support.drills import local_s3
 from tests.support.stack import RunningStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -25,7 +25,7 @@ def test_the_scenario_field_offers_never_run_and_pushed_scenarios_and_those_with
     [done] = seed(browser_stack, [{"scenarioName": "e2e-pass", "phases": ["structure"]}])
     assert done["status"] == "completed", done
     # After the stack started: one bundle uploaded (never run), and the run one's bundle removed.
-    s3 = LocalAws(endpoint_url=browser_stack.info["aws_endpoint"]).s3()
+    s3 = local_s3(browser_stack)  # the developer keys: the local AWS refuses made-up ones
     bucket = browser_stack.info["buckets"]["ArtifactsBucket"]
     s3.put_object(
         Bucket=bucket, Key="scenarios/pushed-later.tar.gz", Body=pack_folder(e2e_scenarios / "e2e-pass")

@@ -176,6 +176,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--fixed-rounds", type=int, default=8)
+    parser.add_argument("--only", choices=["waiting", "cpu", "balance", "fixed"], help="one part only")
     args = parser.parse_args()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     from testgenie_local.runner_venv import ensure_runner_venv
@@ -198,6 +199,10 @@ def main() -> int:
         load = load_note()
         api = stack.start().api_url
         try:
+            if args.only == "waiting":
+                figures = ratio(api, python, scenarios, "bench-waiting", 8, args.rounds)
+                print(f"waiting-bound: {figures}")
+                return 0
             waiting = ratio(api, python, scenarios, "bench-waiting", 8, args.rounds)
             cpu = ratio(api, python, scenarios, "bench-cpu", 2, args.rounds)
             balanced = balance(api, 3)

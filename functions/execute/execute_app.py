@@ -1,6 +1,6 @@
 """ExecuteFunction: the write side. One `lambda_handler` for four kinds of event:
 
-- API Gateway HTTP API v2 (POST routes of docs/api.md),
+- API Gateway HTTP API v2 (POST routes of docs/api.md, and GET /scenarios/available),
 - SQS batches from SuiteRequestQueue (partial batch failures),
 - SQS batches from SuiteRequestDLQ (records whose eventSourceARN is SUITE_REQUEST_DLQ_ARN),
 - EventBridge Scheduler input `{"action": "enqueue" | "reap", ...}`.
@@ -32,8 +32,13 @@ from testgenie.entrypoints.http import (
     model_doc,
     serve,
 )
-from testgenie.entrypoints.models import RerunBody, SuiteExecutionBody, SuiteRequestBody
-from testgenie.entrypoints.params import parse_uuid
+from testgenie.entrypoints.models import (
+    AvailableScenarioPage,
+    RerunBody,
+    SuiteExecutionBody,
+    SuiteRequestBody,
+)
+from testgenie.entrypoints.params import page, parse_uuid
 from testgenie.entrypoints.schedule import is_schedule_event, parse_schedule, run_schedule
 from testgenie.entrypoints.sqs import (
     DeadLetterRecordHandler,
@@ -174,6 +179,24 @@ def pin_execution(executionId: str) -> JsonResponse:
 def unpin_execution(executionId: str) -> JsonResponse:
     state = environment.services().retention.pin(parse_uuid(executionId, "execution id"), False)
     return json_response(HTTPStatus.OK, state)
+
+
+@app.get(
+    f"{API_PREFIX}/scenarios/available",
+    summary=(
+        "The scenarios the service can run (its scenario source: the bundles under scenarios/), "
+        "sorted by name; at most 1000. Those with runs are GET /scenarios"
+    ),
+    tags=["scenarios"],
+    responses={
+        200: model_doc("the scenario names", AvailableScenarioPage),
+        503: error_doc("the scenario source cannot be listed now; retry later"),
+    },
+)
+def list_available_scenarios() -> JsonResponse:
+    # Served here, not by HistoryFunction: listing the bucket takes boto3, which the read side never loads.
+    names = environment.services().scenarios.names()
+    return json_response(HTTPStatus.OK, page([{"scenarioName": name} for name in names]))
 
 
 def handle_queue_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -34,16 +34,26 @@ class LocalAws:
     queue_arns: dict[str, str] = field(default_factory=dict)
     bucket_names: dict[str, str] = field(default_factory=dict)
     _server: Any = None
+    # The stack's own keys once moto checks credentials (identities.py); before, any keys do.
+    _keys: tuple[str, str] = (
+        FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
-    def client(self, service: str) -> Any:
+    def use_keys(self, keys: Any) -> None:
+        self._keys = (keys.access_key_id, keys.secret_access_key)
+
+    def client(self, service: str, keys: Any = None) -> Any:
+        """A client of the local AWS, as the stack itself (or with `keys`: a function's)."""
         import boto3
 
+        access, secret = (keys.access_key_id, keys.secret_access_key) if keys is not None else self._keys
         return boto3.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
             region_name=self.region,
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=access,
+            aws_secret_access_key=secret,
         )
 
     def sqs(self) -> SQSClient:

@@ -164,11 +164,13 @@ def _destination(bucket: str | None, data_dir: Path, platform: str | None) -> De
         bucket is None or bucket in local_buckets or bucket in info.get("extra_buckets", [])
     ):
         # The running local stack's moto: the same bucket name in real AWS is someone else's.
+        # The developer's keys the stack wrote into its stack.json (the local AWS checks keys).
+        keys = info.get("aws_developer_keys") or {"accessKeyId": "testing", "secretAccessKey": "testing"}
         client = boto3.client(
             "s3",
             endpoint_url=info["aws_endpoint"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's fixed credentials
+            aws_access_key_id=keys["accessKeyId"],
+            aws_secret_access_key=keys["secretAccessKey"],
             region_name="us-east-1",
         )
         chosen = bucket or local_buckets[0]

@@ -22,6 +22,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import socket
 import threading
 import uuid
@@ -29,12 +30,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 log = logging.getLogger("testgenie.local")
 _API_PREFIX = "/2025-12-01/"
 _RETENTION_DAYS = 1
 _ACCOUNT = "123456789012"
+_LIST_BY_FUNCTION_RE = re.compile(r"^/2025-12-01/functions/([^/]+)/durable-executions$")
+# What an execution's summary in ListDurableExecutionsByFunction holds (the rest of a Get is not).
+_SUMMARY_KEYS = ("DurableExecutionArn", "DurableExecutionName", "Status", "StartTimestamp")
 
 
 class DurableExecutionAlreadyStarted(Exception):
@@ -57,6 +61,27 @@ def _free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
+
+
+def _enough_dispatch_threads() -> None:
+    """The SDK's runner dispatches chained invokes on pools of cpu + 4 threads (6 on 2 cores): fewer
+    than a sharded phase's shards, whose invokes would then run in waves. On AWS only the function's
+    concurrency bounds them; here the runner's own bound (RUNNER_CONCURRENCY) does, so the pools get
+    at least that many threads (docs/scenarios.md, "Shards")."""
+    from aws_durable_execution_sdk_python_testing import threads
+
+    from testgenie_local.runner_limits import runner_concurrency
+
+    sdk_default = threads.default_max_workers
+    if getattr(sdk_default, "testgenie", False):
+        return
+    wanted = runner_concurrency() + 4
+
+    def enough() -> int:
+        return max(sdk_default(), wanted)
+
+    enough.testgenie = True  # type: ignore[attr-defined]
+    threads.default_max_workers = enough
 
 
 class LocalDurableService:
@@ -115,6 +140,7 @@ class LocalDurableService:
             invocation_timeout_seconds=self.invocation_timeout,
             function_configs=FunctionConfigs.from_dict(configs),
         )
+        _enough_dispatch_threads()
         self._runner = WebRunner(config)
         self._runner.start()
         self._thread = threading.Thread(
@@ -176,7 +202,42 @@ class LocalDurableService:
     def forward(
         self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
     ) -> tuple[int, dict[str, str], bytes]:
-        """One request to the runner's own API, answered as it answered."""
+        """One request to the runner's own API, answered as it answered (a list by name excepted)."""
+        if method == "GET":
+            by_name = self._list_by_name(path)
+            if by_name is not None:
+                return by_name
+        return self._send(method, path, body, headers)
+
+    def _list_by_name(self, path: str) -> tuple[int, dict[str, str], bytes] | None:
+        """ListDurableExecutionsByFunction for one DurableExecutionName (what a duplicate start asks):
+        the runner's store answers it by reading every execution it holds, ~1.4 ms each, so on every
+        run a stack got slower the more it had run; the name's execution is known here (the names
+        beside the store), so one Get answers it. None: any other query, for the runner to answer."""
+        split = urlsplit(path)
+        found = _LIST_BY_FUNCTION_RE.match(split.path)
+        query = parse_qs(split.query)
+        if found is None or set(query) != {"DurableExecutionName"} or len(query["DurableExecutionName"]) != 1:
+            return None
+        function = unquote(found.group(1))
+        with self._lock:
+            arn = self._names.get(query["DurableExecutionName"][0])
+        summaries: list[dict[str, Any]] = []
+        if arn is not None:
+            code, headers, body = self._send("GET", f"{_API_PREFIX}durable-executions/{quote(arn, safe='')}")
+            if code != 200:
+                return code, headers, body
+            got = json.loads(body)
+            if str(got.get("FunctionArn", "")).split(":")[6:7] == [function]:
+                summary = {key: got[key] for key in _SUMMARY_KEYS}
+                summary.update({k: got[k] for k in ("FunctionArn", "EndTimestamp") if got.get(k) is not None})
+                summaries.append(summary)
+        answer = json.dumps({"DurableExecutions": summaries}).encode()
+        return 200, {"content-type": "application/json"}, answer
+
+    def _send(
+        self, method: str, path: str, body: bytes = b"", headers: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
         try:
             sent = {"content-type": (headers or {}).get("content-type", "application/json")}

@@ -9,7 +9,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for(predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1) -> T:
     """Poll until `predicate()` is truthy and return its value; TimeoutError after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

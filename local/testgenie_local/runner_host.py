@@ -28,8 +28,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +35,9 @@ from typing import Any
 
 from testgenie.orchestrator.phases.containment import PidWindow, created_since, descendants, pid_window
 
+from testgenie_local import presigned
 from testgenie_local.lambda_endpoint import MAX_UPLOAD_BYTES, LambdaEndpoint
+from testgenie_local.runner_limits import DEFAULT_RUNNER_CONCURRENCY, runner_concurrency
 from testgenie_local.runner_venv import VENV_PARENT, RunnerVenvError, ensure_runner_venv, tarfile_problem
 from testgenie_local.sandbox import Sandbox, limit_resources
 from testgenie_local.template import FunctionSpec
@@ -318,9 +318,10 @@ class _Environment:
 
 
 def _fetch_bytes(url: str, limit: int) -> bytes:
-    from testgenie.orchestrator.sources.bundles import _download
-
-    return _download(url, limit)
+    data = presigned.get(url, limit)
+    if len(data) > limit:
+        raise ValueError(f"the bundle is larger than {limit} bytes")
+    return data
 
 
 def _execution_of(payload: bytes) -> str:
@@ -330,22 +331,6 @@ def _execution_of(payload: bytes) -> str:
     except (ValueError, AttributeError):
         return ""
     return str(found) if found else ""
-
-
-DEFAULT_RUNNER_CONCURRENCY = 8
-
-
-def runner_concurrency() -> int:
-    """RUNNER_CONCURRENCY: how many runner environments run side by side (default 8: most suites wait
-    more than they compute; set it to the cores for CPU-bound ones; docs/scenarios.md, "Shards")."""
-    raw = os.environ.get("RUNNER_CONCURRENCY", "").strip()
-    try:
-        value = int(raw) if raw else DEFAULT_RUNNER_CONCURRENCY
-    except ValueError:
-        raise ValueError(f"RUNNER_CONCURRENCY must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ValueError(f"RUNNER_CONCURRENCY must be at least 1, not {value}")
-    return value
 
 
 class LocalRunnerFunction:
@@ -360,6 +345,7 @@ class LocalRunnerFunction:
         environment: dict[str, str] | None = None,
         max_idle: int = 4,
         sandbox: Sandbox | None = None,
+        stage_bytes: bool | None = None,
         concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> None:
         self.spec = spec
@@ -373,6 +359,9 @@ class LocalRunnerFunction:
         self.environment = {**_QUIET, **(environment or {})}
         self.max_idle = max_idle
         self.per_tenant = spec.tenant_isolation == "PER_TENANT"
+        # The host fetches the bundle and carries the log: always in the stack (the sandbox has no
+        # network, and the local AWS honours pre-signed URLs only through presigned.py).
+        self.stage_bytes = stage_bytes if stage_bytes is not None else self.sandbox.offline
         self._idle: list[_Environment] = []
         self._busy: dict[str, list[_Environment]] = {}  # execution id -> environments serving it now
         self._lock = threading.Lock()
@@ -423,6 +412,7 @@ class LocalRunnerFunction:
         for its log pipe. Returns the payload to send and the invocation's original log target."""
         event = json.loads(payload)
         bundle, upload = event["bundle"], event["logUpload"]
+        environment.inbox.mkdir(exist_ok=True)
         target = environment.inbox / "bundle.tar.gz"
         digest = str(bundle.get("sha256") or "")
         # The next phase of the same bundle in this environment: its inbox (read-only inside the
@@ -457,13 +447,9 @@ class LocalRunnerFunction:
         data = environment.carried_log()
         problem = "the phase log is larger than the runner may upload" if data is None else None
         if data is not None:
-            request = urllib.request.Request(  # noqa: S310 - the coordinator's pre-signed PUT
-                str(target["url"]), data=data, method="PUT", headers=dict(target.get("headers") or {})
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=60) as done:  # noqa: S310
-                    done.read()
-            except (urllib.error.URLError, OSError) as exc:
+            try:  # the coordinator's pre-signed PUT
+                presigned.put(str(target["url"]), data, dict(target.get("headers") or {}))
+            except Exception as exc:  # the result matters more than its log: say why, keep the answer
                 problem = f"the phase log could not be uploaded: {exc}"
         if problem is not None:
             body["logStored"] = False
@@ -518,7 +504,7 @@ class LocalRunnerFunction:
         self, environment: _Environment, payload: bytes, window: PidWindow | None
     ) -> tuple[str | None, bytes]:
         original: dict[str, Any] | None = None
-        if self.sandbox.offline:
+        if self.stage_bytes:
             # Not an invocation: the runner itself answers that it is malformed.
             with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
                 payload, original = self._stage_invocation(environment, payload)
@@ -617,6 +603,7 @@ class LocalRunner:
                 sandbox=self.sandbox,
                 concurrency=concurrency,
                 max_idle=concurrency,
+                stage_bytes=True,
             )
         self.endpoint = LambdaEndpoint(
             self.functions, artifacts_dir=self.artifacts_dir, upload_secret=self.upload_secret, host=self.host

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from testgenie_local.identities import act_as
 from testgenie_local.router_state import isolate_per_thread
 from testgenie_local.template import FunctionSpec
 
@@ -153,12 +154,14 @@ class _Environments:
         self._jobs: queue.SimpleQueue[tuple[Any, Any, Future[Any]]] = queue.SimpleQueue()
         self._handler = handler
         self._load = load
+        self._name = name
         for index in range(max(1, size)):
             threading.Thread(
                 target=self._serve, args=(index,), name=f"{name}-env-{index}", daemon=True
             ).start()
 
     def _serve(self, index: int) -> None:
+        act_as(self._name)  # this environment calls AWS with its function's keys (identities.py)
         handler: Handler | None = None
         while True:
             event, context, future = self._jobs.get()

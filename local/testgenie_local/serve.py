@@ -53,7 +53,12 @@ def stack_options(args: argparse.Namespace, say: Callable[[str], None]) -> Stack
     return StackOptions(
         template=Path(template),
         data_dir=args.data_dir,
-        scenarios=args.scenarios,
+        scenarios=Path(args.scenarios)
+        if args.scenarios and not str(args.scenarios).startswith("s3://")
+        else None,
+        scenarios_url=str(args.scenarios)
+        if args.scenarios and str(args.scenarios).startswith("s3://")
+        else None,
         port=args.port,
         artifacts=args.artifacts,
         unsafe_shared_runner=bool(getattr(args, "unsafe_shared_runner", False)),

@@ -26,7 +26,18 @@ from uuid import UUID
 from wsgiref.types import WSGIApplication
 
 from testgenie_local.aws import LocalAws, aws_environment, create_resources, start_moto
+from testgenie_local.bundle import local_target, upload_scenarios
 from testgenie_local.gateway import Gateway, PortInUse, ensure_port_free
+from testgenie_local.identities import (
+    DEVELOPER_USER,
+    IDENTITIES,
+    STACK_USER,
+    Keys,
+    enforce,
+    function_statements,
+    install_default_session,
+)
+from testgenie_local.identities import provision as provision_identities
 from testgenie_local.poller import EventSourceMapping
 from testgenie_local.postgres import PostgresServer, ensure_database, provision
 from testgenie_local.runner_host import LocalRunner, runner_identity
@@ -35,7 +46,7 @@ from testgenie_local.runtime import FunctionRuntime, Handler, InProcessHandler, 
 from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 from testgenie_local.scheduler import Scheduler, parse_overrides, plan
 from testgenie_local.stack_state import DataDirInUse, DataDirLock
-from testgenie_local.template import FunctionSpec, Resolver, Template, read_template
+from testgenie_local.template import FunctionSpec, Resolver, Template, load_yaml, read_template
 
 if TYPE_CHECKING:
     from testgenie import bootstrap
@@ -87,6 +98,8 @@ class StackOptions:
     database_url: str | None = None  # default: DATABASE_URL, else embedded / machine binaries
     artifacts: str = "dir"  # "dir": <data-dir>/artifacts (survives restarts); "s3": the template's bucket
     poller_concurrency: int | None = None  # default: TESTGENIE_POLLER_CONCURRENCY or 2
+    # `--scenarios s3://bucket/prefix`: bundles already in a bucket of the local AWS (nothing uploaded).
+    scenarios_url: str | None = None
     # Run scenarios without the bubblewrap sandbox when it cannot run (else the stack refuses to start).
     unsafe_shared_runner: bool = False
     # End the processes in-flight runs had started when stopping (the CLI; not a test's own process).
@@ -106,6 +119,8 @@ class StackInfo:
     scenarios: str
     data_dir: str
     pid: int
+    # `testgenie push`'s keys for the local S3 (scenarios/ only); stack.json is the stack user's alone.
+    aws_developer_keys: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -124,6 +139,9 @@ class LocalStack:
         self.runner: LocalRunner | None = None
         self.durable: LocalDurableService | None = None
         self._sandbox: Sandbox | None = None
+        self._statements: dict[str, list[dict[str, Any]]] = {}
+        self._function_keys: dict[str, Keys] = {}
+        self._developer_keys: dict[str, str] = {}
         self.database_url: str | None = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
@@ -163,13 +181,14 @@ class LocalStack:
             raise StackError(str(exc)) from None
         template = self.template = read_template(opts.template)
         scenarios = (opts.scenarios or template.root / "examples" / "scenarios").resolve()
-        if not scenarios.is_dir():
+        if opts.scenarios_url is None and not scenarios.is_dir():
             raise StackError(f"scenarios folder not found: {scenarios}")
         self._start_database(data_dir)
         _seal(data_dir, self.postgres)
         self.aws = start_moto(host=opts.host)
         create_resources(self.aws, template)
         self._apply_environment(template, scenarios, data_dir)
+        self._check_credentials(template)
         self._load_functions(template)
         self._start_durable(template, data_dir)
         self.gateway = self._make_gateway(template)
@@ -183,9 +202,10 @@ class LocalStack:
             aws_endpoint=self.aws.endpoint_url,
             queues=dict(self.aws.queue_urls),
             buckets=dict(self.aws.bucket_names),
-            scenarios=str(scenarios),
+            scenarios=opts.scenarios_url or str(scenarios),
             data_dir=str(data_dir),
             pid=os.getpid(),
+            aws_developer_keys=dict(self._developer_keys),
         )
         self._lock.write_state(self.info.to_json())
         return self.info
@@ -246,6 +266,8 @@ class LocalStack:
             conditions=template.conditions,
             mappings=template.mappings,
         )
+        raw = load_yaml(self.options.template.read_text(encoding="utf-8"))
+        self._statements = function_statements(raw.get("Resources") or {}, resolver)
         from_template: dict[str, str] = {}
         for fn in template.functions.values():
             for key, raw in fn.environment.items():
@@ -283,31 +305,50 @@ class LocalStack:
                 env[key] = value
         self._set_env(env)
 
+    def _check_credentials(self, template: Template) -> None:
+        """Every function signs with its own role's keys from here on, and moto checks them."""
+        assert self.aws is not None
+        keys = provision_identities(self.aws.client("iam"), self._statements, self.aws.bucket_names.values())
+        self._function_keys = keys
+        IDENTITIES.keys = dict(keys)
+        IDENTITIES.fallback = None  # a thread of no function signs with keys moto refuses
+        self.aws.use_keys(keys[STACK_USER])
+        developer = keys[DEVELOPER_USER]
+        self._developer_keys = {
+            "accessKeyId": developer.access_key_id,
+            "secretAccessKey": developer.secret_access_key,
+        }
+        install_default_session()
+        enforce(self.aws.endpoint_url)
+
+    def _scenarios_in_bucket(self, url: str) -> str:
+        """`--scenarios s3://bucket/prefix`: a local bucket the template's roles may read."""
+        assert self.aws is not None
+        bucket = url[len("s3://") :].partition("/")[0]
+        local = sorted(self.aws.bucket_names.values())
+        if bucket not in local:
+            raise StackError(
+                f"--scenarios {url}: {bucket!r} is not a bucket of the template here ({', '.join(local) or 'none'}); "
+                "the functions' roles may read only those (push bundles into one with `testgenie push`)"
+            )
+        self.options.say(f"scenarios: the bundles in {url}")
+        return url
+
     def _scenario_source(self, declared: str | None, folder: Path) -> str:
         """The template's s3:// source when the stack holds its bucket, filled from the folder at start,
         so every local run fetches its bundle by URL as on AWS; else the folder itself."""
         assert self.aws is not None
+        if self.options.scenarios_url is not None:
+            return self._scenarios_in_bucket(self.options.scenarios_url)
         if not declared or not declared.startswith("s3://"):
             return str(folder)
         bucket, _, prefix = declared[len("s3://") :].partition("/")
         if bucket not in self.aws.bucket_names.values():
             return str(folder)
-        from testgenie.orchestrator.sources.base import DIGEST_METADATA
-        from testgenie.orchestrator.sources.bundles import bundle_digest, pack_folder
-
-        s3 = self.aws.s3()
-        names = []
-        for scenario in sorted(folder.iterdir()):
-            if (scenario / ".testgenie" / "testing.json").is_file():
-                data = pack_folder(scenario)
-                s3.put_object(
-                    Bucket=bucket,
-                    Key=f"{prefix.strip('/')}/{scenario.name}.tar.gz".lstrip("/"),
-                    Body=data,
-                    ContentType="application/gzip",
-                    Metadata={DIGEST_METADATA: bundle_digest(data)},
-                )
-                names.append(scenario.name)
+        if self.options.scenarios_url is not None:
+            return self._scenarios_in_bucket(self.options.scenarios_url)
+        # Vendored as `testgenie push` does: python.requirements resolved for the local runner.
+        names = upload_scenarios(folder, self.aws.s3(), bucket, prefix, local_target())
         count = f"{len(names)} bundle" + ("" if len(names) == 1 else "s")
         self.options.say(f"scenarios: {count} from {folder} in {declared}")
         return declared
@@ -438,8 +479,11 @@ class LocalStack:
             ) from exc
         from aws_durable_execution_sdk_python.lambda_service import LambdaClient
 
+        from testgenie_local.durable_sdk import wake_checkpointer_on_stop
+
         # The SDK keeps one Lambda client per process; this stack's endpoint is new.
         LambdaClient._cached_boto_client = None
+        wake_checkpointer_on_stop()  # an invocation answers at its last checkpoint, not ~100 ms later
         load = partial(self._load_environment, spec, self.settings)
         return FunctionRuntime(spec, handler, spec.reserved_concurrency or 8, load=load)
 
@@ -484,7 +528,8 @@ class LocalStack:
                 mapping = EventSourceMapping(
                     runtime=runtime,
                     source=source,
-                    sqs=aws.sqs,
+                    # As the Lambda service polls: with the function's role (identities.py).
+                    sqs=partial(aws.client, "sqs", self._function_keys.get(fn.logical_id)),
                     queue_url=aws.queue_urls[source.queue],
                     queue_arn=aws.queue_arns[source.queue],
                     region=aws.region,

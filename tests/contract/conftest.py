@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cloudformation import TEMPLATE, read_template, translate
+from tests.support.cloudformation import read_template, translate
+from tests.support.paths import TEMPLATE
 
 
 @pytest.fixture(scope="session")

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.cloudformation import TEMPLATE, cfn_lint, sam_validate, tools, tools_env
-from tests.support.paths import REPO_ROOT
+from tests.support.cloudformation import cfn_lint, sam_validate, tools, tools_env
+from tests.support.paths import REPO_ROOT, TEMPLATE
 from tests.support.tools import missing_tool
 
 EXPECTED_ROUTES = {
@@ -25,6 +25,7 @@ EXPECTED_ROUTES = {
         ("POST", "/api/v1/executions/{executionId}/rerun"),
         ("POST", "/api/v1/executions/{executionId}/pin"),
         ("DELETE", "/api/v1/executions/{executionId}/pin"),
+        ("GET", "/api/v1/scenarios/available"),
     },
     "HistoryFunction": {
         ("GET", "/api/v1/executions"),

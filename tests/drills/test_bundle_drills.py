@@ -11,7 +11,7 @@ import io
 import tarfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 from testgenie.errors import ValidationError
@@ -143,14 +143,16 @@ def _pax_bomb(header_bytes: int = 64 * 1024) -> bytes:
 def test_an_oversized_pax_header_is_refused_before_tarfile_reads_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import testgenie.orchestrator.sources.bundles as bundles_module
 
     bomb = _pax_bomb()
     assert len(bomb) < 2048
     opened: list[object] = []
-    monkeypatch.setattr(
-        bundles_module.tarfile, "open", lambda *a, **k: opened.append(a) or pytest.fail("tarfile")
-    )
+
+    def refuse(*args: object, **kwargs: object) -> NoReturn:
+        opened.append(args)
+        pytest.fail("tarfile")
+
+    monkeypatch.setattr(tarfile, "open", refuse)  # the module bundles.py opens archives with
     ref = _publish(tmp_path, "pax", bomb)
     with pytest.raises(UnsafeArchiveError, match=r"an extended header of \d+ bytes \(at most 8192\)"):
         _open(ref, "x", cache=BundleCache(tmp_path / "cache"), parent=tmp_path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import uuid
+from typing import Any
 
 import pytest
 from testgenie_local.polling import wait_for
@@ -27,9 +28,9 @@ def test_health_and_phase_catalog(stack: RunningStack) -> None:
 def test_queued_path_from_http_to_sqs_to_history(stack: RunningStack) -> None:
     request = stack.queue(scenarioName="hello-python", preset="quick")
     assert request["status"] == "queued"
-    seen_progress: list[dict[str, object]] = []
+    seen_progress: list[dict[str, Any]] = []
 
-    def finished() -> dict[str, object] | None:
+    def finished() -> dict[str, Any] | None:
         current = stack.get(f"/suite-requests/{request['id']}")
         if current.get("progress"):
             seen_progress.append(current["progress"])

@@ -20,7 +20,7 @@ def test_restart_mid_run_fails_the_run_interrupted_exactly_once(
 ) -> None:
     database_url = fresh_database()
     settings = {"LEASE_SECONDS": "5", "TESTGENIE_SCHEDULE_SECONDS": "reap=1"}
-    first = start_stack(tmp_path / "first", e2e_scenarios, database_url, own_group=True, **settings)
+    first = start_stack(tmp_path / "first", e2e_scenarios, database_url, own_group=True, env=settings)
     try:
         request = first.queue(scenarioName="e2e-slow", phases=["structure", "lint", "standards"])
         running = first.wait_status(request["id"], {"running", "completed", "failed", "cancelled"})
@@ -43,7 +43,7 @@ def test_restart_mid_run_fails_the_run_interrupted_exactly_once(
     # The second stack has a data dir of its own, so it knows nothing of the first's durable
     # execution: the request's lease runs out and the reaper fails it ("interrupted"), never
     # re-queues it (its execution name is taken). test_durable_paths.py restarts on the same data dir.
-    second = start_stack(tmp_path / "second", e2e_scenarios, database_url, **settings)
+    second = start_stack(tmp_path / "second", e2e_scenarios, database_url, env=settings)
     try:
         final = second.wait_status(request["id"], {"completed", "failed", "cancelled"}, timeout=120)
         assert final["status"] == "failed", final

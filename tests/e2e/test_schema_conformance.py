@@ -69,7 +69,7 @@ def _depth(value: object) -> int:
 
 
 @schemathesis.check
-def refusal_names_the_problem(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
+def refusal_names_the_problem(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> bool | None:
     """An unknown field or a body nested too deep is a 400 with the documented message."""
     expected = expected_refusal(case.method, case.operation.path, case.body)
     if expected is None:
@@ -102,7 +102,7 @@ CHECKS = [
         HealthCheck.function_scoped_fixture,
     ],
 )
-def test_api_answers_within_its_schema(case: schemathesis.Case, stack: RunningStack) -> None:
+def test_api_answers_within_its_schema(case: schemathesis.Case[Any], stack: RunningStack) -> None:
     case.call_and_validate(base_url=stack.url, checks=CHECKS, timeout=60)
 
 

@@ -52,7 +52,7 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., RunningStack]]:
     ) -> RunningStack:
         workdir = tmp_path / f"stack{len(running)}"
         template = drill_template(workdir, visibility_timeout) if visibility_timeout is not None else None
-        stack = start_stack(workdir, scenarios, database_url, template=template, **env)
+        stack = start_stack(workdir, scenarios, database_url, template=template, env=env)
         running.append(stack)
         return stack
 

@@ -30,6 +30,7 @@ from testgenie.queue.service import SuiteRequestService
 from testgenie_local.poller import sqs_event
 from testgenie_local.polling import wait_for
 
+from tests.support.context import FakeLambdaContext
 from tests.support.drills import TERMINAL, request_states
 from tests.support.engine import FakeEngine
 from tests.support.services import suite_requests
@@ -40,15 +41,9 @@ MAX_ATTEMPTS = 3
 RUNS_PER_BATCH = 6  # of 10: four of every batch are handed back
 
 
-class ShortOnTime:
+def short_on_time() -> FakeLambdaContext:
     """A Lambda context with time for RUNS_PER_BATCH records: the rest of each batch is handed back."""
-
-    def __init__(self) -> None:
-        self._calls = 0
-
-    def get_remaining_time_in_millis(self) -> int:
-        self._calls += 1
-        return 899_000 if self._calls <= RUNS_PER_BATCH else 30_000
+    return FakeLambdaContext(remaining_ms=[899_000] * RUNS_PER_BATCH + [30_000])
 
 
 class Queues:
@@ -73,7 +68,7 @@ class Queues:
         messages = got.get("Messages", [])
         if not messages:
             return 0
-        event = sqs_event(messages, arn, "us-east-1")  # type: ignore[arg-type]
+        event = sqs_event(messages, arn, "us-east-1")
         failed = {item["itemIdentifier"] for item in handle(event)["batchItemFailures"]}
         for message in messages:
             if message["MessageId"] not in failed:
@@ -119,7 +114,7 @@ def test_a_backlog_with_hand_backs_and_re_publishes_runs_every_request_once(
         return requests.republish(request_id)
 
     def work(event: dict[str, Any]) -> dict[str, Any]:
-        handler = QueueRecordHandler(lambda: executions, ShortOnTime(), 60_000, republish=republish)
+        handler = QueueRecordHandler(lambda: executions, short_on_time(), 60_000, republish=republish)
         response = process_batch(event, None, handler)
         requests.hand_back(handler.handed_back)
         return response

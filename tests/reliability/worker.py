@@ -37,7 +37,7 @@ def main() -> None:
     from tests.support.context import FakeLambdaContext
     from tests.support.events import suite_request_message
 
-    context = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
+    context: Any = FakeLambdaContext(function_name="ExecuteFunction", timeout_seconds=900)
     response = execute_app.lambda_handler(suite_request_message(args.request_id, args.receive_count), context)
     print(json.dumps(response), flush=True)
     runner.stop()

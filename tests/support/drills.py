@@ -73,14 +73,24 @@ def request_states(url: str, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 
 def local_sqs(stack: RunningStack) -> Any:
-    """A boto3 SQS client on the stack's moto server (fake credentials: never real AWS)."""
-    return boto3.client(
-        "sqs",
-        endpoint_url=stack.info["aws_endpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    """A boto3 SQS client on the stack's moto server, with the developer keys the stack issued (the
+    local AWS refuses made-up keys; these are never real AWS keys)."""
+    return boto3.client("sqs", **_as_developer(stack))
+
+
+def local_s3(stack: RunningStack) -> Any:
+    """A boto3 S3 client on the stack's moto server as the developer (the scenarios/ prefix only)."""
+    return boto3.client("s3", **_as_developer(stack))
+
+
+def _as_developer(stack: RunningStack) -> dict[str, Any]:
+    keys = stack.info["aws_developer_keys"]
+    return {
+        "endpoint_url": stack.info["aws_endpoint"],
+        "region_name": "us-east-1",
+        "aws_access_key_id": keys["accessKeyId"],
+        "aws_secret_access_key": keys["secretAccessKey"],
+    }
 
 
 def queue_depth(stack: RunningStack, logical_id: str) -> int:

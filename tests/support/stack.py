@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,13 +134,14 @@ def stack_env(database_url: str | None, **extra: str) -> dict[str, str]:
 
 def start_stack(
     workdir: Path,
-    scenarios: Path,
+    scenarios: Path | str,
     database_url: str | None,
     *,
     data_dir: Path | None = None,
     own_group: bool = False,
     template: Path | None = None,
     args: tuple[str, ...] = (),
+    env: Mapping[str, str] | None = None,
     **extra_env: str,
 ) -> RunningStack:
     """`own_group`: the stack leads its own process group, as a command typed in a terminal does;
@@ -170,7 +172,7 @@ def start_stack(
         process = subprocess.Popen(
             command,
             cwd=workdir,
-            env=stack_env(database_url, **extra_env),
+            env=stack_env(database_url, **{**(env or {}), **extra_env}),
             stdout=sink,
             stderr=subprocess.STDOUT,
             process_group=0 if own_group else None,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from testgenie.execution.service import SuiteExecutionService
     from testgenie.execution.store import ExecutionStore
     from testgenie.orchestrator.run.engine_protocol import SuiteEngine
+    from testgenie.orchestrator.sources.base import ScenarioSource
     from testgenie.queue.store import SuiteRequestStore
     from testgenie.runner.client import RunnerClient
     from testgenie.shards.store import ShardStore
@@ -119,6 +120,13 @@ class Services:
         from testgenie.shards.repository import TestTimingRepository
 
         return TestTimingRepository()
+
+    @cached_property
+    def scenarios(self) -> ScenarioSource:
+        """SCENARIOS_SOURCE, listed for the scenarios the service can run (boto3 when it is S3)."""
+        from testgenie.orchestrator.sources.factory import scenario_source_from_settings
+
+        return scenario_source_from_settings(self.settings)
 
     # -- services ---------------------------------------------------------------------------------
 

@@ -27,7 +27,11 @@ def add_stack_arguments(parser: argparse.ArgumentParser, default_port: int = DEF
         default=default_port,
         help=f"gateway port on 127.0.0.1 (default {default_port}; 0 picks a free one)",
     )
-    parser.add_argument("--scenarios", type=Path, help="scenarios folder (default: examples/scenarios)")
+    parser.add_argument(
+        "--scenarios",
+        help="scenarios folder (default: examples/scenarios), uploaded as bundles at start; or "
+        "s3://<bucket>/<prefix>: the bundles already pushed into a local bucket",
+    )
     parser.add_argument(
         "--data-dir",
         type=Path,

@@ -64,7 +64,7 @@ def uid_of(pid: str) -> int | None:
 
 
 def parent_chain() -> list[dict[str, object]]:
-    chain = []
+    chain: list[dict[str, object]] = []
     pid: str | None = str(os.getpid())
     while pid is not None:
         chain.append(
@@ -81,7 +81,7 @@ def all_environs() -> tuple[int, dict[str, dict[str, str]]]:
 
 
 def search_files(roots: list[str]) -> tuple[int, list[str]]:
-    checked, hits = 0, []
+    checked, hits = 0, list[str]()
     for root in roots:
         for folder, dirs, files in os.walk(root, onerror=lambda _err: None):
             dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".venv")]

@@ -69,11 +69,13 @@ def main() -> int:
         aws_secret_access_key="testing",
     )
 
-    @durable_execution(boto3_client=client)
-    def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+    def coordinate_one(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
         return coordinate(event, context, deps)
 
-    answer = handler(json.loads(sys.stdin.buffer.read()), FakeLambdaContext())
+    handler = durable_execution(coordinate_one, boto3_client=client)
+
+    context: Any = FakeLambdaContext()
+    answer = handler(json.loads(sys.stdin.buffer.read()), context)
     sys.stdout.write(json.dumps(answer))
     return 0
 

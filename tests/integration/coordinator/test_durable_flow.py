@@ -312,7 +312,7 @@ def test_an_invocation_that_dies_is_replayed_without_repeating_checkpointed_phas
             raise _killed()
         return requests.record_progress(claim, progress)
 
-    counting.record_progress = record_progress  # type: ignore[method-assign]
+    counting.record_progress = record_progress  # type: ignore[attr-defined]
     runner = StandInRunner()
     result = _run(replace(deps, requests=counting), runner, request_id)
 

@@ -13,9 +13,10 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import boto3
 import pytest
@@ -115,9 +116,10 @@ class DurableStack:
         client = _lambda_client(self.endpoint.url)
         deps = self.deps
 
-        @durable_execution(boto3_client=client)
-        def handler(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
+        def coordinate_one(event: dict[str, Any], context: DurableContext) -> dict[str, Any]:
             return coordinate(event, context, deps)
+
+        handler = durable_execution(coordinate_one, boto3_client=client)
 
         self.endpoint.serve_durable(service, {COORDINATOR: CoordinatorHandler(handler)})
         self.service = service
@@ -172,9 +174,7 @@ def test_fifty_concurrent_deliveries_start_one_durable_execution(
         LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
         for _ in range(DELIVERIES)
     ]
-    handlers = [
-        DurableStartRecordHandler(lambda rid, c=control: c.start(rid) is not None) for control in controls
-    ]
+    handlers = [DurableStartRecordHandler(partial(_started, control)) for control in controls]
     barrier = threading.Barrier(DELIVERIES, timeout=60)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -297,3 +297,40 @@ def test_a_coordinator_killed_mid_step_is_replayed_and_runs_no_phase_twice(
     final = requests.get(queued.id)
     assert final.status is SuiteRequestStatus.COMPLETED
     assert final.attempts == 1  # claimed once: the replay found its claim checkpointed
+
+
+def _started(control: Any, request_id: UUID) -> bool:
+    return control.start(request_id) is not None
+
+
+@pytest.mark.timeout(240)
+def test_a_list_by_name_answers_as_the_runner_without_reading_every_execution(stack: DurableStack) -> None:
+    service = stack.start_service()
+    control = LambdaDurableControl(f"{COORDINATOR}:live", _lambda_client(stack.endpoint.url))
+    names = [uuid4() for _ in range(3)]  # requests nobody queued: each execution ends unclaimed
+    for name in names:
+        assert control.start(name) is not None
+    for name in names:
+        wait_for(partial(control.ended, name), 60, "the unclaimed execution to end")
+    store = service._runner._store  # the SDK's filesystem store behind the web runner
+    reads: list[int] = []
+    list_all = store.list_all
+
+    def counted() -> Any:
+        reads.append(1)
+        return list_all()
+
+    store.list_all = counted
+    for name in [*names, uuid4()]:
+        path = f"/2025-12-01/functions/{COORDINATOR}/durable-executions?DurableExecutionName={name}"
+        code, _, answer = service.forward("GET", path)
+        assert code == 200
+        assert reads == [], "a list by name read every execution of the store"
+        runner_code, _, runner_answer = service._send("GET", path)  # the runner's own answer
+        reads.clear()
+        assert (code, json.loads(answer)) == (runner_code, json.loads(runner_answer))
+        expected = 0 if name not in names else 1
+        assert len(json.loads(answer)["DurableExecutions"]) == expected
+    other = f"/2025-12-01/functions/RunnerFunction/durable-executions?DurableExecutionName={names[0]}"
+    assert json.loads(service.forward("GET", other)[2]) == {"DurableExecutions": []}
+    assert control.ended(names[0]) == "SUCCEEDED"  # through the endpoint, as a duplicate start asks

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from testgenie.db import Connection, Database
@@ -81,7 +82,7 @@ def test_list_is_newest_first_with_exact_scenario_filter(db: Database) -> None:
         make_record("Demo", base + timedelta(minutes=3)),
     ]
     for record in records:
-        db.run(lambda conn, r=record: repo.create(conn, r))
+        db.run(partial(repo.create, record=record))
 
     all_items = _summaries(db, None, 50, 0)
     demo = _summaries(db, "demo", 5, 0)
@@ -111,7 +112,7 @@ def test_pagination_over_equal_completed_at_never_repeats_or_skips(db: Database)
     _store(db, records)
 
     for scenario in (None, "demo"):
-        seen = []
+        seen: list[UUID] = []
         for offset in range(0, 30, 5):
             seen.extend(i.execution_id for i in _summaries(db, scenario, 5, offset))
         assert len(seen) == 23
@@ -125,7 +126,7 @@ def test_latest_overall_and_per_scenario(db: Database) -> None:
     older = make_record("demo", base)
     newer = make_record("other", base + timedelta(seconds=1))
     for record in (older, newer):
-        db.run(lambda conn, r=record: repo.create(conn, r))
+        db.run(partial(repo.create, record=record))
 
     def latest(scenario: str | None = None) -> object:
         return json.loads(ExecutionHistoryService(db, HistoryRepository()).latest(scenario))
@@ -184,7 +185,7 @@ def test_list_queries_use_an_index_and_never_sort(db: Database) -> None:
     db.run(lambda conn: conn.execute("ANALYZE suite_executions; ANALYZE suite_requests"))
 
     for query, params in LIST_QUERIES:
-        nodes = db.run(lambda conn, q=query, p=params: plan_nodes(conn, q, p))
+        nodes = db.run(partial(plan_nodes, sql=query, params=params))
         assert any("Index" in node for node in nodes), (query, nodes)
         assert "Sort" not in nodes, (query, nodes)
         assert "Seq Scan" not in nodes, (query, nodes)

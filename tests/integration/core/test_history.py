@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
@@ -31,7 +32,7 @@ from tests.support.services import suite_requests
 
 def _store(db: Database, *records: SuiteExecutionRecord) -> None:
     for record in records:
-        db.run(lambda conn, r=record: SuiteExecutionRepository().create(conn, r))
+        db.run(partial(SuiteExecutionRepository().create, record=record))
 
 
 def _rich_record(db: Database) -> SuiteExecutionRecord:

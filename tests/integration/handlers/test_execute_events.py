@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import ModuleType
 from typing import Any
 from uuid import UUID, uuid4
@@ -381,7 +382,7 @@ def test_scheduled_prune_deletes_expired_runs_only_when_retention_is_on(
     old = make_record("demo", datetime.now(UTC) - timedelta(days=9))
     fresh = make_record("demo", datetime.now(UTC))
     for record in (old, fresh):
-        db.run(lambda conn, r=record: SuiteExecutionRepository().create(conn, r))
+        db.run(partial(SuiteExecutionRepository().create, record=record))
     event = load("schedule_prune.json")
 
     off = execute_app.lambda_handler(event, context)

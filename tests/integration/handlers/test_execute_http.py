@@ -154,7 +154,7 @@ def test_idempotency_key_returns_the_first_answer_again(execute: Client, env: Qu
     ],
 )
 def test_queue_validation_is_400(execute: Client, env: Queues, body: object, message: str) -> None:
-    status, answer, _ = execute.call("POST", f"{API}/suite-requests", body=body)  # type: ignore[arg-type]
+    status, answer, _ = execute.call("POST", f"{API}/suite-requests", body=body)
     assert status == 400
     assert answer["error"].startswith(message)
     assert env.drain() == []

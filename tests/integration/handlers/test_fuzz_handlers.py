@@ -18,7 +18,7 @@ from tests.support.events import http_event, routes
 from tests.support.handlers import Queues
 
 SEGMENT_ALPHABET = st.characters(
-    min_codepoint=32, max_codepoint=0x2FFF, exclude_characters="/?#", exclude_categories=("Cs",)
+    min_codepoint=32, max_codepoint=0x2FFF, exclude_characters="/?#", exclude_categories=["Cs"]
 )
 segment = st.one_of(
     st.text(SEGMENT_ALPHABET, min_size=1, max_size=40),

@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -20,6 +21,7 @@ from testgenie.db import Database
 from testgenie.execution.repository import SuiteExecutionRepository
 from testgenie.orchestrator.models import PhaseStatus
 from testgenie.queue.models import QueueSuiteRequestInput
+from testgenie.records import SuiteExecutionRecord
 from testgenie_local.runtime import load_handler
 from testgenie_local.template import read_template
 
@@ -35,10 +37,10 @@ DEAD_DATABASE = "postgresql://nobody@127.0.0.1:9/none?connect_timeout=1"
 API = "/api/v1"
 
 
-def _store(db: Database, *records: object) -> None:
+def _store(db: Database, *records: SuiteExecutionRecord) -> None:
     repo = SuiteExecutionRepository()
     for record in records:
-        db.run(lambda conn, r=record: repo.create(conn, r))  # type: ignore[misc]
+        db.run(partial(repo.create, record=record))
 
 
 def test_list_executions_is_empty_at_first(history: Client) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,7 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
         writer = Database(database_url)
         while not stop.is_set():
             run = run_record("s1", NOW + timedelta(seconds=recorded[0]), {"unit": "passed"})
-            writer.run(lambda conn, r=run: SuiteExecutionRepository().create(conn, r))
+            writer.run(partial(SuiteExecutionRepository().create, record=run))
             recorded[0] += 1
         writer.close()
 
@@ -113,7 +114,7 @@ def test_retention_deletes_only_expired_unpinned_runs_while_runs_are_recorded(
     history = ExecutionHistoryService(db, HistoryRepository())
     after = json.loads(history.scenarios())
     for scenario in ("s0", "s1", "s2", "gone"):
-        db.run(lambda conn, s=scenario: SuiteExecutionRepository().rebuild_summary(conn, s))
+        db.run(partial(SuiteExecutionRepository().rebuild_summary, scenario=scenario))
     assert json.loads(history.scenarios()) == after
     assert "gone" not in {item["scenarioName"] for item in after["items"]}
     assert retention.prune(now=NOW).deleted == 0  # safe to run twice

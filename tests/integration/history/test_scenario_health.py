@@ -7,6 +7,7 @@ import math
 import random
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -94,7 +95,7 @@ def test_the_summary_equals_an_aggregate_recomputed_from_scratch(
     def record(part: list[SuiteExecutionRecord]) -> None:  # two recorders at once, one run per transaction
         writer = Database(database_url)
         for run in part:
-            writer.run(lambda conn, r=run: SuiteExecutionRepository().create(conn, r))
+            writer.run(partial(SuiteExecutionRepository().create, record=run))
         writer.close()
 
     threads = [threading.Thread(target=record, args=(half,)) for half in halves]
@@ -125,7 +126,7 @@ def test_rebuild_equals_the_incremental_summary(db: Database) -> None:
     _store(db, runs)
     before = json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios())
     for scenario in ("s1", "s2", "s3"):
-        db.run(lambda conn, s=scenario: SuiteExecutionRepository().rebuild_summary(conn, s))
+        db.run(partial(SuiteExecutionRepository().rebuild_summary, scenario=scenario))
     assert json.loads(ExecutionHistoryService(db, HistoryRepository()).scenarios()) == before
 
 

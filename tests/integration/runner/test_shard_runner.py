@@ -11,10 +11,11 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from testgenie.artifacts import UploadTarget
 from testgenie.orchestrator.models import PhasePlan, ShardAssignment
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.runner.phase import run_invocation
-from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation, UploadTarget
+from testgenie.runner.protocol import PhaseAnswer, PhaseInvocation
 from testgenie.shards.split import split_tests
 
 from tests.support.paths import REPO_ROOT

@@ -330,7 +330,7 @@ _DEFINED = "(?:class|def) {name}\\b|^{name}(?:: [^=]+)? ="
 def glossary(markdown: str) -> list[tuple[str, str]]:
     """(name, module) for each glossary row naming a code identifier in backticks."""
     section = markdown.split("## Glossary", 1)[1].split("\n## ", 1)[0]
-    rows = []
+    rows: list[tuple[str, str]] = []
     for line in section.splitlines():
         match = _GLOSSARY_ROW.match(line)
         if match:

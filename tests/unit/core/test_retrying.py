@@ -22,7 +22,7 @@ class FakeClock:
 
 def test_retries_with_growing_pauses_until_the_action_succeeds() -> None:
     clock = FakeClock()
-    outcomes: list[Exception | str] = [DatabaseUnavailableError("down")] * 4 + ["stored"]
+    outcomes: list[Exception | str] = [*([DatabaseUnavailableError("down")] * 4), "stored"]
 
     def action() -> str:
         outcome = outcomes.pop(0)

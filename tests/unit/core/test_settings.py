@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from testgenie.db import dsn_from_secret
@@ -88,7 +89,7 @@ def test_dsn_from_a_secret_verifies_the_server_against_the_shipped_rds_bundle() 
     subjects = {
         value
         for cert in context.get_ca_certs()
-        for rdn in cert["subject"]
+        for rdn in cast(Any, cert["subject"])
         for key, value in rdn
         if key == "commonName"
     }

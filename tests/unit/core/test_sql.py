@@ -47,7 +47,7 @@ def _asked_for(module: Path) -> set[str]:
             and node.value.id == "QUERIES"
             and isinstance(node.slice, ast.Constant)
         ):
-            names.add(node.slice.value)
+            names.add(str(node.slice.value))
     return names
 
 

@@ -15,7 +15,7 @@ def _declared_paths() -> list[str]:
 
 def test_every_route_of_the_template_is_known() -> None:
     declared = _declared_paths()
-    assert len(declared) == len(routes()) == 17
+    assert len(declared) == len(routes()) == 18
     assert sorted(declared) == sorted(route.path for route in routes())
 
 

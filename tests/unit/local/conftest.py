@@ -22,9 +22,9 @@ def fake_app(template: Template) -> Iterator[object]:
 
     load_handler(template.functions["WorkFunction"])
     module = sys.modules["fake_app"]
-    module.CALLS.clear()  # type: ignore[attr-defined]
+    module.CALLS.clear()
     yield module
-    module.CALLS.clear()  # type: ignore[attr-defined]
+    module.CALLS.clear()
 
 
 @pytest.fixture(scope="module")

@@ -43,13 +43,25 @@ class _Api(BaseHTTPRequestHandler):
         if self.path.endswith(f"/suite-requests/{REQUEST}"):
             self.polls.append(self.path)
             done = len(self.polls) >= 2  # running once, then completed
-            progress = {"totalPhases": 1, "completedPhases": 1 if done else 0, "phases": []}
-            body = {"id": REQUEST, "scenarioName": "x", "status": "completed" if done else "running"}
+            progress: dict[str, object] = {
+                "totalPhases": 1,
+                "completedPhases": 1 if done else 0,
+                "phases": [],
+            }
+            body: dict[str, object] = {
+                "id": REQUEST,
+                "scenarioName": "x",
+                "status": "completed" if done else "running",
+            }
             body.update({"progress": progress, "executionId": EXECUTION if done else None})
             self._json(200, body)
         elif self.path.endswith(f"/executions/{EXECUTION}"):
             phase = {"name": "structure", "status": "passed", "durationMs": 5, "durationSeconds": 1}
-            result = {"executionId": EXECUTION, "suiteRequestId": REQUEST, "scenarioName": "x"}
+            result: dict[str, object] = {
+                "executionId": EXECUTION,
+                "suiteRequestId": REQUEST,
+                "scenarioName": "x",
+            }
             result.update({"success": True, "outcome": "passed", "phases": [phase]})
             result.update({"startedAt": "2026-12-06T08:00:00Z", "completedAt": "2026-12-06T08:00:30Z"})
             self._json(200, result)

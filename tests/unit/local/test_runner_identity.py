@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import getpass
+import os
 import pwd
 
 import pytest
-from testgenie_local import runner_host
 from testgenie_local.runner_host import RUNNER_USER, runner_identity
 from testgenie_local.stack import NOT_ISOLATED
 
 
 def test_as_root_the_runner_is_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner_host.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     identity = runner_identity()
     nobody = pwd.getpwnam(RUNNER_USER)
     assert (identity.user, identity.uid, identity.gid) == (RUNNER_USER, nobody.pw_uid, nobody.pw_gid)
@@ -20,7 +20,7 @@ def test_as_root_the_runner_is_nobody(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_as_another_user_the_runner_is_that_user_and_not_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner_host.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     identity = runner_identity()
     assert identity.uid is None
     assert not identity.isolated

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from testgenie_local.sandbox import Sandbox, SandboxUnavailable, choose_sandbox
 
 
 def test_without_bubblewrap_the_stack_refuses_and_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.raises(SandboxUnavailable) as refused:
         choose_sandbox(network="none")
     assert "bubblewrap (bwrap) is not installed" in str(refused.value)
@@ -20,7 +21,7 @@ def test_without_bubblewrap_the_stack_refuses_and_says_how_to_get_it(monkeypatch
 
 
 def test_unsafe_shared_runner_runs_without_a_sandbox_and_warns(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
     said: list[str] = []
     chosen = choose_sandbox(unsafe_shared=True, network="none", say=said.append)
     assert chosen.kind == "shared"
@@ -30,14 +31,14 @@ def test_unsafe_shared_runner_runs_without_a_sandbox_and_warns(monkeypatch: pyte
 
 
 def test_a_sandbox_that_cannot_start_is_refused_with_bwraps_reason(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: "/usr/bin/bwrap")
+    monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox, "_probe", lambda _bwrap, _uid: "No permissions to create new namespace")
     with pytest.raises(SandboxUnavailable, match="No permissions to create new namespace"):
         choose_sandbox(network="none")
 
 
 def test_runner_network_host_warns_and_a_wrong_value_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox.shutil, "which", lambda _name: "/usr/bin/bwrap")
+    monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox, "_probe", lambda _bwrap, _uid: None)
     said: list[str] = []
     chosen = choose_sandbox(network="host", say=said.append)

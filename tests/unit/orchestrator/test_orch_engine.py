@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID, uuid4
 
 import pytest
@@ -38,7 +38,8 @@ def statuses(result: Any) -> dict[str, str]:
 
 
 def commands_scenario(make_scenario: ScenarioFactory, phases: dict[str, Any], **extra: Any) -> Path:
-    return make_scenario("demo", {"phases": phases, **extra})
+    folder: Path = make_scenario("demo", {"phases": phases, **extra})
+    return folder
 
 
 # -- the example scenarios ------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def test_failing_callbacks_do_not_end_the_run(
 ) -> None:
     commands_scenario(make_scenario, {"lint": {"commands": ["true"]}})
 
-    def broken(*_: Any) -> bool:
+    def broken(*_: Any) -> NoReturn:
         raise RuntimeError("db down")
 
     result = orchestrator.execute(request(phases=["lint"]), uuid4(), on_progress=broken, should_stop=broken)
@@ -333,6 +334,9 @@ def test_a_log_that_cannot_be_stored_is_a_warning(
 
         def upload_target(self, execution_id: UUID | str, phase: str, expires_seconds: int) -> UploadTarget:
             raise AssertionError("in-process phases store their logs themselves")
+
+        def delete_logs(self, keys: list[str]) -> None:
+            raise AssertionError("a run never deletes logs")
 
     broken = in_process_engine(orchestrator.scenarios, BrokenStore(), 60)
     make_scenario("demo", {"phases": {"lint": {"commands": ["true"]}}})

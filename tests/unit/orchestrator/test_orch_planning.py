@@ -19,7 +19,7 @@ def plan(
     scripts: tuple[str, ...] = (),
     default_timeout: int = 900,
     **request: Any,
-):  # type: ignore[no-untyped-def]
+) -> Any:
     req = SuitePlan(scenario_name=request.pop("scenario", "demo"), **request)
     return build_plan(req, TestingConfig.model_validate(config or {}), scripts, default_timeout)
 

@@ -18,7 +18,8 @@ ScenarioFactory = Any
 
 
 def classification(report: Any) -> Classification:
-    return report.failures[0].classification
+    found: Classification = report.failures[0].classification
+    return found
 
 
 # -- structure ---------------------------------------------------------------------------------

@@ -110,6 +110,7 @@ def test_example_configs_satisfy_schema_and_models(scenario: str) -> None:
 
 def test_schema_rejects_what_the_models_reject() -> None:
     schema = schema_of_testing_json()
+    bad: dict[str, Any]
     for bad in (
         {"phases": {"unit": {"timeout": "soon"}}},
         {"presets": {"x": []}},

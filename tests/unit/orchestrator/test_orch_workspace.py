@@ -227,7 +227,9 @@ def test_source_from_settings() -> None:
     s3_source = scenario_source_from_settings(Settings(scenarios_source="s3://bucket/some/prefix"))
     assert isinstance(s3_source, S3ScenarioSource)
     assert (s3_source.bucket, s3_source.key("x")) == ("bucket", "some/prefix/x.tar.gz")
-    assert scenario_source_from_settings(Settings(scenarios_source="s3://bucket")).key("x") == "x.tar.gz"
+    bare = scenario_source_from_settings(Settings(scenarios_source="s3://bucket"))
+    assert isinstance(bare, S3ScenarioSource)
+    assert bare.key("x") == "x.tar.gz"
     local = scenario_source_from_settings(Settings(scenarios_source="examples/scenarios"))
     assert isinstance(local, LocalScenarioSource)
     assert local.root == Path("examples/scenarios")

@@ -151,6 +151,15 @@ class PhasePage(CamelModel):
     count: int
 
 
+class AvailableScenario(CamelModel):
+    scenario_name: str
+
+
+class AvailableScenarioPage(CamelModel):
+    items: list[AvailableScenario]
+    count: int
+
+
 class HealthDependencies(CamelModel):
     database: Literal["connected", "disconnected"]
 

@@ -36,6 +36,11 @@ class ScenarioSource(Protocol):
         """`bundle` and a folder of the same version to plan from, in one look-up."""
         ...
 
+    def names(self) -> list[str]:
+        """The scenarios it holds, sorted (what the dashboard offers to run); TransientError when
+        it cannot be listed."""
+        ...
+
     def describe(self) -> str: ...
 
 

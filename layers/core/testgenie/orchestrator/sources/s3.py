@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from testgenie.errors import ValidationError
+from testgenie.errors import TransientError, ValidationError
 from testgenie.orchestrator.planning.plan import validate_scenario_name
 from testgenie.orchestrator.sources.base import (
     DIGEST_METADATA,
@@ -96,21 +96,31 @@ class S3ScenarioSource:
         return f"s3://{self.bucket}/{self.prefix}" if self.prefix else f"s3://{self.bucket}"
 
     def names(self, limit: int = 1000) -> list[str]:
-        """The scenarios in the bucket (one listing page); [] when it cannot be listed. Only asked
-        for a "did you mean" after a miss."""
+        """The scenarios in the bucket: the `<prefix>/<name>.tar.gz` keys of one listing page (at most
+        `limit`); TransientError when the bucket cannot be listed."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         prefix = f"{self.prefix}/" if self.prefix else ""
         try:
-            page = self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=limit)
-        except (BotoCoreError, ClientError):
-            return []
+            # Delimiter: keys in deeper folders are not bundles and must not use up the page.
+            page = self.client.list_objects_v2(
+                Bucket=self.bucket, Prefix=prefix, Delimiter="/", MaxKeys=limit
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise TransientError(f"cannot list the scenario bundles in {self.describe()}: {exc}") from exc
         keys = [str(item.get("Key", "")) for item in page.get("Contents") or []]
         return sorted(
             key[len(prefix) : -len(".tar.gz")]
             for key in keys
             if key.endswith(".tar.gz") and "/" not in key[len(prefix) :]
         )
+
+    def _known(self) -> list[str]:
+        """The names for a "did you mean" after a miss; none when the bucket cannot be listed."""
+        try:
+            return self.names()
+        except TransientError:
+            return []
 
     def key(self, name: str) -> str:
         return f"{self.prefix}/{name}.tar.gz" if self.prefix else f"{name}.tar.gz"
@@ -123,7 +133,7 @@ class S3ScenarioSource:
             head: dict[str, Any] = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if str(exc.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
-                raise scenario_not_found(name, self.describe(), self.names()) from None
+                raise scenario_not_found(name, self.describe(), self._known()) from None
             raise
         if int(head.get("ContentLength", 0)) > MAX_BUNDLE_BYTES:
             raise ValidationError(f"scenario bundle {key} is larger than {MAX_BUNDLE_BYTES} bytes")

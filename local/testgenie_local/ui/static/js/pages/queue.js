@@ -192,8 +192,17 @@ function queueForm(scenario, signal, onQueued) {
     replace(phaseBox, h("legend", {}, "Phases"), doc.items.map((p) => h("span", { class: "field inline", title: p.description },
       h("input", { type: "checkbox", id: `qf-phase-${p.name}`, value: p.name }), h("label", { for: `qf-phase-${p.name}` }, p.name))));
   }).catch((err) => { if (err.name !== "AbortError") replace(phaseBox, h("legend", {}, "Phases"), errorBox(err)); });
-  api("/scenarios", { signal }).then((doc) => {
-    replace(names, doc.items.map((s) => h("option", { value: s.scenarioName })));
-  }).catch((err) => { if (err.name !== "AbortError") replace(notice, errorBox(new Error(`scenario names: ${err.message}`))); });
+  offerScenarios(names, notice, signal);
   return form;
+}
+
+// Every scenario the service can run (its source) and every one with runs (history), each once:
+// one list alone would miss a scenario never run, or one whose bundle has since gone.
+async function offerScenarios(names, notice, signal) {
+  const lists = await Promise.allSettled([api("/scenarios/available", { signal }), api("/scenarios", { signal })]);
+  const failed = lists.find((l) => l.status === "rejected");
+  if (failed?.reason.name === "AbortError") return;
+  const found = lists.flatMap((l) => (l.status === "fulfilled" ? l.value.items.map((s) => s.scenarioName) : []));
+  replace(names, [...new Set(found)].sort().map((name) => h("option", { value: name })));
+  if (failed) replace(notice, errorBox(new Error(`scenario names: ${failed.reason.message}`)));
 }

@@ -1,7 +1,10 @@
 """Load drill, run by hand (not in CI): N suite requests through the local stack, PostgreSQL
 restarted in the middle.
 
-    python -m benchmarks.load_restart [--requests 10000] [--outage 10] [--concurrency 2]
+    python -m benchmarks.load_restart [--requests 10000] [--outage 10] [--concurrency 2] [--direct]
+
+`--direct`: the requests run on ExecuteFunction itself (COORDINATOR_FUNCTION_NAME empty), not as
+durable executions (the default path, about half a second per phase more: docs/performance.md).
 
 A PRIVATE embedded PostgreSQL (its own folder, never DATABASE_URL's server) serves `testgenie serve`
 with the template as deployed. The requests are POSTed to /suite-requests over HTTP (4 clients at
@@ -123,7 +126,10 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=10.0, help="seconds PostgreSQL stays down")
     parser.add_argument("--concurrency", type=int, default=2, help="the stack's pollers (default 2)")
     parser.add_argument("--timeout", type=float, default=6 * 3600, help="give up draining after this")
+    parser.add_argument("--direct", action="store_true", help="run on ExecuteFunction, not durably")
     args = parser.parse_args()
+    if args.direct:
+        os.environ["COORDINATOR_FUNCTION_NAME"] = ""  # the stack's environment (Stack copies os.environ)
 
     with tempfile.TemporaryDirectory(prefix="tg-load-") as tmp:
         folder = Path(tmp)
@@ -178,6 +184,7 @@ def drill(server: PrivateServer, stack: Stack, url: str, args: argparse.Namespac
         "drain_s": round(drained_at - started, 1),
         "drain_after_restart_s": round(drained_at - restarted_at, 1),
         "pollers": args.concurrency,
+        "path": "direct" if args.direct else "durable",
         "cores": os.cpu_count(),
         "load": load_note(),
     }

@@ -349,6 +349,9 @@ class LocalRunnerFunction:
         concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> None:
         self.spec = spec
+        # Set once the stack is stopping: what then fails for want of the stack's other servers (a
+        # bundle GET while the local S3 goes down) is the shutdown, not news, so it is not a warning.
+        self.stopping = threading.Event()
         # At most this many environments run at once (the shards of a phase among them); more
         # invocations wait for a free one, as Lambda's reserved concurrency bounds them on AWS.
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
@@ -424,8 +427,11 @@ class LocalRunnerFunction:
             try:
                 data = _fetch_bytes(str(bundle["url"]), int(bundle.get("sizeBytes") or 0) or _MAX_BUNDLE)
             except Exception as exc:  # the runner says the bundle could not be fetched, and why
-                log.warning(
-                    "%s: the bundle could not be fetched for the sandbox: %s", self.spec.logical_id, exc
+                log.log(
+                    logging.DEBUG if self.stopping.is_set() else logging.WARNING,
+                    "%s: the bundle could not be fetched for the sandbox: %s",
+                    self.spec.logical_id,
+                    exc,
                 )
             else:
                 target.write_bytes(data)  # the runner checks its digest, as with any download
@@ -622,7 +628,13 @@ class LocalRunner:
         """Kill the runner processes serving `execution_id` now (how many there were)."""
         return sum(function.abandon(execution_id) for function in self.functions.values())
 
+    def quiesce(self) -> None:
+        """The stack is stopping: failures caused by its servers going down are no longer warnings."""
+        for function in self.functions.values():
+            function.stopping.set()
+
     def stop(self) -> None:
+        self.quiesce()
         if self.endpoint is not None:
             self.endpoint.stop()
         for function in self.functions.values():

@@ -562,6 +562,8 @@ class LocalStack:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self.runner is not None:
+            self.runner.quiesce()
         if self.scheduler is not None:
             self.scheduler.stop(timeout=0)
         for mapping in self.mappings:

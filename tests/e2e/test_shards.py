@@ -42,10 +42,12 @@ def _failing_suite(folder: Path) -> None:
 
 
 def _slow_commands(folder: Path) -> None:
-    """Every shard names its part in a JUnit report after a few seconds (time to find its runner)."""
+    """Every shard names its part in a JUnit report after 30 s: the test must find shard 1's runner
+    and kill it while its command still runs. The sandbox offers no way to hold the first attempt on
+    an event (no shared file, no network), so the margin is wide: seconds of polling /proc suffice."""
     (folder / ".testgenie").mkdir(parents=True)
     command = (
-        'sleep 4; printf \'<testsuite><testcase classname="shard" name="part-%s" time="4"/></testsuite>\' '
+        'sleep 30; printf \'<testsuite><testcase classname="shard" name="part-%s" time="30"/></testsuite>\' '
         '"$TESTGENIE_SHARD_INDEX" > "$TESTGENIE_REPORTS_DIR/part.xml"'
     )
     testing = {"phases": {"unit": {"timeout": "2m", "shards": 3, "commands": [command]}}}

@@ -83,6 +83,20 @@ def parse_message(body: str | None) -> UUID | None:
         return None
 
 
+def _read_or_acknowledge(record: SQSRecord, kind: str) -> UUID | None:
+    """The request id of a record, or None after logging and counting a malformed one (it is
+    acknowledged: redelivering it could never succeed)."""
+    try:
+        return read_message(record.body)
+    except MalformedMessage as exc:
+        logger.error(
+            f"malformed {kind} message acknowledged",
+            extra={"reason": str(exc), "body": (record.body or "")[:500]},
+        )
+        record_count("MalformedMessages")
+        return None
+
+
 def is_dead_letter_batch(event: dict[str, Any], dlq_arn: str | None) -> bool:
     """True when the records come from the dead-letter queue (Settings.suite_request_dlq_arn)."""
     records = event.get("Records") or []
@@ -120,14 +134,8 @@ class QueueRecordHandler:
             logger.remove_keys(["message_id", "suite_request_id"])
 
     def _handle(self, record: SQSRecord) -> str:
-        try:
-            request_id = read_message(record.body)
-        except MalformedMessage as exc:
-            logger.error(
-                "malformed suite request message acknowledged",
-                extra={"reason": str(exc), "body": (record.body or "")[:500]},
-            )
-            record_count("MalformedMessages")
+        request_id = _read_or_acknowledge(record, "suite request")
+        if request_id is None:
             return "malformed"
         logger.append_keys(suite_request_id=str(request_id))
         left = self._time_left_ms()
@@ -218,14 +226,8 @@ class DeadLetterRecordHandler:
     def __call__(self, record: SQSRecord) -> str:
         logger.append_keys(message_id=record.message_id)
         try:
-            try:
-                request_id = read_message(record.body)
-            except MalformedMessage as exc:
-                logger.error(
-                    "malformed dead-letter message acknowledged",
-                    extra={"reason": str(exc), "body": (record.body or "")[:500]},
-                )
-                record_count("MalformedMessages")
+            request_id = _read_or_acknowledge(record, "dead-letter")
+            if request_id is None:
                 return "malformed"
             receives = record.attributes.approximate_receive_count
             reason = (
@@ -266,14 +268,8 @@ class DurableStartRecordHandler:
     def __call__(self, record: SQSRecord) -> str:
         logger.append_keys(message_id=record.message_id)
         try:
-            try:
-                request_id = read_message(record.body)
-            except MalformedMessage as exc:
-                logger.error(
-                    "malformed suite request message acknowledged",
-                    extra={"reason": str(exc), "body": (record.body or "")[:500]},
-                )
-                record_count("MalformedMessages")
+            request_id = _read_or_acknowledge(record, "suite request")
+            if request_id is None:
                 return "malformed"
             sent = record.attributes.sent_timestamp
             if sent and sent.isdigit():

@@ -473,7 +473,13 @@ class LocalRunnerFunction:
             try:
                 environment.check_clean()  # stopped, gone or talking while idle: never reused
             except Misbehaved as exc:
-                log.warning("%s: idle environment discarded: %s", self.spec.logical_id, exc)
+                # While the stack stops, its runner processes are frozen (stack.stop): expected.
+                log.log(
+                    logging.DEBUG if self.stopping.is_set() else logging.WARNING,
+                    "%s: idle environment discarded: %s",
+                    self.spec.logical_id,
+                    exc,
+                )
                 environment.close()
                 continue
             return environment
@@ -530,10 +536,21 @@ class LocalRunnerFunction:
             answer = self._carry_log(environment, answer, original)
         environment.sweep(since=window)
         try:
-            environment.check_clean()
             _check_answers(payload, answer, error)
-        except Misbehaved as exc:
+        except Misbehaved as exc:  # a forged or stale answer: news even while the stack stops
             log.warning("%s: environment discarded: %s", self.spec.logical_id, exc)
+            environment.close()
+            return error, answer
+        try:
+            environment.check_clean()
+        except Misbehaved as exc:
+            # While the stack stops, its runner processes are frozen (stack.stop): expected.
+            log.log(
+                logging.DEBUG if self.stopping.is_set() else logging.WARNING,
+                "%s: environment discarded: %s",
+                self.spec.logical_id,
+                exc,
+            )
             environment.close()
             return error, answer
         with self._lock:

@@ -4,7 +4,9 @@ a separate runner process -> the typed answer, or a RunnerFailure for every way 
 from __future__ import annotations
 
 import json
+import logging
 import os
+import signal
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -198,3 +200,34 @@ def test_log_uploads_need_a_valid_signature_for_that_very_key(endpoint: tuple[La
     wrong = SignedUploadStore(artifacts, upload_url=server.upload_url, upload_secret="f" * 64)
     assert _put(wrong.upload_target(execution, "lint", 60).url, b"unsigned") == 403
     assert store.read_log(execution, "lint", 100) is None
+
+
+@pytest.mark.parametrize("stopping", [False, True])
+def test_a_frozen_idle_environment_is_replaced_and_only_a_running_stack_warns_of_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, stopping: bool
+) -> None:
+    """The stack freezes its runners as it stops (stack.stop): finding one frozen then is expected,
+    not a warning on the way out; found while serving, it is one."""
+    (tmp_path / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
+    spec = FunctionSpec(
+        logical_id="RunnerFunction",
+        code_uri=tmp_path,
+        handler="fake_runner.lambda_handler",
+        timeout_seconds=3,
+        environment={},
+    )
+    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    try:
+        payload = _invocation("pid-a").model_dump_json(by_alias=True).encode()
+        first = json.loads(function.invoke(payload)[1])["warnings"][0]
+        os.kill(int(first), signal.SIGSTOP)
+        if stopping:
+            function.stopping.set()
+        with caplog.at_level(logging.DEBUG, logger="testgenie.local.runner"):
+            error, answer = function.invoke(payload)
+        assert error is None
+        assert json.loads(answer)["warnings"][0] != first  # a new environment served it
+        discarded = [r for r in caplog.records if "idle environment discarded" in r.getMessage()]
+        assert [r.levelno for r in discarded] == [logging.DEBUG if stopping else logging.WARNING]
+    finally:
+        function.close()

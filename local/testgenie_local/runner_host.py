@@ -473,16 +473,15 @@ class LocalRunnerFunction:
             try:
                 environment.check_clean()  # stopped, gone or talking while idle: never reused
             except Misbehaved as exc:
-                # While the stack stops, its runner processes are frozen (stack.stop): expected.
-                log.log(
-                    logging.DEBUG if self.stopping.is_set() else logging.WARNING,
-                    "%s: idle environment discarded: %s",
-                    self.spec.logical_id,
-                    exc,
-                )
+                self._discarded("idle environment", exc)
                 environment.close()
                 continue
             return environment
+
+    def _discarded(self, what: str, exc: Misbehaved) -> None:
+        # While the stack stops, its runner processes are frozen (stack.stop): expected, not news.
+        level = logging.DEBUG if self.stopping.is_set() else logging.WARNING
+        log.log(level, "%s: %s discarded: %s", self.spec.logical_id, what, exc)
 
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
@@ -544,13 +543,7 @@ class LocalRunnerFunction:
         try:
             environment.check_clean()
         except Misbehaved as exc:
-            # While the stack stops, its runner processes are frozen (stack.stop): expected.
-            log.log(
-                logging.DEBUG if self.stopping.is_set() else logging.WARNING,
-                "%s: environment discarded: %s",
-                self.spec.logical_id,
-                exc,
-            )
+            self._discarded("environment", exc)
             environment.close()
             return error, answer
         with self._lock:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -30,9 +31,8 @@ HERE = Path(__file__).resolve().parent
 SECRET = "0123456789abcdef" * 4
 
 
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaEndpoint, Path]]:
-    code = tmp_path_factory.mktemp("fake-runner")
+def _fake_runner_function(code: Path, tenant_isolation: str | None = None) -> LocalRunnerFunction:
+    """tests/integration/runner/fake_runner.py as RunnerFunction, with a 3 s timeout."""
     (code / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
     spec = FunctionSpec(
         logical_id="RunnerFunction",
@@ -40,8 +40,14 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaE
         handler="fake_runner.lambda_handler",
         timeout_seconds=3,
         environment={},
+        tenant_isolation=tenant_isolation,
     )
-    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    return LocalRunnerFunction(spec, ensure_runner_venv())
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaEndpoint, Path]]:
+    function = _fake_runner_function(tmp_path_factory.mktemp("fake-runner"))
     artifacts = tmp_path_factory.mktemp("artifacts")
     server = LambdaEndpoint({"RunnerFunction": function}, artifacts_dir=artifacts, upload_secret=SECRET)
     server.start()
@@ -53,17 +59,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LambdaE
 @pytest.fixture(scope="module")
 def tenant_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LambdaEndpoint]:
     """The fake runner as a multi-tenant function (TenancyConfig PER_TENANT)."""
-    code = tmp_path_factory.mktemp("fake-tenant-runner")
-    (code / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
-    spec = FunctionSpec(
-        logical_id="RunnerFunction",
-        code_uri=code,
-        handler="fake_runner.lambda_handler",
-        timeout_seconds=3,
-        environment={},
-        tenant_isolation="PER_TENANT",
-    )
-    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    function = _fake_runner_function(tmp_path_factory.mktemp("fake-tenant-runner"), "PER_TENANT")
     server = LambdaEndpoint({"RunnerFunction": function}, artifacts_dir=None, upload_secret=SECRET)
     server.start()
     yield server
@@ -208,26 +204,27 @@ def test_a_frozen_idle_environment_is_replaced_and_only_a_running_stack_warns_of
 ) -> None:
     """The stack freezes its runners as it stops (stack.stop): finding one frozen then is expected,
     not a warning on the way out; found while serving, it is one."""
-    (tmp_path / "fake_runner.py").write_text((HERE / "fake_runner.py").read_text())
-    spec = FunctionSpec(
-        logical_id="RunnerFunction",
-        code_uri=tmp_path,
-        handler="fake_runner.lambda_handler",
-        timeout_seconds=3,
-        environment={},
-    )
-    function = LocalRunnerFunction(spec, ensure_runner_venv())
+    function = _fake_runner_function(tmp_path)
     try:
         payload = _invocation("pid-a").model_dump_json(by_alias=True).encode()
         first = json.loads(function.invoke(payload)[1])["warnings"][0]
         os.kill(int(first), signal.SIGSTOP)
+        _wait_until_stopped(int(first))
         if stopping:
             function.stopping.set()
         with caplog.at_level(logging.DEBUG, logger="testgenie.local.runner"):
             error, answer = function.invoke(payload)
-        assert error is None
+        assert error is None, answer
         assert json.loads(answer)["warnings"][0] != first  # a new environment served it
         discarded = [r for r in caplog.records if "idle environment discarded" in r.getMessage()]
         assert [r.levelno for r in discarded] == [logging.DEBUG if stopping else logging.WARNING]
     finally:
         function.close()
+
+
+def _wait_until_stopped(pid: int) -> None:
+    """SIGSTOP takes effect after kill() returns: wait for the kernel to say so (an event, bounded)."""
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in {"T", "t"}:
+        assert time.monotonic() < deadline, f"process {pid} did not stop"
+        time.sleep(0.01)

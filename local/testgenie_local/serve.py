@@ -14,6 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from aws_lambda_powertools.logging.filters import SuppressFilter
+from testgenie.observability import SERVICE_NAME
+
 from testgenie_local.client import ApiError
 from testgenie_local.stack import LocalStack, StackError, StackInfo, StackOptions
 from testgenie_local.template import TemplateError, find_template
@@ -32,13 +35,25 @@ def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
 
 
 def configure_logging(verbose: bool) -> None:
+    """Each line once: the functions' Powertools JSON lines (stdout) as on Lambda, the stack's own lines
+    (`testgenie.local…`) as plain text on stderr, never dressed as JSON in some function's context."""
+    level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
-    logging.getLogger("testgenie.local").setLevel(logging.INFO if verbose else logging.WARNING)
+    # Powertools keeps its records off the root handler only if that handler exists when its Logger is
+    # made (as on Lambda); here the Logger came first, so the same filter is added now.
+    for handler in logging.root.handlers:
+        handler.addFilter(SuppressFilter(SERVICE_NAME))
+    own = logging.StreamHandler(sys.stderr)
+    own.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    local = logging.getLogger("testgenie.local")
+    local.setLevel(level)
+    local.handlers = [own]
+    local.propagate = False  # not through the functions' JSON handler of the parent "testgenie"
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

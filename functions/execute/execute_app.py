@@ -49,6 +49,7 @@ from testgenie.entrypoints.sqs import (
 )
 from testgenie.errors import ValidationError
 from testgenie.history.models import PinState
+from testgenie.models_base import NoFields
 from testgenie.observability import logger, publishes_metrics, record_execution_metrics, traced
 from testgenie.orchestrator.models import SuiteExecutionResult
 from testgenie.queue.models import MAX_IDEMPOTENCY_KEY_LENGTH, REQUEST_NOT_FOUND, SuiteRequest
@@ -133,7 +134,7 @@ def queue_suite_request(
         **_ERRORS,
     },
 )
-def cancel_suite_request(requestId: str) -> JsonResponse:
+def cancel_suite_request(requestId: str, body: Annotated[NoFields | None, Body()] = None) -> JsonResponse:
     request_id = parse_uuid(requestId, "suite request id")
     durable = environment.services().durable_runs
     cancelled = (
@@ -165,7 +166,7 @@ def rerun_execution(executionId: str, body: Annotated[RerunBody | None, Body()] 
     tags=["executions"],
     responses={200: model_doc("pinned", PinState), 404: NOT_FOUND_DOC, **_ERRORS},
 )
-def pin_execution(executionId: str) -> JsonResponse:
+def pin_execution(executionId: str, body: Annotated[NoFields | None, Body()] = None) -> JsonResponse:
     state = environment.services().retention.pin(parse_uuid(executionId, "execution id"), True)
     return json_response(HTTPStatus.OK, state)
 

@@ -124,7 +124,8 @@ def test_bodies_beyond_the_limits_get_the_documented_refusal(
     """Explicit cases schemathesis does not draw: deep nesting, lists beyond the cap, unknown fields."""
     operation = schema[path][method]
     fields = documented_fields(method, path) or set()
-    params = {"executionId": "00000000-0000-4000-8000-000000000000"} if "{executionId}" in path else None
+    nobody = "00000000-0000-4000-8000-000000000000"
+    params = {name: nobody for name in ("executionId", "requestId") if f"{{{name}}}" in path} or None
     base = {k: v for k, v in VALID.items() if k in fields}
     lists = sorted(f for f in fields if f in {"phases", "skip", "requestedTypes"})
     cases: list[tuple[dict[str, Any], int, str]] = [

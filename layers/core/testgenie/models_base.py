@@ -55,6 +55,8 @@ UNKNOWN_FIELD_ERROR = "unknown_field"
 def closest_hint(key: str, known: Iterable[str], noun: str = "fields") -> str:
     """`did you mean 'phases'?` (difflib's closest name), else the list of known names."""
     names = sorted(known)
+    if not names:
+        return "this request takes no fields"
     close = closest(key, names)
     return f"did you mean '{close}'?" if close else f"known {noun}: " + ", ".join(names)
 
@@ -87,3 +89,8 @@ class StrictBody(CamelModel):
                 messages = [unknown_field_message(str(key), known) for key in unknown[:5]]
                 raise PydanticCustomError(UNKNOWN_FIELD_ERROR, "{message}", {"message": "; ".join(messages)})
         return data
+
+
+class NoFields(StrictBody):
+    """The body of a route that takes none (cancel, pin): absent or `{}`. A key sent there (a cancel
+    `reason`, say) is refused like any unknown field, not dropped without a word."""

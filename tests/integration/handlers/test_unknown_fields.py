@@ -167,3 +167,34 @@ def test_scheduler_input_with_an_unknown_key_reports_it_and_queues_nothing(
     }
     assert _count(db, "suite_requests") == 0
     assert env.drain() == []
+
+
+@pytest.mark.parametrize("field", ["reason", "force"])
+def test_cancel_and_pin_take_no_fields_and_refuse_one(
+    execute: Client, env: Queues, db: Database, field: str
+) -> None:
+    """They read no body; a field sent there would be dropped without a word, so it is refused."""
+    request_id = _queue(db)
+    record = run_record("web", datetime(2026, 9, 1, tzinfo=UTC), {"unit": "passed"})
+    db.run(lambda conn: SuiteExecutionRepository().create(conn, record))
+    refused = f"unknown field '{field}' (this request takes no fields)"
+    for path in (f"/suite-requests/{request_id}/cancel", f"/executions/{record.id}/pin"):
+        status, answer, _ = execute.call("POST", f"{API}{path}", body={field: "x"})
+        assert (status, answer) == (400, {"error": refused}), path
+    assert suite_requests(db).get(request_id).status is SuiteRequestStatus.QUEUED
+    assert _pinned(db, record.id) is False
+    # The same calls with `{}` (what the CLI and the dashboard send) and with no body.
+    status, answer, _ = execute.call("POST", f"{API}/executions/{record.id}/pin", body={})
+    assert (status, answer["pinned"]) == (200, True)
+    status, answer, _ = execute.call("POST", f"{API}/suite-requests/{request_id}/cancel")
+    assert (status, answer["status"]) == (200, "cancelled")
+
+
+def _pinned(db: Database, execution_id: UUID) -> bool:
+    row = db.run(
+        lambda conn: conn.execute(
+            "SELECT pinned FROM suite_executions WHERE id = %s", (execution_id,)
+        ).fetchone()
+    )
+    assert row is not None
+    return bool(row["pinned"])

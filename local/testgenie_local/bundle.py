@@ -115,6 +115,11 @@ def build_bundle(folder: Path, target: PythonTarget | None = LAMBDA_TARGET) -> b
         return pack_folder(folder, extra={VENDOR_RELPATH: Path(tmp)}, skip=VENDOR_RELPATH)
 
 
+def config_warnings(folder: Path) -> list[str]:
+    """What the scenario's testing.json holds that no setting reads (a typo, a key of another tool)."""
+    return load_testing_config(folder).warnings
+
+
 def bundle(folder: Path) -> bytes:
     """The scenario's files only (no dependencies resolved)."""
     return build_bundle(folder, target=None)

@@ -7,11 +7,11 @@ import os
 from pathlib import Path
 
 from testgenie_local.commands.common import DEFAULT_DATA_DIR, EXIT_OK, CliError, Subparsers
-from testgenie_local.console import out
+from testgenie_local.console import err, out
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from testgenie_local.bundle import BundleError, push_scenario
+    from testgenie_local.bundle import BundleError, config_warnings, push_scenario
 
     try:
         location = push_scenario(
@@ -20,6 +20,9 @@ def cmd_push(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise CliError(str(exc)) from None
     out(f"pushed {args.dir} as {args.scenario} to {location}")
+    # Said now, at the push, not only on each execution (docs/scenarios.md: unknown keys are ignored).
+    for warning in config_warnings(Path(args.dir)):
+        err(f"warning: {warning}")
     return EXIT_OK
 
 

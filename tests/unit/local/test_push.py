@@ -9,6 +9,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from testgenie.models_base import wire_names
+from testgenie.orchestrator.planning.testing_config import TestingConfig
 from testgenie.orchestrator.sources.bundles import bundle_digest
 from testgenie_local.aws import LocalAws
 from testgenie_local.bundle import (
@@ -19,6 +21,7 @@ from testgenie_local.bundle import (
     push_scenario,
     upload_scenarios,
 )
+from testgenie_local.cli import main
 
 NEEDS_PACKAGE = Path(__file__).resolve().parents[2] / "drills" / "scenarios" / "needs-package"
 
@@ -100,3 +103,29 @@ def test_the_stack_start_uploads_every_scenario_folder(tmp_path: Path, moto_serv
     assert names == ["one", "two"]
     keys = moto_server.s3().list_objects_v2(Bucket="start-bucket")["Contents"]
     assert sorted(item["Key"] for item in keys) == ["scenarios/one.tar.gz", "scenarios/two.tar.gz"]
+
+
+def test_push_names_a_testing_json_key_that_no_setting_reads(
+    tmp_path: Path, moto_server: LocalAws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data_dir = _stack(tmp_path, moto_server, "local-artifacts")
+    folder = _scenario(tmp_path / "scn", '{"phases": {"unit": {"tmeout": 30}}, "eslint": {}}')
+    args = [
+        "push",
+        str(folder),
+        "--scenario",
+        "scn",
+        "--bucket",
+        "local-artifacts",
+        "--data-dir",
+        str(data_dir),
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr()
+    assert "pushed" in printed.out
+    assert printed.err.splitlines() == [
+        "warning: .testgenie/testing.json: unknown key 'phases.unit.tmeout' was ignored (did you mean 'timeout'?)",
+        "warning: .testgenie/testing.json: unknown key 'eslint' was ignored (known keys: "
+        + ", ".join(sorted(wire_names(TestingConfig)))
+        + ")",
+    ]

@@ -7,9 +7,6 @@ The venv is built once per requirement digest under /var/tmp (pip's cache makes 
 
 from __future__ import annotations
 
-import fcntl
-import glob
-import hashlib
 import json
 import subprocess
 import sys
@@ -19,41 +16,19 @@ from typing import Any
 import pytest
 from testgenie_local.bundle import build_bundle, local_target
 
-from tests.support.tools import unless_tool
+from tests.support.venvs import clean_venv, needs_python_313
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIREMENTS = [
     REPO / "layers" / "core" / "requirements.txt",
     REPO / "layers" / "toolchain" / "requirements.txt",
 ]
-PYTHON_313 = sorted(glob.glob("/root/.pyenv/versions/3.13.*/bin/python")) or sorted(
-    glob.glob("/usr/bin/python3.13")
-)
-
-pytestmark = unless_tool(bool(PYTHON_313), "a Python 3.13 interpreter (.ci/run installs one with pyenv)")
+pytestmark = needs_python_313
 
 
 @pytest.fixture(scope="session")
 def clean_python() -> str:
-    base = PYTHON_313[-1]
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS) + base.encode()).hexdigest()[:12]
-    venv = Path("/var/tmp/testgenie") / f"clean-runner-venv-{digest}"
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with (venv.parent / f".{venv.name}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (venv / ".complete").exists():
-            subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
-            pip = [
-                str(venv / "bin" / "python"),
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ]
-            subprocess.run([*pip, *(a for p in REQUIREMENTS for a in ("-r", str(p)))], check=True)
-            (venv / ".complete").touch()
-    return str(venv / "bin" / "python")
+    return clean_venv("clean-runner-venv", REQUIREMENTS)
 
 
 def _run(python: str, bundle: Path, scenario: str, preset: str) -> list[dict[str, Any]]:

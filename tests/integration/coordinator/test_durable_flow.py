@@ -19,7 +19,8 @@ from uuid import UUID
 import pytest
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
-from testgenie.coordinator.flow import CoordinatorDeps, coordinate, start_event
+from testgenie.coordinator.execution_input import start_event
+from testgenie.coordinator.flow import CoordinatorDeps, coordinate
 from testgenie.db import Database
 from testgenie.orchestrator.sources.local import LocalScenarioSource
 from testgenie.queue.models import QueueSuiteRequestInput, SuiteRequestStatus

@@ -13,7 +13,7 @@ import threading
 from typing import Any, Protocol
 from uuid import UUID
 
-from testgenie.coordinator.flow import start_event
+from testgenie.coordinator.execution_input import start_event
 from testgenie.errors import TransientError
 
 _ALREADY_STARTED = "DurableExecutionAlreadyStartedException"

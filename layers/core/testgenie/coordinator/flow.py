@@ -18,6 +18,7 @@ from uuid import UUID
 
 from aws_durable_execution_sdk_python import StepError
 
+from testgenie.coordinator.execution_input import request_id_of
 from testgenie.coordinator.phases import DurablePhases, PreparedRun, StepRunner
 from testgenie.coordinator.shards import ShardSettings
 from testgenie.errors import ConflictError, ValidationError
@@ -55,20 +56,8 @@ class CoordinatorDeps:
     shards: ShardSettings | None = None  # MaxShards, SHARD_TARGET_SECONDS, durations and the cache
 
 
-def start_event(suite_request_id: UUID) -> dict[str, str]:
-    """The input of a durable execution (its name is the request id: docs/architecture.md)."""
-    return {"suiteRequestId": str(suite_request_id)}
-
-
-def _request_id(event: Any) -> UUID:
-    try:
-        return UUID(str(event["suiteRequestId"]))
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"the execution's input has no valid suiteRequestId: {str(event)[:200]}") from None
-
-
 def coordinate(event: Any, context: DurableContext, deps: CoordinatorDeps) -> dict[str, Any]:
-    request_id = _request_id(event)
+    request_id = request_id_of(event)
     arn = context.state.durable_execution_arn
     step = _step_runner(context, deps)
 

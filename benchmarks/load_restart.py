@@ -39,28 +39,10 @@ from typing import Any
 import psycopg
 from testgenie.migrate import migrate
 from testgenie_local.polling import wait_for
-from testgenie_local.postgres import PostgresServer, create_database, provision
+from testgenie_local.postgres import RestartablePostgres, create_database
 
 from benchmarks.common import REPO_ROOT, load_note
 from benchmarks.queue_throughput import SCENARIO, TERMINAL, Stack, write_scenario
-
-
-class PrivateServer:
-    """An embedded PostgreSQL in its own folder that the drill stops and starts."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.server: PostgresServer | None = provision(folder, database_url="")
-        self.admin_url = self.server.admin_url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def start(self) -> None:
-        if self.server is None:
-            self.server = provision(self.folder, database_url="")
 
 
 def counts(url: str) -> dict[str, int]:
@@ -133,7 +115,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="tg-load-") as tmp:
         folder = Path(tmp)
-        server = PrivateServer(folder / "pg")
+        server = RestartablePostgres(folder / "pg")
         try:
             url = create_database(server.admin_url, prefix="testgenie_load")
             migrate(url, REPO_ROOT / "migrations")
@@ -151,7 +133,7 @@ def main() -> None:
     raise SystemExit(0 if ok else 1)
 
 
-def drill(server: PrivateServer, stack: Stack, url: str, args: argparse.Namespace) -> dict[str, Any]:
+def drill(server: RestartablePostgres, stack: Stack, url: str, args: argparse.Namespace) -> dict[str, Any]:
     posted = [0]
     started = time.monotonic()
     poster = threading.Thread(target=post_all, args=(stack, args.requests, posted), daemon=True)

@@ -53,6 +53,27 @@ def provision(data_dir: Path, *, database_url: str | None = None, ephemeral: boo
     return _start_binaries(data_dir / "pgdata", ephemeral)
 
 
+class RestartablePostgres:
+    """An embedded server of its own folder (never DATABASE_URL's) that its owner stops and starts at
+    will: the outage drills (tests/reliability, benchmarks/load_restart.py) take it down mid-run."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server: PostgresServer | None = provision(folder, database_url="")
+        self.admin_url = self.server.admin_url
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+    def start(self) -> None:
+        if self.server is None:
+            self.server = provision(self.folder, database_url="")
+            if self.server.admin_url != self.admin_url:  # every URL handed out would be stale
+                raise RuntimeError(f"the restarted server moved: {self.server.admin_url} != {self.admin_url}")
+
+
 def _start_pgserver(pgdata: Path, ephemeral: bool) -> PostgresServer | None:
     try:
         import pgserver

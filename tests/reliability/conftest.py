@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 from testgenie.migrate import migrate
-from testgenie_local.postgres import PostgresServer, create_database, drop_database
+from testgenie_local.postgres import PostgresServer, RestartablePostgres, create_database, drop_database
 
 from tests.reliability.tcp_proxy import CuttingProxy
-from tests.support.drills import PrivatePostgres, drill_template
+from tests.support.drills import drill_template
 from tests.support.paths import MIGRATIONS
 from tests.support.stack import RunningStack, start_stack
 
@@ -71,10 +71,10 @@ def cutting_proxy(database_url: str) -> Iterator[CuttingProxy]:
 
 
 @pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
+def private_postgres() -> Iterator[RestartablePostgres]:
     # A short path: the server's unix socket lives in this folder (108-byte limit on socket paths).
     with tempfile.TemporaryDirectory(prefix="tg-rel-pg-") as folder:
-        server = PrivatePostgres(Path(folder))
+        server = RestartablePostgres(Path(folder))
         try:
             yield server
         finally:

@@ -15,9 +15,9 @@ from testgenie.migrate import migrate
 from testgenie.queue.models import QueueSuiteRequestInput
 from testgenie.retrying import MAX_DELAY_SECONDS
 from testgenie_local.polling import wait_for
-from testgenie_local.postgres import create_database
+from testgenie_local.postgres import RestartablePostgres, create_database
 
-from tests.support.drills import PrivatePostgres, query
+from tests.support.drills import query
 from tests.support.events import sqs_batch, sqs_record
 from tests.support.paths import MIGRATIONS
 from tests.support.services import suite_requests
@@ -28,7 +28,7 @@ DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:testgenie-suite-requests-dlq"
 
 
 def test_a_dead_letter_is_handled_on_the_first_try_after_the_database_is_back(
-    private_postgres: PrivatePostgres,
+    private_postgres: RestartablePostgres,
 ) -> None:
     url = create_database(private_postgres.admin_url, prefix="testgenie_dlq")
     migrate(url, MIGRATIONS)

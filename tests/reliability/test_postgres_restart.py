@@ -20,9 +20,9 @@ import psycopg
 import pytest
 from testgenie.migrate import migrate
 from testgenie_local.polling import wait_for
-from testgenie_local.postgres import create_database
+from testgenie_local.postgres import RestartablePostgres, create_database
 
-from tests.support.drills import TERMINAL, PrivatePostgres, make_scenario, query, request_states
+from tests.support.drills import TERMINAL, make_scenario, query, request_states
 from tests.support.paths import REPO_ROOT
 from tests.support.stack import RunningStack
 
@@ -42,7 +42,7 @@ def states_or_none(url: str, ids: list[str]) -> dict[str, dict[str, object]] | N
 
 @pytest.mark.timeout(2000)  # 500 runs through the local stack; every wait below is bounded shorter
 def test_postgres_restart_during_a_batch_loses_repeats_and_fails_nothing(
-    private_postgres: PrivatePostgres, serve: Callable[..., RunningStack], tmp_path: Path
+    private_postgres: RestartablePostgres, serve: Callable[..., RunningStack], tmp_path: Path
 ) -> None:
     url = create_database(private_postgres.admin_url, prefix="testgenie_restart")
     migrate(url, REPO_ROOT / "migrations")

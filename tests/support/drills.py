@@ -13,7 +13,6 @@ import boto3
 import psycopg
 from psycopg.rows import dict_row
 from testgenie.queue.models import TERMINAL as TERMINAL_STATUSES
-from testgenie_local.postgres import PostgresServer, provision
 
 from tests.support.paths import RELIABILITY_SCENARIOS, REPO_ROOT
 from tests.support.stack import RunningStack
@@ -125,22 +124,3 @@ def drill_template(folder: Path, visibility_timeout_seconds: int) -> Path:
     path = folder / "template.yaml"
     path.write_text(text)
     return path
-
-
-class PrivatePostgres:
-    """An embedded server in its own folder that this test may stop and start at will."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.server: PostgresServer | None = provision(folder, database_url="")
-        self.admin_url = self.server.admin_url
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.stop()
-            self.server = None
-
-    def start(self) -> None:
-        if self.server is None:
-            self.server = provision(self.folder, database_url="")
-            assert self.server.admin_url == self.admin_url, "the restarted server moved"

@@ -34,6 +34,21 @@ class Flaky:
         return self.real.dead_letter(request_id, reason)
 
 
+class SleepingClock:
+    """A monotonic clock that moves only when the handler sleeps; the sleeps are recorded."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+        self.current = 0.0
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.current += seconds
+
+    def now(self) -> float:
+        return self.current
+
+
 def _dead_letters(env: Queues, *ids: UUID) -> dict[str, object]:
     records = [sqs_record(json.dumps({"suiteRequestId": str(i)}), env.dlq_arn, receive_count=5) for i in ids]
     return sqs_batch(*records)
@@ -80,44 +95,32 @@ def test_a_lost_commit_is_not_retried_blindly(env: Queues, db: Database) -> None
 def test_once_a_record_gives_up_the_rest_of_the_batch_does_not_wait_again(env: Queues, db: Database) -> None:
     ids = [_queued(db) for _ in range(3)]
     flaky = Flaky(suite_requests(db), failures=10**6, error=DatabaseUnavailableError)
-    sleeps: list[float] = []
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock[0] += seconds
-
+    time = SleepingClock()
     handler = DeadLetterRecordHandler(
         lambda: flaky,  # type: ignore[arg-type,return-value]
         retry_seconds=10,
-        sleep=sleep,
-        clock=lambda: clock[0],
+        sleep=time.sleep,
+        clock=time.now,
     )
     response = process_batch(_dead_letters(env, *ids), None, handler)
 
     assert len(response["batchItemFailures"]) == 3
-    assert sum(sleeps) == pytest.approx(10)  # the first record's budget, then no more waiting
-    assert flaky.calls == len(sleeps) + 3
+    assert sum(time.sleeps) == pytest.approx(10)  # the first record's budget, then no more waiting
+    assert flaky.calls == len(time.sleeps) + 3
 
 
 def test_the_retries_end_before_the_invocation_does(env: Queues, db: Database) -> None:
     request_id = _queued(db)
     flaky = Flaky(suite_requests(db), failures=10**6, error=DatabaseUnavailableError)
-    sleeps: list[float] = []
-    clock = [0.0]
-
-    def sleep(seconds: float) -> None:
-        sleeps.append(seconds)
-        clock[0] += seconds
-
+    time = SleepingClock()
     context = FakeLambdaContext(remaining_ms=[10_000 + 2_000])  # 2 s past the safety margin
     handler = DeadLetterRecordHandler(
         lambda: flaky,  # type: ignore[arg-type,return-value]
         context,
-        sleep=sleep,
-        clock=lambda: clock[0],
+        sleep=time.sleep,
+        clock=time.now,
     )
     response = process_batch(_dead_letters(env, request_id), context, handler)
 
     assert len(response["batchItemFailures"]) == 1
-    assert sum(sleeps) == pytest.approx(2.0)
+    assert sum(time.sleeps) == pytest.approx(2.0)

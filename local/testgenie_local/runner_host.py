@@ -349,9 +349,7 @@ class LocalRunnerFunction:
         concurrency: int = DEFAULT_RUNNER_CONCURRENCY,
     ) -> None:
         self.spec = spec
-        # Set once the stack is stopping: what then fails for want of the stack's other servers (a
-        # bundle GET while the local S3 goes down) is the shutdown, not news, so it is not a warning.
-        self.stopping = threading.Event()
+        self.stopping = threading.Event()  # set once the stack is stopping (_warn)
         # At most this many environments run at once (the shards of a phase among them); more
         # invocations wait for a free one, as Lambda's reserved concurrency bounds them on AWS.
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
@@ -427,12 +425,7 @@ class LocalRunnerFunction:
             try:
                 data = _fetch_bytes(str(bundle["url"]), int(bundle.get("sizeBytes") or 0) or _MAX_BUNDLE)
             except Exception as exc:  # the runner says the bundle could not be fetched, and why
-                log.log(
-                    logging.DEBUG if self.stopping.is_set() else logging.WARNING,
-                    "%s: the bundle could not be fetched for the sandbox: %s",
-                    self.spec.logical_id,
-                    exc,
-                )
+                self._warn("the bundle could not be fetched for the sandbox: %s", exc)
             else:
                 target.write_bytes(data)  # the runner checks its digest, as with any download
                 os.chmod(target, 0o644)
@@ -473,15 +466,16 @@ class LocalRunnerFunction:
             try:
                 environment.check_clean()  # stopped, gone or talking while idle: never reused
             except Misbehaved as exc:
-                self._discarded("idle environment", exc)
+                self._warn("idle environment discarded: %s", exc)
                 environment.close()
                 continue
             return environment
 
-    def _discarded(self, what: str, exc: Misbehaved) -> None:
-        # While the stack stops, its runner processes are frozen (stack.stop): expected, not news.
+    def _warn(self, message: str, *args: object) -> None:
+        """A warning while the stack runs; while it stops (`stopping`), what fails because it stops (its
+        runners frozen by stack.stop, the local S3 going down) is expected, not news: DEBUG."""
         level = logging.DEBUG if self.stopping.is_set() else logging.WARNING
-        log.log(level, "%s: %s discarded: %s", self.spec.logical_id, what, exc)
+        log.log(level, "%s: " + message, self.spec.logical_id, *args)
 
     def invoke(self, payload: bytes, tenant: str | None = None) -> tuple[str | None, bytes]:
         """(FunctionError or None, payload), as Lambda's Invoke answers it."""
@@ -543,7 +537,7 @@ class LocalRunnerFunction:
         try:
             environment.check_clean()
         except Misbehaved as exc:
-            self._discarded("environment", exc)
+            self._warn("environment discarded: %s", exc)
             environment.close()
             return error, answer
         with self._lock:

@@ -34,25 +34,24 @@ def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
     raise _Shutdown()
 
 
+def _plain_stderr() -> logging.Handler:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    return handler
+
+
 def configure_logging(verbose: bool) -> None:
     """Each line once: the functions' Powertools JSON lines (stdout) as on Lambda, the stack's own lines
     (`testgenie.local…`) as plain text on stderr, never dressed as JSON in some function's context."""
     level = logging.INFO if verbose else logging.WARNING
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=level, handlers=[_plain_stderr()])
     # Powertools keeps its records off the root handler only if that handler exists when its Logger is
     # made (as on Lambda); here the Logger came first, so the same filter is added now.
     for handler in logging.root.handlers:
         handler.addFilter(SuppressFilter(SERVICE_NAME))
-    own = logging.StreamHandler(sys.stderr)
-    own.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     local = logging.getLogger("testgenie.local")
     local.setLevel(level)
-    local.handlers = [own]
+    local.handlers = [_plain_stderr()]
     local.propagate = False  # not through the functions' JSON handler of the parent "testgenie"
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
